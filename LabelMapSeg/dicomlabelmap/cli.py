@@ -1,0 +1,189 @@
+"""The ``dicomlabelmap`` command line: a thin shell over the library.
+
+Exit codes: 0 success; 1 error (one sentence on stderr, nothing written); 2 usage error;
+3 output written but some ROIs could not be converted (see the report); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .conversion import RtStructConversion, rtstruct_to_labels
+from .errors import DicomLabelMapError
+from .progress import ProgressCallback
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if arguments.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(arguments.handler(arguments))
+    except DicomLabelMapError as error:
+        print(f"dicomlabelmap: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("dicomlabelmap: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicomlabelmap",
+        description="DICOM RT Structure Sets and segmentations <-> label maps on the reference image grid.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rtstruct = commands.add_parser(
+        "rtstruct",
+        help="convert an RT Structure Set to a label map on its reference series' grid",
+        description="Convert an RT Structure Set to label maps exactly on the reference series' grid "
+        "(never cropped or resampled), with keyholes, nested contours and CLOSEDPLANAR_XOR holes right.",
+    )
+    rtstruct.add_argument("rtstruct", type=Path, help="the RT Structure Set file")
+    rtstruct.add_argument("-r", "--reference", type=Path, nargs="+", required=True, help="folder(s) or files holding the reference image series")
+    rtstruct.add_argument("-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii (type from the suffix)")
+    rtstruct.add_argument("--series-uid", help="Series Instance UID of the reference series, when the folder holds several")
+    rtstruct.add_argument("--slice-tolerance", type=float, metavar="MM", help="farthest a contour may lie from a slice (default: half the slice spacing)")
+    rtstruct.add_argument("--planarity-tolerance", type=float, metavar="MM", help="largest spread of a contour along the slice normal (default: a tenth of the slice spacing)")
+    rtstruct.add_argument("--no-mark-small", action="store_true", help="do not set the voxels along contours that enclose no voxel centre")
+    rtstruct.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
+    rtstruct.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    rtstruct.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
+    rtstruct.add_argument("--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks (needs matplotlib)")
+    rtstruct.set_defaults(handler=_run_rtstruct)
+
+    series = commands.add_parser("series", help="list the image series found in folders or files")
+    series.add_argument("paths", type=Path, nargs="+")
+    series.add_argument("--json", action="store_true", help="print JSON")
+    series.set_defaults(handler=_run_series)
+
+    demo = commands.add_parser(
+        "demo",
+        help="write a built-in synthetic CT + RT Structure Set (keyhole, nested and XOR holes) and convert it",
+    )
+    demo.add_argument("output_dir", type=Path, help="folder to write the demo data and results into")
+    demo.add_argument("--json", action="store_true", help="print the report as JSON")
+    demo.set_defaults(handler=_run_demo)
+    return parser
+
+
+@contextmanager
+def _progress_bar(enabled: bool = True) -> Iterator[ProgressCallback | None]:
+    """A tqdm bar on stderr fed by the core's progress callback (off when stderr is no TTY)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield None
+        return
+    bar = tqdm(total=1000, disable=None if enabled else True, file=sys.stderr, leave=False, bar_format="{l_bar}{bar}| {elapsed}")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = int(fraction * 1000)
+        bar.set_description_str(message[:40], refresh=True)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
+
+
+def _convert_and_write(arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[Path], output: Path) -> tuple[RtStructConversion, list[Path]]:
+    from .labelfiles import write_label_file
+    from .rasterize import RasterOptions
+
+    options = RasterOptions(
+        slice_tolerance_mm=getattr(arguments, "slice_tolerance", None),
+        planarity_tolerance_mm=getattr(arguments, "planarity_tolerance", None),
+        mark_unfilled_contours=not getattr(arguments, "no_mark_small", False),
+    )
+    with _progress_bar() as progress:
+        conversion = rtstruct_to_labels(rtstruct, reference, getattr(arguments, "series_uid", None), options, progress)
+    if not any(roi.converted for roi in conversion.rois) and conversion.rois:
+        failures = "; ".join(str(f) for f in conversion.findings if f.severity.value == "error")
+        raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")
+    written = write_label_file(output, conversion.label_volumes, getattr(arguments, "overwrite", False), getattr(arguments, "split_layers", False))
+    return conversion, written
+
+
+def _print_report(conversion: RtStructConversion, written: list[Path], as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from .report import format_conversion
+
+    if as_json:
+        data = conversion.to_dict()
+        data["outputs"] = [str(path) for path in written]
+        data.update(extra or {})
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_conversion(conversion))
+        print()
+        for path in written:
+            print(f"Wrote {path}")
+        for key, value in (extra or {}).items():
+            print(f"Wrote {value} ({key})")
+
+
+def _exit_code(conversion: RtStructConversion) -> int:
+    return EXIT_PARTIAL if conversion.failed_rois else EXIT_OK
+
+
+def _run_rtstruct(arguments: argparse.Namespace) -> int:
+    conversion, written = _convert_and_write(arguments, arguments.rtstruct, arguments.reference, arguments.output)
+    extra = {}
+    if arguments.preview:
+        from .preview import write_preview
+
+        extra["preview"] = str(write_preview(conversion, arguments.preview, overwrite=arguments.overwrite))
+    _print_report(conversion, written, arguments.json, extra)
+    return _exit_code(conversion)
+
+
+def _run_series(arguments: argparse.Namespace) -> int:
+    from .series import scan_series
+
+    scan = scan_series(arguments.paths)
+    summaries = scan.summaries()
+    if arguments.json:
+        print(json.dumps({"series": [vars(s) for s in summaries], "skipped": scan.skipped}, indent=2))
+    else:
+        for summary in summaries:
+            print(summary.describe())
+        for reason, count in sorted(scan.skipped.items()):
+            print(f"skipped {count} file(s): {reason}")
+    return EXIT_OK if summaries else EXIT_ERROR
+
+
+def _run_demo(arguments: argparse.Namespace) -> int:
+    from .synthetic import write_demo_case
+
+    output_dir: Path = arguments.output_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
+    ct_folder, rtstruct_path = write_demo_case(output_dir / "dicom")
+    output = output_dir / "demo.seg.nrrd"
+    arguments.overwrite = True
+    conversion, written = _convert_and_write(arguments, rtstruct_path, [ct_folder], output)
+    extra = {}
+    try:
+        from .preview import write_preview
+
+        extra["preview"] = str(write_preview(conversion, output_dir / "demo_preview.png", overwrite=True))
+    except DicomLabelMapError as error:  # matplotlib missing: the demo still stands
+        print(f"dicomlabelmap: note: no preview ({error})", file=sys.stderr)
+    _print_report(conversion, written, arguments.json, extra)
+    return _exit_code(conversion)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The one exception hierarchy of the core.
+
+Every error raised on purpose by :mod:`dicomlabelmap` derives from
+:class:`DicomLabelMapError`, so callers (the command line, the Slicer plugins)
+can catch one type and show its message, which always names what is wrong:
+the file, the DICOM attribute, the ROI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DicomLabelMapError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class InvalidDicomError(DicomLabelMapError):
+    """A DICOM file is unreadable or breaks a rule the conversion relies on.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in one sentence.
+    path
+        The file concerned, when known.
+    attribute
+        The DICOM attribute concerned (keyword), when known.
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None, attribute: str | None = None):
+        self.path = None if path is None else Path(path)
+        self.attribute = attribute
+        prefix = f"{self.path}: " if self.path is not None else ""
+        super().__init__(prefix + message)
+
+
+class ReferenceSeriesError(DicomLabelMapError):
+    """The reference image series cannot be assembled into one regular grid."""
+
+
+class GeometryError(DicomLabelMapError):
+    """Coordinates do not fit the reference grid (orientation, planarity, spacing)."""
+
+
+class MissingDependencyError(DicomLabelMapError):
+    """An optional package needed for the requested operation is not installed.
+
+    Parameters
+    ----------
+    package
+        The PyPI name of the package to install.
+    purpose
+        What it is needed for, e.g. ``"writing .nii.gz files"``.
+    """
+
+    def __init__(self, package: str, purpose: str):
+        self.package = package
+        super().__init__(f"{purpose} needs the Python package '{package}': pip install {package}")
+
+
+class OutputError(DicomLabelMapError):
+    """An output file could not be written, or would overwrite an existing file."""
+
+
+class OperationCancelled(DicomLabelMapError):
+    """The user cancelled a long operation through its progress callback."""

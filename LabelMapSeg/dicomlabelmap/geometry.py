@@ -1,0 +1,183 @@
+"""Image geometry: a regular 3D grid of voxels in DICOM patient coordinates (LPS).
+
+Conventions (the same as Slicer's ``slicer.util.arrayFromVolume``):
+
+* Arrays are indexed ``[k, j, i]`` = ``[slice, row, column]``; :attr:`ImageGeometry.shape`
+  is in that order.
+* :attr:`ImageGeometry.spacing` and the columns of :attr:`ImageGeometry.direction` are in
+  IJK order: ``i`` runs along a row (DICOM Image Orientation's first triplet), ``j`` down
+  the rows (second triplet), ``k`` along the slice normal (their cross product), so the
+  IJK frame is right-handed.
+* Coordinates are DICOM patient coordinates in millimetres, LPS. Slicer's RAS differs by
+  the sign of the first two axes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import GeometryError
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Direction cosines are accepted as unit and orthogonal within this tolerance.
+ORIENTATION_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class ImageGeometry:
+    """A regular voxel grid in LPS.
+
+    Parameters
+    ----------
+    shape
+        ``(slices, rows, columns)``.
+    origin
+        LPS position (mm) of the centre of voxel ``[0, 0, 0]``.
+    spacing
+        Voxel size in mm along ``(i, j, k)``: column spacing, row spacing, slice spacing.
+    direction
+        3x3 matrix whose columns are the LPS unit vectors of the i, j and k axes.
+    frame_of_reference_uid
+        The DICOM Frame of Reference the coordinates belong to, when known.
+    """
+
+    shape: tuple[int, int, int]
+    origin: FloatArray
+    spacing: FloatArray
+    direction: FloatArray
+    frame_of_reference_uid: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
+        object.__setattr__(self, "origin", _readonly(np.asarray(self.origin, dtype=np.float64).reshape(3)))
+        object.__setattr__(self, "spacing", _readonly(np.asarray(self.spacing, dtype=np.float64).reshape(3)))
+        object.__setattr__(self, "direction", _readonly(np.asarray(self.direction, dtype=np.float64).reshape(3, 3)))
+        if len(self.shape) != 3 or min(self.shape) < 1:
+            raise GeometryError(f"a grid needs three positive dimensions, got shape {self.shape}")
+        if not np.all(np.isfinite(self.spacing)) or np.any(self.spacing <= 0):
+            raise GeometryError(f"voxel spacing must be positive and finite, got {self.spacing.tolist()}")
+        if not np.all(np.isfinite(self.origin)):
+            raise GeometryError(f"grid origin must be finite, got {self.origin.tolist()}")
+        _check_orthonormal(self.direction)
+
+    # -- derived quantities ---------------------------------------------------------------
+    @property
+    def slice_normal(self) -> FloatArray:
+        """LPS unit vector of the k axis."""
+        return self.direction[:, 2].copy()
+
+    @property
+    def voxel_volume_mm3(self) -> float:
+        return float(np.prod(self.spacing))
+
+    @property
+    def ijk_to_lps(self) -> FloatArray:
+        """4x4 homogeneous matrix from (i, j, k) voxel indices to LPS millimetres."""
+        matrix = np.eye(4)
+        matrix[:3, :3] = self.direction * self.spacing[np.newaxis, :]
+        matrix[:3, 3] = self.origin
+        return matrix
+
+    @property
+    def lps_to_ijk(self) -> FloatArray:
+        """4x4 homogeneous matrix from LPS millimetres to continuous (i, j, k) indices."""
+        matrix = np.eye(4)
+        rotation_inverse = self.direction.T / self.spacing[:, np.newaxis]
+        matrix[:3, :3] = rotation_inverse
+        matrix[:3, 3] = -rotation_inverse @ self.origin
+        return matrix
+
+    def to_ijk(self, points_lps: npt.ArrayLike) -> FloatArray:
+        """Continuous (i, j, k) indices of LPS points, shape ``(N, 3)``."""
+        points = np.asarray(points_lps, dtype=np.float64).reshape(-1, 3)
+        return ((points - self.origin) @ self.direction) / self.spacing
+
+    def to_lps(self, points_ijk: npt.ArrayLike) -> FloatArray:
+        """LPS positions of continuous (i, j, k) indices, shape ``(N, 3)``."""
+        points = np.asarray(points_ijk, dtype=np.float64).reshape(-1, 3)
+        return self.origin + (points * self.spacing) @ self.direction.T
+
+    def slice_positions(self) -> FloatArray:
+        """LPS position of the first voxel of every slice, shape ``(slices, 3)``."""
+        k = np.arange(self.shape[0], dtype=np.float64)
+        return self.origin + np.outer(k * self.spacing[2], self.direction[:, 2])
+
+    # -- comparisons and construction ------------------------------------------------------
+    def is_close(self, other: ImageGeometry, tolerance_mm: float = 1e-4) -> bool:
+        """True when both grids have the same shape and voxel centres within ``tolerance_mm``."""
+        if self.shape != other.shape:
+            return False
+        corners = np.array(
+            [[i, j, k] for i in (0, self.shape[2] - 1) for j in (0, self.shape[1] - 1) for k in (0, self.shape[0] - 1)],
+            dtype=np.float64,
+        )
+        return bool(np.max(np.abs(self.to_lps(corners) - other.to_lps(corners))) <= tolerance_mm)
+
+    @classmethod
+    def from_ijk_to_lps(
+        cls, shape: tuple[int, int, int], ijk_to_lps: npt.ArrayLike, frame_of_reference_uid: str | None = None
+    ) -> ImageGeometry:
+        """Build a geometry from a 4x4 (or 3x4) IJK-to-LPS matrix, as NRRD and Slicer keep it."""
+        matrix = np.asarray(ijk_to_lps, dtype=np.float64)
+        axes = matrix[:3, :3]
+        spacing = np.linalg.norm(axes, axis=0)
+        if np.any(spacing <= 0):
+            raise GeometryError("the IJK-to-LPS matrix has a zero-length axis")
+        return cls(shape, matrix[:3, 3], spacing, axes / spacing, frame_of_reference_uid)
+
+    @classmethod
+    def from_orientation(
+        cls,
+        image_orientation: npt.ArrayLike,
+        first_position: npt.ArrayLike,
+        pixel_spacing: npt.ArrayLike,
+        slice_spacing: float,
+        shape: tuple[int, int, int],
+        frame_of_reference_uid: str | None = None,
+    ) -> ImageGeometry:
+        """Build a geometry from DICOM Image Orientation (Patient), the first slice's Image
+        Position (Patient), Pixel Spacing (row spacing, column spacing) and the slice spacing."""
+        orientation = np.asarray(image_orientation, dtype=np.float64).reshape(6)
+        row_direction, column_direction = orientation[:3], orientation[3:]
+        normal = np.cross(row_direction, column_direction)
+        direction = np.column_stack([row_direction, column_direction, normal])
+        row_spacing, column_spacing = np.asarray(pixel_spacing, dtype=np.float64).reshape(2)
+        return cls(shape, first_position, [column_spacing, row_spacing, slice_spacing], direction, frame_of_reference_uid)
+
+
+def check_image_orientation(image_orientation: npt.ArrayLike) -> FloatArray:
+    """Validate a DICOM Image Orientation (Patient) value; return it as 6 floats.
+
+    Raises
+    ------
+    GeometryError
+        When the two direction cosines are not unit length or not orthogonal.
+    """
+    orientation = np.asarray(image_orientation, dtype=np.float64)
+    if orientation.shape != (6,) or not np.all(np.isfinite(orientation)):
+        raise GeometryError(f"Image Orientation (Patient) must hold 6 finite numbers, got {orientation.tolist()}")
+    row_direction, column_direction = orientation[:3], orientation[3:]
+    normal = np.cross(row_direction, column_direction)
+    _check_orthonormal(np.column_stack([row_direction, column_direction, normal]))
+    return orientation
+
+
+def _check_orthonormal(direction: FloatArray) -> None:
+    if not np.all(np.isfinite(direction)):
+        raise GeometryError("direction cosines must be finite")
+    deviation = np.abs(direction.T @ direction - np.eye(3)).max()
+    if deviation > ORIENTATION_TOLERANCE * 10:
+        raise GeometryError(
+            f"direction cosines are not unit length and orthogonal (deviation {deviation:.2g}); "
+            "check Image Orientation (Patient)"
+        )
+
+
+def _readonly(array: FloatArray) -> FloatArray:
+    array = array.copy()
+    array.flags.writeable = False
+    return array

@@ -1,0 +1,109 @@
+"""Label volumes: integer label maps on a grid, with the segments their values stand for.
+
+Segments that overlap cannot share one label map; they go to separate *layers*, as Slicer
+keeps them (shared labelmaps) and as Label Map SEG needs them (one instance per layer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import DicomLabelMapError
+from .geometry import ImageGeometry
+from .masks import BoxMask
+from .segment import Segment
+
+#: Largest segment number a 16-bit label map can hold.
+MAX_SEGMENT_NUMBER = 65535
+
+
+@dataclass
+class LabelVolume:
+    """One label layer: ``array[k, j, i]`` holds segment numbers (0 = background).
+
+    ``segments`` lists every segment of this layer, empty ones included.
+    """
+
+    array: npt.NDArray[np.integer]
+    geometry: ImageGeometry
+    segments: list[Segment]
+
+    def __post_init__(self) -> None:
+        if tuple(self.array.shape) != self.geometry.shape:
+            raise DicomLabelMapError(f"label array shape {self.array.shape} differs from its grid's {self.geometry.shape}")
+        numbers = [segment.number for segment in self.segments]
+        if len(set(numbers)) != len(numbers):
+            raise DicomLabelMapError(f"segment numbers repeat within one layer: {sorted(numbers)}")
+
+    def segment(self, number: int) -> Segment:
+        for segment in self.segments:
+            if segment.number == number:
+                return segment
+        raise KeyError(number)
+
+    def mask(self, number: int) -> npt.NDArray[np.bool_]:
+        return self.array == number
+
+
+def label_dtype(max_number: int) -> np.dtype:
+    """The smallest unsigned integer type that holds ``max_number`` (8 or 16 bits)."""
+    if max_number > MAX_SEGMENT_NUMBER:
+        raise DicomLabelMapError(f"segment number {max_number} exceeds {MAX_SEGMENT_NUMBER}, the most a 16-bit label map holds")
+    return np.dtype(np.uint8 if max_number <= 255 else np.uint16)
+
+
+def assign_layers(masks: Sequence[BoxMask]) -> list[int]:
+    """Layer index for each mask such that no two masks of one layer share a voxel.
+
+    Uses DSatur graph colouring on the overlap graph: the fewest layers for overlap graphs
+    that need at most two, and close to the fewest otherwise. Masks only compare when their
+    bounding boxes meet.
+    """
+    count = len(masks)
+    neighbours: list[set[int]] = [set() for _ in range(count)]
+    boxes = np.array(
+        [list(m.offset) + [o + n for o, n in zip(m.offset, m.crop.shape)] if not m.is_empty() else [0, 0, 0, 0, 0, 0] for m in masks],
+        dtype=np.int64,
+    ).reshape(count, 6)
+    for a in range(count):
+        if masks[a].is_empty():
+            continue
+        meets = np.all(boxes[a, :3] < boxes[a + 1 :, 3:], axis=1) & np.all(boxes[a + 1 :, :3] < boxes[a, 3:], axis=1)
+        for b in np.flatnonzero(meets) + a + 1:
+            if masks[a].overlaps(masks[int(b)]):
+                neighbours[a].add(int(b))
+                neighbours[int(b)].add(a)
+    layer = [-1] * count
+    for _ in range(count):
+        # DSatur: colour next the uncoloured node whose neighbours use the most distinct layers.
+        candidates = [n for n in range(count) if layer[n] < 0]
+        node = max(candidates, key=lambda n: (len({layer[m] for m in neighbours[n] if layer[m] >= 0}), len(neighbours[n]), -n))
+        used = {layer[m] for m in neighbours[node]}
+        layer[node] = next(c for c in range(count + 1) if c not in used)
+    return layer
+
+
+def build_label_volumes(geometry: ImageGeometry, items: Sequence[tuple[Segment, BoxMask]]) -> list[LabelVolume]:
+    """Pack segments with their masks into the fewest non-overlapping label layers.
+
+    Every segment keeps its number as its label value, whatever layer it lands in. With no
+    segments at all, one empty layer is returned.
+    """
+    numbers = [segment.number for segment, _ in items]
+    if len(set(numbers)) != len(numbers):
+        raise DicomLabelMapError(f"segment numbers repeat: {sorted(numbers)}")
+    if any(n < 1 for n in numbers):
+        raise DicomLabelMapError(f"segment numbers must be 1 or more (0 is background), got {min(numbers)}")
+    dtype = label_dtype(max(numbers, default=0))
+    layers = assign_layers([mask for _, mask in items])
+    volumes = [LabelVolume(np.zeros(geometry.shape, dtype=dtype), geometry, []) for _ in range(max(layers, default=0) + 1)]
+    for (segment, mask), layer in zip(items, layers):
+        volume = volumes[layer]
+        volume.segments.append(segment)
+        if not mask.is_empty():
+            volume.array[mask.box][mask.crop] = segment.number
+    return volumes

@@ -1,0 +1,75 @@
+"""Boolean masks on a reference grid, stored cropped to their bounding box.
+
+A full-grid mask per ROI would cost ``slices x rows x columns`` bytes each (35 MB for a
+512x512x134 CT); most ROIs fill a small part of the grid, so masks keep only their box
+and give the full grid on request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class BoxMask:
+    """A mask on a grid of ``shape``, stored as its bounding box ``offset`` + ``crop``."""
+
+    shape: tuple[int, int, int]
+    offset: tuple[int, int, int]
+    crop: BoolArray
+
+    @classmethod
+    def empty(cls, shape: tuple[int, int, int]) -> BoxMask:
+        return cls(shape, (0, 0, 0), np.zeros((0, 0, 0), dtype=bool))
+
+    @classmethod
+    def from_full(cls, mask: BoolArray) -> BoxMask:
+        shape = tuple(int(n) for n in mask.shape)
+        if not mask.any():
+            return cls.empty(shape)  # type: ignore[arg-type]
+        bounds = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
+        box = tuple(slice(int(b[0]), int(b[-1]) + 1) for b in bounds)
+        return cls(shape, tuple(s.start for s in box), mask[box].copy())  # type: ignore[arg-type]
+
+    @property
+    def box(self) -> tuple[slice, slice, slice]:
+        return tuple(slice(o, o + n) for o, n in zip(self.offset, self.crop.shape))  # type: ignore[return-value]
+
+    @property
+    def voxel_count(self) -> int:
+        return int(np.count_nonzero(self.crop))
+
+    def is_empty(self) -> bool:
+        return self.crop.size == 0 or not self.crop.any()
+
+    def full(self) -> BoolArray:
+        """The mask on the whole grid."""
+        mask = np.zeros(self.shape, dtype=bool)
+        if self.crop.size:
+            mask[self.box] = self.crop
+        return mask
+
+    def plane(self, k: int) -> BoolArray:
+        """Slice ``k`` of the mask on the whole grid, shape ``(rows, columns)``."""
+        plane = np.zeros(self.shape[1:], dtype=bool)
+        local = k - self.offset[0]
+        if self.crop.size and 0 <= local < self.crop.shape[0]:
+            plane[self.box[1], self.box[2]] = self.crop[local]
+        return plane
+
+    def overlaps(self, other: BoxMask) -> bool:
+        """True when both masks share a voxel."""
+        if self.is_empty() or other.is_empty():
+            return False
+        low = np.maximum(self.offset, other.offset)
+        high = np.minimum(np.add(self.offset, self.crop.shape), np.add(other.offset, other.crop.shape))
+        if np.any(low >= high):
+            return False
+        mine = self.crop[tuple(slice(l - o, h - o) for l, h, o in zip(low, high, self.offset))]
+        theirs = other.crop[tuple(slice(l - o, h - o) for l, h, o in zip(low, high, other.offset))]
+        return bool(np.any(mine & theirs))

@@ -1,0 +1,338 @@
+"""RT Structure Set reader (PS3.3 C.8.8.5 Structure Set, C.8.8.6 ROI Contour, C.8.8.8 RT ROI
+Observations).
+
+Reading never stops at a malformed ROI: what is wrong becomes a :class:`Finding` naming the ROI
+and the attribute, an ROI with an error is not converted, and every other ROI still is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+
+from .errors import InvalidDicomError
+from .findings import Finding, Severity
+from .geometry import FloatArray
+from .uids import RT_STRUCTURE_SET_STORAGE
+
+logger = logging.getLogger(__name__)
+
+#: Upper bound on points per contour; real contours hold at most tens of thousands.
+MAX_POINTS_PER_CONTOUR = 1_000_000
+
+
+class ContourGeometricType(str, Enum):
+    """Contour Geometric Type (3006,0042), PS3.3 C.8.8.6.1 and CP 2037."""
+
+    POINT = "POINT"
+    OPEN_PLANAR = "OPEN_PLANAR"
+    OPEN_NONPLANAR = "OPEN_NONPLANAR"
+    CLOSED_PLANAR = "CLOSED_PLANAR"
+    CLOSEDPLANAR_XOR = "CLOSEDPLANAR_XOR"
+
+    @property
+    def encloses_area(self) -> bool:
+        return self in (ContourGeometricType.CLOSED_PLANAR, ContourGeometricType.CLOSEDPLANAR_XOR)
+
+
+@dataclass(frozen=True)
+class Contour:
+    """One item of a Contour Sequence (3006,0040)."""
+
+    #: 0-based position in the ROI's Contour Sequence.
+    index: int
+    geometric_type: ContourGeometricType
+    #: ``(N, 3)`` LPS points in mm, Contour Offset Vector already added.
+    points: FloatArray
+    referenced_sop_instance_uids: tuple[str, ...] = ()
+    slab_thickness: float | None = None
+    offset_vector: tuple[float, float, float] | None = None
+
+
+@dataclass
+class Roi:
+    """One ROI: Structure Set ROI item + its ROI Contour and RT ROI Observations items."""
+
+    number: int
+    name: str
+    color: tuple[int, int, int] | None
+    interpreted_type: str
+    frame_of_reference_uid: str | None
+    description: str = ""
+    generation_algorithm: str = ""
+    contours: list[Contour] = field(default_factory=list)
+    #: Problems found while reading this ROI; an ERROR means it cannot be converted.
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+    def points_of_type(self, *types: ContourGeometricType) -> list[FloatArray]:
+        """LPS points of every contour of the given types (e.g. POINT markers)."""
+        return [contour.points for contour in self.contours if contour.geometric_type in types]
+
+    def _finding(self, severity: Severity, message: str, attribute: str | None = None) -> None:
+        finding = Finding(severity, message, self.number, self.name, attribute)
+        logger.log(logging.ERROR if severity is Severity.ERROR else logging.WARNING, "%s", finding)
+        self.findings.append(finding)
+
+
+@dataclass
+class StructureSet:
+    """An RT Structure Set as read from one file."""
+
+    path: Path | None
+    sop_instance_uid: str
+    label: str
+    #: Frame of Reference UIDs of the Referenced Frame of Reference Sequence (may be empty).
+    frame_of_reference_uids: list[str]
+    #: Series Instance UIDs named by RT Referenced Series items.
+    referenced_series_uids: list[str]
+    rois: list[Roi]
+    #: Problems that concern the whole file rather than one ROI.
+    findings: list[Finding] = field(default_factory=list)
+    dataset: Dataset | None = field(default=None, repr=False)
+
+    def roi(self, name_or_number: str | int) -> Roi:
+        for roi in self.rois:
+            if roi.number == name_or_number or roi.name == name_or_number:
+                return roi
+        raise KeyError(name_or_number)
+
+    def referenced_sop_instance_uids(self) -> set[str]:
+        return {uid for roi in self.rois for contour in roi.contours for uid in contour.referenced_sop_instance_uids}
+
+
+def read_rtstruct(source: str | Path | Dataset) -> StructureSet:
+    """Read an RT Structure Set file (or an already read dataset).
+
+    Raises
+    ------
+    InvalidDicomError
+        When the file is not a readable RT Structure Set at all. Problems confined to one ROI
+        are findings on that ROI instead.
+    """
+    path = None if isinstance(source, Dataset) else Path(source)
+    dataset = source if isinstance(source, Dataset) else _read_file(Path(source))
+    sop_class = str(dataset.get("SOPClassUID", ""))
+    if sop_class != RT_STRUCTURE_SET_STORAGE and dataset.get("Modality") != "RTSTRUCT":
+        raise InvalidDicomError(
+            f"not an RT Structure Set (SOP Class UID {sop_class or 'missing'}, Modality {dataset.get('Modality', 'missing')})",
+            path,
+            "SOPClassUID",
+        )
+    if "StructureSetROISequence" not in dataset:
+        raise InvalidDicomError("Structure Set ROI Sequence is missing", path, "StructureSetROISequence")
+    structure_set = StructureSet(
+        path=path,
+        sop_instance_uid=str(dataset.get("SOPInstanceUID", "")),
+        label=str(dataset.get("StructureSetLabel", "")),
+        frame_of_reference_uids=_referenced_frames(dataset),
+        referenced_series_uids=_referenced_series(dataset),
+        rois=[],
+        dataset=dataset,
+    )
+    rois = _read_rois(dataset, structure_set)
+    _read_observations(dataset, rois)
+    _read_contours(dataset, rois, structure_set)
+    for roi in rois.values():
+        if not roi.contours and not roi.has_errors:
+            roi._finding(Severity.WARNING, "the ROI has no contours: it converts to an empty segment", "ContourSequence")
+    structure_set.rois = list(rois.values())
+    return structure_set
+
+
+def _read_file(path: Path) -> Dataset:
+    try:
+        return pydicom.dcmread(path)
+    except pydicom.errors.InvalidDicomError:
+        try:
+            return pydicom.dcmread(path, force=True)
+        except Exception as error:  # noqa: BLE001
+            raise InvalidDicomError(f"not a DICOM file ({error})", path) from error
+    except Exception as error:  # noqa: BLE001 - pydicom raises many types on broken files
+        raise InvalidDicomError(f"cannot read the file ({type(error).__name__}: {error})", path) from error
+
+
+def _referenced_frames(dataset: Dataset) -> list[str]:
+    return [
+        str(item.FrameOfReferenceUID)
+        for item in dataset.get("ReferencedFrameOfReferenceSequence", [])
+        if item.get("FrameOfReferenceUID")
+    ]
+
+
+def _referenced_series(dataset: Dataset) -> list[str]:
+    uids = []
+    for frame in dataset.get("ReferencedFrameOfReferenceSequence", []):
+        for study in frame.get("RTReferencedStudySequence", []):
+            for series in study.get("RTReferencedSeriesSequence", []):
+                if series.get("SeriesInstanceUID"):
+                    uids.append(str(series.SeriesInstanceUID))
+    return uids
+
+
+def _read_rois(dataset: Dataset, structure_set: StructureSet) -> dict[int, Roi]:
+    rois: dict[int, Roi] = {}
+    default_frame = structure_set.frame_of_reference_uids[0] if len(structure_set.frame_of_reference_uids) == 1 else None
+    for position, item in enumerate(dataset.StructureSetROISequence):
+        try:
+            number = int(item.ROINumber)
+        except (AttributeError, TypeError, ValueError):
+            structure_set.findings.append(
+                Finding(Severity.ERROR, f"Structure Set ROI item {position + 1} has no valid ROI Number; it is ignored", attribute="ROINumber")
+            )
+            continue
+        name = str(item.get("ROIName", "") or f"ROI {number}")
+        frame = str(item.get("ReferencedFrameOfReferenceUID", "") or "") or None
+        if number in rois:
+            structure_set.findings.append(
+                Finding(Severity.ERROR, f"ROI Number {number} is used twice ('{rois[number].name}' and '{name}'); the second is ignored", number, name, "ROINumber")
+            )
+            continue
+        roi = Roi(
+            number=number,
+            name=name,
+            color=None,
+            interpreted_type="",
+            frame_of_reference_uid=frame or default_frame,
+            description=str(item.get("ROIDescription", "")),
+            generation_algorithm=str(item.get("ROIGenerationAlgorithm", "")),
+        )
+        if frame is None:
+            roi._finding(
+                Severity.WARNING,
+                "Referenced Frame of Reference UID is missing; the reference series' Frame of Reference is assumed",
+                "ReferencedFrameOfReferenceUID",
+            )
+        rois[number] = roi
+    return rois
+
+
+def _read_observations(dataset: Dataset, rois: dict[int, Roi]) -> None:
+    for item in dataset.get("RTROIObservationsSequence", []):
+        try:
+            roi = rois.get(int(item.ReferencedROINumber))
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if roi is not None and item.get("RTROIInterpretedType"):
+            roi.interpreted_type = str(item.RTROIInterpretedType)
+
+
+def _read_contours(dataset: Dataset, rois: dict[int, Roi], structure_set: StructureSet) -> None:
+    for position, item in enumerate(dataset.get("ROIContourSequence", [])):
+        try:
+            number = int(item.ReferencedROINumber)
+        except (AttributeError, TypeError, ValueError):
+            structure_set.findings.append(
+                Finding(Severity.WARNING, f"ROI Contour item {position + 1} has no valid Referenced ROI Number; its contours are ignored", attribute="ReferencedROINumber")
+            )
+            continue
+        roi = rois.get(number)
+        if roi is None:
+            count = len(item.get("ContourSequence", []))
+            structure_set.findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"ROI Contour item {position + 1} references ROI Number {number}, which the Structure Set ROI Sequence does not define; its {count} contour(s) are ignored",
+                    number,
+                    attribute="ReferencedROINumber",
+                )
+            )
+            continue
+        roi.color = _display_color(item, roi)
+        for index, contour_item in enumerate(item.get("ContourSequence", [])):
+            contour = _read_contour(contour_item, index, roi)
+            if contour is not None:
+                roi.contours.append(contour)
+
+
+def _display_color(item: Dataset, roi: Roi) -> tuple[int, int, int] | None:
+    if "ROIDisplayColor" not in item:
+        return None
+    try:
+        color = tuple(int(v) for v in item.ROIDisplayColor)
+    except (TypeError, ValueError):
+        color = ()
+    if len(color) != 3 or not all(0 <= v <= 255 for v in color):
+        roi._finding(Severity.WARNING, f"ROI Display Color {item.ROIDisplayColor!r} is not three values 0-255; a default colour is used", "ROIDisplayColor")
+        return None
+    return color  # type: ignore[return-value]
+
+
+def _read_contour(item: Dataset, index: int, roi: Roi) -> Contour | None:
+    where = f"contour {index + 1}"
+    raw_type = str(item.get("ContourGeometricType", "")).strip()
+    try:
+        geometric_type = ContourGeometricType(raw_type)
+    except ValueError:
+        roi._finding(Severity.ERROR, f"{where}: Contour Geometric Type '{raw_type}' is not a defined term", "ContourGeometricType")
+        return None
+    raw = item.get("ContourData")
+    if raw is None:
+        roi._finding(Severity.ERROR, f"{where}: Contour Data is missing", "ContourData")
+        return None
+    values = [raw] if not isinstance(raw, (list, pydicom.multival.MultiValue)) else list(raw)
+    if len(values) > 3 * MAX_POINTS_PER_CONTOUR:
+        roi._finding(Severity.ERROR, f"{where}: Contour Data holds {len(values) // 3} points, more than the limit of {MAX_POINTS_PER_CONTOUR}", "ContourData")
+        return None
+    try:
+        data = np.asarray([float(v) for v in values], dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        roi._finding(Severity.ERROR, f"{where}: Contour Data is not numeric ({error})", "ContourData")
+        return None
+    if data.size == 0:
+        roi._finding(Severity.WARNING, f"{where}: Contour Data is empty; the contour is ignored", "ContourData")
+        return None
+    if data.size % 3:
+        roi._finding(Severity.ERROR, f"{where}: Contour Data holds {data.size} values, not a multiple of 3 (x\\y\\z triplets)", "ContourData")
+        return None
+    if not np.all(np.isfinite(data)):
+        roi._finding(Severity.ERROR, f"{where}: Contour Data holds NaN or infinite values", "ContourData")
+        return None
+    points = data.reshape(-1, 3)
+    declared = item.get("NumberOfContourPoints")
+    if declared is not None and _as_int(declared) != len(points):
+        roi._finding(
+            Severity.WARNING,
+            f"{where}: Number of Contour Points says {declared} but Contour Data holds {len(points)} points; the data is used",
+            "NumberOfContourPoints",
+        )
+    offset = _offset_vector(item, roi, where)
+    if offset is not None:
+        points = points + np.asarray(offset)
+    slab = item.get("ContourSlabThickness")
+    references = tuple(
+        str(image.ReferencedSOPInstanceUID) for image in item.get("ContourImageSequence", []) if image.get("ReferencedSOPInstanceUID")
+    )
+    points.flags.writeable = False
+    return Contour(index, geometric_type, points, references, float(slab) if slab not in (None, "") else None, offset)
+
+
+def _offset_vector(item: Dataset, roi: Roi, where: str) -> tuple[float, float, float] | None:
+    raw = item.get("ContourOffsetVector")
+    if raw is None or raw == "":
+        return None
+    try:
+        offset = tuple(float(v) for v in raw)
+    except (TypeError, ValueError):
+        offset = ()
+    if len(offset) != 3 or not np.all(np.isfinite(offset)):
+        # An ERROR finding keeps the whole ROI from converting, so the contour is never used unshifted.
+        roi._finding(Severity.ERROR, f"{where}: Contour Offset Vector {raw!r} is not three finite numbers", "ContourOffsetVector")
+        return None
+    return offset  # type: ignore[return-value]
+
+
+def _as_int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,490 @@
+"""Reference image series: DICOM images -> :class:`ImageGeometry` + per-slice source references.
+
+Slices are ordered by their position along the slice normal, never by Instance Number or
+file name. Single-frame images (CT, MR, PET, ...) and enhanced multi-frame images are read;
+files that are not DICOM, or DICOM objects without image geometry (RT Structure Sets,
+segmentations, reports), are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+
+from .errors import GeometryError, InvalidDicomError, ReferenceSeriesError
+from .geometry import FloatArray, ImageGeometry, check_image_orientation
+from .progress import ProgressCallback, report
+from .uids import NON_IMAGE_SOP_CLASSES
+
+logger = logging.getLogger(__name__)
+
+#: Attributes of the source copied into derived objects (Patient, General Study,
+#: Patient Study, Clinical Trial Subject/Study, Frame of Reference modules).
+COPIED_ATTRIBUTES: tuple[str, ...] = (
+    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
+    "OtherPatientIDsSequence", "PatientAge", "PatientSize", "PatientWeight",
+    "PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
+    "StudyInstanceUID", "StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID",
+    "AccessionNumber", "StudyDescription",
+    "ClinicalTrialSponsorName", "ClinicalTrialProtocolID", "ClinicalTrialProtocolName",
+    "ClinicalTrialSiteID", "ClinicalTrialSiteName", "ClinicalTrialSubjectID",
+    "ClinicalTrialSubjectReadingID", "ClinicalTrialTimePointID",
+    "FrameOfReferenceUID", "PositionReferenceIndicator",
+    "SpecificCharacterSet",
+)
+
+
+@dataclass(frozen=True)
+class SourceSlice:
+    """Where one slice of the reference grid comes from."""
+
+    path: Path
+    sop_class_uid: str
+    sop_instance_uid: str
+    #: 1-based frame number in an enhanced multi-frame instance, ``None`` for single-frame.
+    frame_number: int | None
+    #: LPS position (Image Position (Patient)) of the slice's first pixel.
+    position: tuple[float, float, float]
+
+
+@dataclass
+class ReferenceSeries:
+    """A reference image series: its grid, where each slice comes from, and what to copy."""
+
+    geometry: ImageGeometry
+    #: ``slices[k]`` is the source of array slice ``k``.
+    slices: list[SourceSlice]
+    series_instance_uid: str
+    modality: str
+    series_description: str
+    #: Patient, study and frame-of-reference attributes to copy into derived objects.
+    attributes: Dataset
+    #: Files that were not used, by reason.
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def frame_of_reference_uid(self) -> str | None:
+        return self.geometry.frame_of_reference_uid
+
+    @property
+    def study_instance_uid(self) -> str:
+        return str(self.attributes.get("StudyInstanceUID", ""))
+
+    def slice_index(self, sop_instance_uid: str, frame_number: int | None = None) -> int | None:
+        """Index ``k`` of the slice from that instance (and frame), or ``None``."""
+        for k, source in enumerate(self.slices):
+            if source.sop_instance_uid == sop_instance_uid and (frame_number is None or source.frame_number == frame_number):
+                return k
+        return None
+
+    def sop_instance_uids(self) -> set[str]:
+        return {source.sop_instance_uid for source in self.slices}
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """One image series found while scanning files."""
+
+    series_instance_uid: str
+    modality: str
+    series_description: str
+    frame_of_reference_uid: str
+    image_count: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.series_instance_uid} ({self.modality}, '{self.series_description}', "
+            f"{self.image_count} image(s))"
+        )
+
+
+@dataclass
+class _Frame:
+    path: Path
+    dataset: Dataset
+    sop_class_uid: str
+    sop_instance_uid: str
+    frame_number: int | None
+    orientation: FloatArray
+    position: FloatArray
+    pixel_spacing: FloatArray
+    rows: int
+    columns: int
+    thickness: float | None
+    spacing_between_slices: float | None
+
+
+@dataclass
+class SeriesScan:
+    """The image series found in a set of files, before one is chosen.
+
+    Use :meth:`select` to build the :class:`ReferenceSeries`.
+    """
+
+    frames_by_series: dict[str, list[_Frame]]
+    skipped: dict[str, int]
+
+    def summaries(self) -> list[SeriesSummary]:
+        result = []
+        for uid, frames in self.frames_by_series.items():
+            first = frames[0].dataset
+            result.append(
+                SeriesSummary(
+                    uid,
+                    str(first.get("Modality", "")),
+                    str(first.get("SeriesDescription", "")),
+                    str(first.get("FrameOfReferenceUID", "")),
+                    len({frame.sop_instance_uid for frame in frames}),
+                )
+            )
+        return result
+
+    def select(
+        self,
+        series_instance_uid: str | None = None,
+        frame_of_reference_uid: str | None = None,
+        preferred_series_uids: Iterable[str] = (),
+        spacing_tolerance: float = 0.01,
+    ) -> ReferenceSeries:
+        """Choose one series and assemble its grid.
+
+        Parameters
+        ----------
+        series_instance_uid
+            Take exactly this series.
+        frame_of_reference_uid
+            Otherwise, only consider series in this Frame of Reference.
+        preferred_series_uids
+            Otherwise, among several candidates take the one listed here (for example the series
+            an RT Structure Set references).
+        spacing_tolerance
+            Allowed deviation of a slice gap from the median gap, as a fraction of it.
+
+        Raises
+        ------
+        ReferenceSeriesError
+            When no image series is found, the choice is ambiguous (the message lists the
+            series), or the chosen series is not a regular grid.
+        """
+        summaries = self.summaries()
+        if not summaries:
+            raise ReferenceSeriesError(f"no image series found ({_describe_skipped(self.skipped)})")
+        listing = "; ".join(summary.describe() for summary in summaries)
+        if series_instance_uid is not None:
+            if series_instance_uid not in self.frames_by_series:
+                raise ReferenceSeriesError(f"series {series_instance_uid} not found; available: {listing}")
+            chosen = series_instance_uid
+        else:
+            candidates = summaries
+            if frame_of_reference_uid:
+                candidates = [s for s in summaries if s.frame_of_reference_uid == frame_of_reference_uid]
+                if not candidates:
+                    raise ReferenceSeriesError(
+                        f"no image series in Frame of Reference {frame_of_reference_uid}; available: {listing}"
+                    )
+            preferred = set(preferred_series_uids)
+            if len(candidates) > 1 and preferred:
+                candidates = [s for s in candidates if s.series_instance_uid in preferred] or candidates
+            if len(candidates) > 1:
+                raise ReferenceSeriesError(
+                    "several image series found; choose one by Series Instance UID: "
+                    + "; ".join(s.describe() for s in candidates)
+                )
+            chosen = candidates[0].series_instance_uid
+        return _assemble(chosen, self.frames_by_series[chosen], dict(self.skipped), spacing_tolerance)
+
+
+def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCallback | None = None) -> SeriesScan:
+    """Read the headers of every file under ``source`` (a folder, searched recursively, a file,
+    or a list of both) and group the images by series."""
+    paths = list(_collect_files(source))
+    frames_by_series: dict[str, list[_Frame]] = defaultdict(list)
+    skipped: Counter[str] = Counter()
+    seen_instances: set[str] = set()
+    for index, path in enumerate(paths):
+        report(progress, index / max(1, len(paths)), f"Reading {path.name}")
+        dataset = _read_header(path)
+        if dataset is None:
+            skipped["not DICOM"] += 1
+            continue
+        reason = _non_image_reason(dataset)
+        if reason is not None:
+            skipped[reason] += 1
+            continue
+        sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
+        if sop_instance_uid and sop_instance_uid in seen_instances:
+            skipped["duplicate SOP Instance UID"] += 1
+            continue
+        try:
+            frames = _frames_of(path, dataset)
+        except (GeometryError, InvalidDicomError, ValueError, TypeError) as error:
+            logger.warning("skipping %s: %s", path, error)
+            skipped["invalid image geometry"] += 1
+            continue
+        seen_instances.add(sop_instance_uid)
+        series_uid = str(dataset.get("SeriesInstanceUID", "")) or "(no Series Instance UID)"
+        frames_by_series[series_uid].extend(frames)
+    report(progress, 1.0, "Read headers")
+    return SeriesScan(dict(frames_by_series), dict(skipped))
+
+
+def read_reference_series(
+    source: str | Path | Sequence[str | Path],
+    series_instance_uid: str | None = None,
+    frame_of_reference_uid: str | None = None,
+    preferred_series_uids: Iterable[str] = (),
+    spacing_tolerance: float = 0.01,
+    progress: ProgressCallback | None = None,
+) -> ReferenceSeries:
+    """Read a reference image series from a folder (recursively), a file or a list of them.
+
+    See :meth:`SeriesScan.select` for the parameters and errors.
+    """
+    return scan_series(source, progress).select(
+        series_instance_uid, frame_of_reference_uid, preferred_series_uids, spacing_tolerance
+    )
+
+
+# -- reading ----------------------------------------------------------------------------------
+def _collect_files(source: str | Path | Sequence[str | Path]) -> Iterable[Path]:
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            yield path
+        else:
+            raise ReferenceSeriesError(f"{path}: no such file or folder")
+
+
+def _read_header(path: Path) -> Dataset | None:
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except PydicomInvalidDicomError:
+        pass
+    except Exception as error:  # noqa: BLE001 - pydicom raises many types on garbage
+        logger.info("not DICOM: %s (%s)", path, error)
+        return None
+    try:  # DICOM without preamble and file meta, as old systems write it
+        dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except Exception:  # noqa: BLE001
+        return None
+    return dataset if "SOPClassUID" in dataset and "SOPInstanceUID" in dataset else None
+
+
+def _non_image_reason(dataset: Dataset) -> str | None:
+    sop_class = str(dataset.get("SOPClassUID", ""))
+    if sop_class in NON_IMAGE_SOP_CLASSES:
+        return f"not an image ({NON_IMAGE_SOP_CLASSES[sop_class]})"
+    if "PixelData" not in dataset and "Rows" not in dataset:
+        modality = str(dataset.get("Modality", "")) or "unknown modality"
+        return f"no image geometry ({modality})"
+    return None
+
+
+def _float_list(value: object, count: int, attribute: str, path: Path) -> FloatArray:
+    try:
+        array = np.asarray([float(v) for v in value], dtype=np.float64)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as error:
+        raise InvalidDicomError(f"{attribute} is not numeric ({error})", path, attribute) from error
+    if array.shape != (count,) or not np.all(np.isfinite(array)):
+        raise InvalidDicomError(f"{attribute} must hold {count} finite numbers, got {value}", path, attribute)
+    return array
+
+
+def _optional_float(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) and number > 0 else None
+
+
+def _frames_of(path: Path, dataset: Dataset) -> list[_Frame]:
+    rows, columns = int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0))
+    if rows < 1 or columns < 1:
+        raise InvalidDicomError("Rows and Columns must be positive", path, "Rows")
+    common = dict(
+        path=path,
+        dataset=dataset,
+        sop_class_uid=str(dataset.get("SOPClassUID", "")),
+        sop_instance_uid=str(dataset.get("SOPInstanceUID", "")),
+        rows=rows,
+        columns=columns,
+    )
+    if "PerFrameFunctionalGroupsSequence" not in dataset:
+        for keyword in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing"):
+            if keyword not in dataset:
+                raise InvalidDicomError(f"{keyword} is missing", path, keyword)
+        return [
+            _Frame(
+                frame_number=None,
+                orientation=check_image_orientation(_float_list(dataset.ImageOrientationPatient, 6, "ImageOrientationPatient", path)),
+                position=_float_list(dataset.ImagePositionPatient, 3, "ImagePositionPatient", path),
+                pixel_spacing=_float_list(dataset.PixelSpacing, 2, "PixelSpacing", path),
+                thickness=_optional_float(dataset.get("SliceThickness")),
+                spacing_between_slices=_optional_float(dataset.get("SpacingBetweenSlices")),
+                **common,  # type: ignore[arg-type]
+            )
+        ]
+    shared = dataset.get("SharedFunctionalGroupsSequence")
+    shared_item = shared[0] if shared else Dataset()
+    frames = []
+    for number, item in enumerate(dataset.PerFrameFunctionalGroupsSequence, start=1):
+        position = _functional_group(item, shared_item, "PlanePositionSequence", "ImagePositionPatient", path)
+        orientation = _functional_group(item, shared_item, "PlaneOrientationSequence", "ImageOrientationPatient", path)
+        measures = _functional_group_item(item, shared_item, "PixelMeasuresSequence", path)
+        if "PixelSpacing" not in measures:
+            raise InvalidDicomError(f"frame {number}: PixelSpacing is missing", path, "PixelSpacing")
+        frames.append(
+            _Frame(
+                frame_number=number,
+                orientation=check_image_orientation(_float_list(orientation, 6, "ImageOrientationPatient", path)),
+                position=_float_list(position, 3, "ImagePositionPatient", path),
+                pixel_spacing=_float_list(measures.PixelSpacing, 2, "PixelSpacing", path),
+                thickness=_optional_float(measures.get("SliceThickness")),
+                spacing_between_slices=_optional_float(measures.get("SpacingBetweenSlices")),
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    return frames
+
+
+def _functional_group_item(item: Dataset, shared_item: Dataset, sequence: str, path: Path) -> Dataset:
+    for source in (item, shared_item):
+        if sequence in source and len(source[sequence].value) > 0:
+            return source[sequence].value[0]
+    raise InvalidDicomError(f"{sequence} is missing from both per-frame and shared functional groups", path, sequence)
+
+
+def _functional_group(item: Dataset, shared_item: Dataset, sequence: str, keyword: str, path: Path) -> object:
+    group = _functional_group_item(item, shared_item, sequence, path)
+    if keyword not in group:
+        raise InvalidDicomError(f"{sequence} has no {keyword}", path, keyword)
+    return group[keyword].value
+
+
+# -- assembling one grid ----------------------------------------------------------------------
+def _assemble(series_uid: str, frames: list[_Frame], skipped: dict[str, int], spacing_tolerance: float) -> ReferenceSeries:
+    first = frames[0]
+    _check_consistent(frames)
+    row_direction, column_direction = first.orientation[:3], first.orientation[3:]
+    normal = np.cross(row_direction, column_direction)
+    normal /= np.linalg.norm(normal)
+    distances = np.array([frame.position @ normal for frame in frames])
+    order = np.argsort(distances, kind="stable")
+    frames = [frames[i] for i in order]
+    distances = distances[order]
+    _check_stacked(frames, normal)
+    slice_spacing = _slice_spacing(frames, distances, spacing_tolerance)
+    geometry = ImageGeometry.from_orientation(
+        first.orientation,
+        frames[0].position,
+        first.pixel_spacing,
+        slice_spacing,
+        (len(frames), first.rows, first.columns),
+        str(first.dataset.get("FrameOfReferenceUID", "")) or None,
+    )
+    attributes = Dataset()
+    for keyword in COPIED_ATTRIBUTES:
+        if keyword in first.dataset:
+            attributes[keyword] = first.dataset[keyword]
+    slices = [
+        SourceSlice(frame.path, frame.sop_class_uid, frame.sop_instance_uid, frame.frame_number, tuple(frame.position.tolist()))  # type: ignore[arg-type]
+        for frame in frames
+    ]
+    return ReferenceSeries(
+        geometry,
+        slices,
+        series_uid,
+        str(first.dataset.get("Modality", "")),
+        str(first.dataset.get("SeriesDescription", "")),
+        attributes,
+        skipped,
+    )
+
+
+def _frame_name(frame: _Frame) -> str:
+    return f"{frame.path}" + (f" frame {frame.frame_number}" if frame.frame_number else "")
+
+
+def _check_consistent(frames: list[_Frame]) -> None:
+    first = frames[0]
+    frame_of_reference = first.dataset.get("FrameOfReferenceUID")
+    for frame in frames[1:]:
+        if frame.rows != first.rows or frame.columns != first.columns:
+            raise ReferenceSeriesError(
+                f"image size differs within the series: {frame.rows}x{frame.columns} in {_frame_name(frame)}, "
+                f"{first.rows}x{first.columns} in {_frame_name(first)}"
+            )
+        if np.max(np.abs(frame.orientation - first.orientation)) > 1e-3:
+            raise ReferenceSeriesError(
+                f"Image Orientation (Patient) differs within the series: {frame.orientation.tolist()} in "
+                f"{_frame_name(frame)}, {first.orientation.tolist()} in {_frame_name(first)}"
+            )
+        if np.max(np.abs(frame.pixel_spacing - first.pixel_spacing)) > 1e-4 * max(1.0, float(first.pixel_spacing.max())):
+            raise ReferenceSeriesError(
+                f"Pixel Spacing differs within the series: {frame.pixel_spacing.tolist()} in {_frame_name(frame)}, "
+                f"{first.pixel_spacing.tolist()} in {_frame_name(first)}"
+            )
+        if frame.dataset.get("FrameOfReferenceUID") != frame_of_reference:
+            raise ReferenceSeriesError(
+                f"Frame of Reference UID differs within the series: {_frame_name(frame)} and {_frame_name(first)}"
+            )
+
+
+def _check_stacked(frames: list[_Frame], normal: FloatArray) -> None:
+    """Every slice must sit on the line through the first one along the normal (no gantry tilt)."""
+    origin = frames[0].position
+    tolerance = max(0.01, 0.01 * float(frames[0].pixel_spacing.min()))
+    for frame in frames[1:]:
+        offset = frame.position - origin
+        in_plane = offset - (offset @ normal) * normal
+        shift = float(np.linalg.norm(in_plane))
+        if shift > tolerance:
+            raise ReferenceSeriesError(
+                f"slices are not stacked along their normal (gantry tilt or sheared series, not supported): "
+                f"{_frame_name(frame)} is shifted {shift:.3f} mm in-plane from {_frame_name(frames[0])}"
+            )
+
+
+def _slice_spacing(frames: list[_Frame], distances: FloatArray, spacing_tolerance: float) -> float:
+    if len(frames) == 1:
+        spacing = frames[0].spacing_between_slices or frames[0].thickness
+        if spacing is None:
+            logger.warning("single-slice series without Slice Thickness: slice spacing set to 1 mm")
+        return spacing or 1.0
+    gaps = np.diff(distances)
+    duplicate = np.flatnonzero(gaps <= 1e-3)
+    if duplicate.size:
+        a, b = frames[duplicate[0]], frames[duplicate[0] + 1]
+        raise ReferenceSeriesError(
+            f"two slices at the same position ({distances[duplicate[0]]:.3f} mm along the normal): "
+            f"{_frame_name(a)} and {_frame_name(b)} (several acquisitions in one series?)"
+        )
+    expected = float(np.median(gaps))
+    tolerance = max(1e-3, spacing_tolerance * expected)
+    bad = np.flatnonzero(np.abs(gaps - expected) > tolerance)
+    if bad.size:
+        index = int(bad[np.argmax(np.abs(gaps[bad] - expected))])
+        a, b = frames[index], frames[index + 1]
+        raise ReferenceSeriesError(
+            f"slice spacing is not uniform: {gaps[index]:.3f} mm between {_frame_name(a)} and {_frame_name(b)} "
+            f"where {expected:.3f} mm is expected (missing or extra slices?)"
+        )
+    return float(np.mean(gaps))
+
+
+def _describe_skipped(skipped: dict[str, int]) -> str:
+    if not skipped:
+        return "no files"
+    return ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()))
