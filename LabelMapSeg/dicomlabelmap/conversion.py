@@ -170,4 +170,17 @@ def _find_reference(
     try:
         return scan.select(series_instance_uid, frame, preferred)
     except ReferenceSeriesError as error:
+        named = [uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in referenced_instances for f in frames_of)]
+        if series_instance_uid is None and frame is not None and len(named) == 1:
+            # Contours that name this series' images outweigh a Frame of Reference UID that
+            # an anonymiser may have rewritten in one of the two objects.
+            structure_set.findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"no image series is in the structure set's Frame of Reference {frame}; series {named[0]} is used "
+                    "because the contours reference its images",
+                    attribute="FrameOfReferenceUID",
+                )
+            )
+            return scan.select(named[0])
         raise ReferenceSeriesError(f"reference series for {structure_set.path or 'the RT Structure Set'}: {error}") from error

@@ -129,12 +129,12 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
         return result
     frame = geometry.frame_of_reference_uid
     if roi.frame_of_reference_uid and frame and roi.frame_of_reference_uid != frame:
-        find(
-            Severity.ERROR,
-            f"the ROI is in Frame of Reference {roi.frame_of_reference_uid}, the reference series in {frame}",
-            "ReferencedFrameOfReferenceUID",
-        )
-        return result
+        message = f"the ROI is in Frame of Reference {roi.frame_of_reference_uid}, the reference series in {frame}"
+        series_images = series.sop_instance_uids() if series is not None else set()
+        if not any(uid in series_images for c in roi.contours for uid in c.referenced_sop_instance_uids):
+            find(Severity.ERROR, message, "ReferencedFrameOfReferenceUID")
+            return result
+        find(Severity.WARNING, message + "; its contours reference images of the series, so they are drawn as they are", "ReferencedFrameOfReferenceUID")
 
     planes, plane_errors = _assign_to_slices(result, geometry, series, options)
     if plane_errors:
@@ -151,6 +151,8 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
         if len(types) > 1:
             find(Severity.WARNING, "this slice mixes CLOSED_PLANAR and CLOSEDPLANAR_XOR contours; all are combined by exclusive or", "ContourGeometricType", k)
         for a, b in relations.overlapping_pairs:
+            if ContourGeometricType.CLOSED_PLANAR not in (contours[a].geometric_type, contours[b].geometric_type):
+                continue  # exclusive or is what CLOSEDPLANAR_XOR asks for (PS3.3 C.8.8.6.3)
             find(
                 Severity.WARNING,
                 f"contours {contours[a].index + 1} and {contours[b].index + 1} cross or touch (neither nested nor apart); "

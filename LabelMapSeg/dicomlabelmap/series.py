@@ -9,6 +9,7 @@ segmentations, reports), are skipped and counted.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -275,7 +276,9 @@ def _read_header(path: Path) -> Dataset | None:
         logger.info("not DICOM: %s (%s)", path, error)
         return None
     try:  # DICOM without preamble and file meta, as old systems write it
-        dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
     except Exception:  # noqa: BLE001
         return None
     return dataset if "SOPClassUID" in dataset and "SOPInstanceUID" in dataset else None

@@ -1,0 +1,31 @@
+"""Shared fixtures. Tests build their DICOM in memory (dicomlabelmap.synthetic) or read the
+real files in ../shared/data, skipping with a reason when that folder is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dicomlabelmap.geometry import ImageGeometry
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+
+
+def shared_file(relative: str) -> Path:
+    """A file or folder of ../shared/data, or skip the test when it is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real test data {relative} not found in {SHARED_DATA} (the shared data folder is not beside this clone)")
+    return path
+
+
+def axial_geometry(shape=(6, 20, 24), spacing=(1.0, 1.0, 2.0), origin=(-10.0, -12.0, 30.0)) -> ImageGeometry:
+    return ImageGeometry(shape, origin, spacing, np.eye(3), "1.2.3.4.5")
+
+
+@pytest.fixture
+def geometry() -> ImageGeometry:
+    return axial_geometry()

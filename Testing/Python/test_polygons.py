@@ -1,0 +1,111 @@
+"""Layer 1: the vectorised even-odd scanline fill against a slow point-by-point reference,
+and the relations used in reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dicomlabelmap.polygons import fill_polygons, is_self_touching, path_pixels, plane_relations, polygon_area
+from dicomlabelmap.synthetic import keyhole_ring
+
+TOLERANCE = 1e-3
+
+
+def reference_fill(polygons, shape, tolerance=TOLERANCE):
+    """Per pixel centre: parity of crossings over all polygons, or distance to a path <= tolerance.
+    Also returns the centres too close to the tolerance to call (excluded from comparison)."""
+    rows, columns = np.mgrid[0 : shape[0], 0 : shape[1]]
+    centres = np.column_stack([columns.ravel(), rows.ravel()]).astype(float)
+    parity = np.zeros(len(centres), dtype=bool)
+    distance = np.full(len(centres), np.inf)
+    for polygon in polygons:
+        start, end = polygon, np.roll(polygon, -1, axis=0)
+        straddles = (start[:, 1] <= centres[:, 1:2]) != (end[:, 1] <= centres[:, 1:2])
+        dy = np.where(end[:, 1] == start[:, 1], 1, end[:, 1] - start[:, 1])
+        crossing_x = start[:, 0] + (centres[:, 1:2] - start[:, 1]) * (end[:, 0] - start[:, 0]) / dy
+        parity ^= (np.count_nonzero(straddles & (crossing_x > centres[:, 0:1]), axis=1) % 2).astype(bool)
+        edge = end - start
+        length = np.maximum((edge**2).sum(axis=1), 1e-300)
+        t = np.clip(((centres[:, np.newaxis, :] - start) * edge).sum(axis=2) / length, 0, 1)
+        nearest = start + t[..., np.newaxis] * edge
+        distance = np.minimum(distance, np.linalg.norm(nearest - centres[:, np.newaxis, :], axis=2).min(axis=1))
+    inside = parity | (distance <= tolerance)
+    undecidable = np.abs(distance - tolerance) < 0.05 * tolerance
+    return inside.reshape(shape), undecidable.reshape(shape)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fill_matches_point_by_point_reference(seed):
+    """Random polygons (several per plane, self-intersecting, partly outside the grid), on
+    and off the pixel lattice: the scanline fill equals the slow reference everywhere."""
+    rng = np.random.default_rng(seed)
+    for case in range(40):
+        count = int(rng.integers(1, 4))
+        if case % 2:
+            polygons = [rng.integers(-3, 30, (int(rng.integers(3, 12)), 2)).astype(float) for _ in range(count)]
+        else:
+            polygons = [rng.uniform(-3, 40, (int(rng.integers(3, 30)), 2)) for _ in range(count)]
+        shape = (33, 35)
+        expected, undecidable = reference_fill(polygons, shape)
+        found = fill_polygons(polygons, shape, TOLERANCE).mask
+        assert np.array_equal(found[~undecidable], expected[~undecidable]), (seed, case)
+
+
+def test_rectangle_with_centres_on_its_edges_includes_them():
+    """PS3.3 C.8.8.6.3: points on the contour path belong to the ROI."""
+    mask = fill_polygons([np.array([[2, 3], [7, 3], [7, 9], [2, 9]], float)], (12, 12)).mask
+    expected = np.zeros((12, 12), bool)
+    expected[3:10, 2:8] = True
+    assert np.array_equal(mask, expected)
+
+
+def test_nested_xor_in_any_order_gives_island_in_hole():
+    outer = np.array([[1.5, 1.5], [20.5, 1.5], [20.5, 20.5], [1.5, 20.5]])
+    middle = np.array([[5.5, 5.5], [16.5, 5.5], [16.5, 16.5], [5.5, 16.5]])
+    inner = np.array([[8.5, 8.5], [13.5, 8.5], [13.5, 13.5], [8.5, 13.5]])
+    expected = np.zeros((24, 24), bool)
+    expected[2:21, 2:21] = True
+    expected[6:17, 6:17] = False
+    expected[9:14, 9:14] = True
+    for order in ([outer, middle, inner], [inner, outer, middle], [middle, inner, outer]):
+        assert np.array_equal(fill_polygons(order, (24, 24)).mask, expected)
+
+
+def test_keyhole_equals_nested_pair():
+    from dicomlabelmap.synthetic import circle
+
+    keyhole = fill_polygons([keyhole_ring(20.3, 20.2, 15, 6)], (41, 41)).mask
+    nested = fill_polygons([circle(20.3, 20.2, 15, 64), circle(20.3, 20.2, 6, 64)], (41, 41)).mask
+    assert keyhole.sum() > 500
+    assert not keyhole[20, 20] and keyhole[20, 30]
+    # The outer paths match exactly (same vertices); the channel adds no centres.
+    assert np.array_equal(keyhole, nested)
+
+
+def test_covers_centre_flags_subpixel_polygons():
+    tiny = np.array([[3.2, 3.2], [3.6, 3.2], [3.6, 3.7]])
+    big = np.array([[0.5, 0.5], [6.5, 0.5], [6.5, 6.5]])
+    assert fill_polygons([tiny, big], (8, 8)).covers_centre.tolist() == [False, True]
+
+
+def test_relations_depth_and_overlap():
+    square = lambda low, high: np.array([[low, low], [high, low], [high, high], [low, high]], float)  # noqa: E731
+    relations = plane_relations([square(0, 10), square(2, 8), square(4, 6), square(20, 30), square(25, 35)])
+    assert relations.depth.tolist() == [0, 1, 2, 0, 0]
+    assert relations.overlapping_pairs == [(3, 4)]
+
+
+def test_self_touching_detects_keyholes_only():
+    from dicomlabelmap.synthetic import circle
+
+    assert is_self_touching(keyhole_ring(10, 10, 8, 3)) is True
+    assert is_self_touching(circle(10, 10, 8)) is False
+    assert is_self_touching(np.array([[0, 0], [4, 4], [4, 0], [0, 4]], float)) is True  # figure eight
+    assert is_self_touching(circle(0, 0, 5, 100), max_vertices=50) is None
+
+
+def test_path_pixels_and_area():
+    rows, columns = path_pixels(np.array([[1, 1], [4, 1]], float), (6, 6), closed=False)
+    assert sorted(set(zip(rows.tolist(), columns.tolist()))) == [(1, 1), (1, 2), (1, 3), (1, 4)]
+    assert polygon_area(np.array([[0, 0], [4, 0], [4, 3], [0, 3]], float)) == 12

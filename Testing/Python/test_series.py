@@ -1,0 +1,152 @@
+"""Layer 1: reference series reading on synthetic DICOM files."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from conftest import axial_geometry
+from rotations import CORONAL, SAGITTAL, rotation
+
+from dicomlabelmap.errors import ReferenceSeriesError
+from dicomlabelmap.geometry import ImageGeometry
+from dicomlabelmap.series import read_reference_series, scan_series
+from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
+
+DIRECTIONS = {"axial": np.eye(3), "sagittal": SAGITTAL, "coronal": CORONAL, "oblique": rotation((0.3, 1, 0.2), 35)}
+
+
+def _write_shuffled(images, folder):
+    """Save with file names in random order, so neither name nor Instance Number gives the order."""
+    order = list(range(len(images)))
+    random.Random(4).shuffle(order)
+    return save([images[i] for i in order], folder, "X")
+
+
+@pytest.mark.parametrize("name", DIRECTIONS)
+@pytest.mark.parametrize("multiframe", [False, True])
+def test_series_geometry_is_rebuilt_exactly(tmp_path, name, multiframe):
+    """Sorted along the normal, anisotropic pixels, any orientation, single- and multi-frame."""
+    geometry = ImageGeometry((5, 6, 7), [12.5, -40.25, 100.0], [0.6, 0.9, 2.5], DIRECTIONS[name], "1.2.3")
+    images = make_image_series(geometry, multiframe=multiframe)
+    _write_shuffled(images, tmp_path)
+    series = read_reference_series(tmp_path)
+    assert series.geometry.shape == geometry.shape
+    assert series.geometry.is_close(geometry, 1e-6)
+    assert series.frame_of_reference_uid == "1.2.3"
+    distances = [np.dot(s.position, geometry.slice_normal) for s in series.slices]
+    assert distances == sorted(distances)
+    if multiframe:
+        # Frames are stored in reverse slice order by the synthetic writer.
+        assert [s.frame_number for s in series.slices] == [5, 4, 3, 2, 1]
+        assert len({s.sop_instance_uid for s in series.slices}) == 1
+    else:
+        assert all(s.frame_number is None for s in series.slices)
+        assert len({s.sop_instance_uid for s in series.slices}) == 5
+
+
+def test_copies_patient_and_study_attributes(tmp_path):
+    images = make_image_series(axial_geometry())
+    save(images, tmp_path)
+    series = read_reference_series(tmp_path)
+    assert series.attributes.PatientID == images[0].PatientID
+    assert series.attributes.StudyInstanceUID == images[0].StudyInstanceUID
+    assert series.attributes.FrameOfReferenceUID == images[0].FrameOfReferenceUID
+    assert "PixelData" not in series.attributes
+    assert series.slice_index(images[2].SOPInstanceUID) == 2
+
+
+def test_skips_and_counts_non_images(tmp_path):
+    geometry = axial_geometry()
+    images = make_image_series(geometry)
+    save(images, tmp_path / "ct")
+    rtstruct = make_rtstruct(images, geometry, [SyntheticRoi("A", [SyntheticContour(1, [[2, 2], [5, 2], [5, 5]])])])
+    rtstruct.save_as(tmp_path / "rs.dcm", enforce_file_format=True)
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "empty.bin").write_bytes(b"")
+    series = read_reference_series(tmp_path)
+    assert series.geometry.shape == geometry.shape
+    assert series.skipped == {"not DICOM": 2, "not an image (RT Structure Set)": 1}
+
+
+def test_several_series_are_listed_then_chosen(tmp_path):
+    first = make_image_series(axial_geometry(), series_description="first")
+    second = make_image_series(axial_geometry(shape=(3, 20, 24)), series_description="second")
+    save(first, tmp_path / "a")
+    save(second, tmp_path / "b")
+    with pytest.raises(ReferenceSeriesError, match="several image series") as error:
+        read_reference_series(tmp_path)
+    assert first[0].SeriesInstanceUID in str(error.value) and second[0].SeriesInstanceUID in str(error.value)
+    chosen = read_reference_series(tmp_path, series_instance_uid=second[0].SeriesInstanceUID)
+    assert chosen.geometry.shape == (3, 20, 24)
+    assert scan_series(tmp_path).select(preferred_series_uids=[first[0].SeriesInstanceUID]).series_description == "first"
+    with pytest.raises(ReferenceSeriesError, match="not found; available"):
+        read_reference_series(tmp_path, series_instance_uid="9.9.9")
+
+
+def test_missing_slice_names_the_gap_and_files(tmp_path):
+    paths = save(make_image_series(axial_geometry(shape=(6, 8, 8))), tmp_path)
+    paths[2].unlink()  # slice 2 of 0..5: the gap opens between the files of slices 1 and 3
+    with pytest.raises(ReferenceSeriesError, match=r"not uniform: 4\.000 mm between .*IMG0002\.dcm and .*IMG0004\.dcm where 2\.000 mm"):
+        read_reference_series(tmp_path)
+
+
+def test_duplicate_position_is_refused(tmp_path):
+    images = make_image_series(axial_geometry(shape=(3, 8, 8)))
+    images[1].ImagePositionPatient = images[0].ImagePositionPatient
+    save(images, tmp_path)
+    with pytest.raises(ReferenceSeriesError, match="two slices at the same position"):
+        read_reference_series(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "match"),
+    [
+        ("ImageOrientationPatient", [0, 1, 0, 0, 0, -1], "Image Orientation .* differs"),
+        ("PixelSpacing", [1.5, 1.0], "Pixel Spacing differs"),
+        ("Rows", 9, "image size differs"),
+        ("FrameOfReferenceUID", "1.2.9", "Frame of Reference UID differs"),
+    ],
+)
+def test_inconsistent_series_is_refused(tmp_path, keyword, value, match):
+    images = make_image_series(axial_geometry(shape=(3, 8, 8)))
+    setattr(images[1], keyword, value)
+    save(images, tmp_path)
+    with pytest.raises(ReferenceSeriesError, match=match):
+        read_reference_series(tmp_path)
+
+
+def test_gantry_tilt_is_refused(tmp_path):
+    images = make_image_series(axial_geometry(shape=(3, 8, 8)))
+    for k, image in enumerate(images):
+        x, y, z = (float(v) for v in image.ImagePositionPatient)
+        image.ImagePositionPatient = [x, y + 0.5 * k, z]
+    save(images, tmp_path)
+    with pytest.raises(ReferenceSeriesError, match="not stacked along their normal"):
+        read_reference_series(tmp_path)
+
+
+def test_single_slice_takes_slice_thickness(tmp_path):
+    images = make_image_series(axial_geometry(shape=(1, 8, 8), spacing=(1, 1, 2.5)))
+    save(images, tmp_path)
+    assert read_reference_series(tmp_path).geometry.spacing[2] == pytest.approx(2.5)
+
+
+def test_file_without_preamble_is_read(tmp_path):
+    images = make_image_series(axial_geometry(shape=(2, 8, 8)))
+    for index, image in enumerate(images):
+        del image.file_meta
+        image.preamble = None
+        image.save_as(tmp_path / f"raw{index}", implicit_vr=True, little_endian=True)
+    assert not (tmp_path / "raw0").read_bytes()[128:132] == b"DICM"
+    assert read_reference_series(tmp_path).geometry.shape == (2, 8, 8)
+
+
+def test_no_images_found(tmp_path):
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(ReferenceSeriesError, match="no image series found.*1 not DICOM"):
+        read_reference_series(tmp_path)
+    with pytest.raises(ReferenceSeriesError, match="no such file or folder"):
+        read_reference_series(tmp_path / "missing")
