@@ -29,3 +29,15 @@ def axial_geometry(shape=(6, 20, 24), spacing=(1.0, 1.0, 2.0), origin=(-10.0, -1
 @pytest.fixture
 def geometry() -> ImageGeometry:
     return axial_geometry()
+
+
+def find_tool(name: str) -> str | None:
+    """A command on PATH, or installed beside this Python (a virtual environment's bin/)."""
+    import shutil
+    import sys
+
+    found = shutil.which(name)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else None
