@@ -53,16 +53,29 @@ def _parser() -> argparse.ArgumentParser:
         "(never cropped or resampled), with keyholes, nested contours and CLOSEDPLANAR_XOR holes right.",
     )
     rtstruct.add_argument("rtstruct", type=Path, help="the RT Structure Set file")
-    rtstruct.add_argument("-r", "--reference", type=Path, nargs="+", required=True, help="folder(s) or files holding the reference image series")
-    rtstruct.add_argument("-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii (type from the suffix)")
+    rtstruct.add_argument(
+        "-r", "--reference", type=Path, nargs="+", required=True, help="folder(s) or files holding the reference image series"
+    )
+    rtstruct.add_argument(
+        "-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii (type from the suffix)"
+    )
     rtstruct.add_argument("--series-uid", help="Series Instance UID of the reference series, when the folder holds several")
-    rtstruct.add_argument("--slice-tolerance", type=float, metavar="MM", help="farthest a contour may lie from a slice (default: half the slice spacing)")
-    rtstruct.add_argument("--planarity-tolerance", type=float, metavar="MM", help="largest spread of a contour along the slice normal (default: a tenth of the slice spacing)")
+    rtstruct.add_argument(
+        "--slice-tolerance", type=float, metavar="MM", help="farthest a contour may lie from a slice (default: half the slice spacing)"
+    )
+    rtstruct.add_argument(
+        "--planarity-tolerance",
+        type=float,
+        metavar="MM",
+        help="largest spread of a contour along the slice normal (default: a tenth of the slice spacing)",
+    )
     rtstruct.add_argument("--no-mark-small", action="store_true", help="do not set the voxels along contours that enclose no voxel centre")
     rtstruct.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
     rtstruct.add_argument("--overwrite", action="store_true", help="replace existing output files")
     rtstruct.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
-    rtstruct.add_argument("--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks (needs matplotlib)")
+    rtstruct.add_argument(
+        "--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks (needs matplotlib)"
+    )
     rtstruct.set_defaults(handler=_run_rtstruct)
 
     series = commands.add_parser("series", help="list the image series found in folders or files")
@@ -100,7 +113,9 @@ def _progress_bar(enabled: bool = True) -> Iterator[ProgressCallback | None]:
         bar.close()
 
 
-def _convert_and_write(arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[Path], output: Path) -> tuple[RtStructConversion, list[Path]]:
+def _convert_and_write(
+    arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[Path], output: Path
+) -> tuple[RtStructConversion, list[Path]]:
     from .labelfiles import write_label_file
     from .rasterize import RasterOptions
 
@@ -114,7 +129,9 @@ def _convert_and_write(arguments: argparse.Namespace, rtstruct: Path, reference:
     if not any(roi.converted for roi in conversion.rois) and conversion.rois:
         failures = "; ".join(str(f) for f in conversion.findings if f.severity.value == "error")
         raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")
-    written = write_label_file(output, conversion.label_volumes, getattr(arguments, "overwrite", False), getattr(arguments, "split_layers", False))
+    written = write_label_file(
+        output, conversion.label_volumes, getattr(arguments, "overwrite", False), getattr(arguments, "split_layers", False)
+    )
     return conversion, written
 
 

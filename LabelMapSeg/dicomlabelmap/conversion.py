@@ -170,7 +170,9 @@ def _find_reference(
     try:
         return scan.select(series_instance_uid, frame, preferred)
     except ReferenceSeriesError as error:
-        named = [uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in referenced_instances for f in frames_of)]
+        named = [
+            uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in referenced_instances for f in frames_of)
+        ]
         if series_instance_uid is None and frame is not None and len(named) == 1:
             # Contours that name this series' images outweigh a Frame of Reference UID that
             # an anonymiser may have rewritten in one of the two objects.

@@ -14,8 +14,6 @@ Conventions (the same as Slicer's ``slicer.util.arrayFromVolume``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import numpy.typing as npt
 
@@ -27,7 +25,6 @@ FloatArray = npt.NDArray[np.float64]
 ORIENTATION_TOLERANCE = 1e-4
 
 
-@dataclass(frozen=True)
 class ImageGeometry:
     """A regular voxel grid in LPS.
 
@@ -43,26 +40,39 @@ class ImageGeometry:
         3x3 matrix whose columns are the LPS unit vectors of the i, j and k axes.
     frame_of_reference_uid
         The DICOM Frame of Reference the coordinates belong to, when known.
+
+    The arrays are read-only.
     """
 
-    shape: tuple[int, int, int]
-    origin: FloatArray
-    spacing: FloatArray
-    direction: FloatArray
-    frame_of_reference_uid: str | None = field(default=None, compare=False)
+    __slots__ = ("shape", "origin", "spacing", "direction", "frame_of_reference_uid")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
-        object.__setattr__(self, "origin", _readonly(np.asarray(self.origin, dtype=np.float64).reshape(3)))
-        object.__setattr__(self, "spacing", _readonly(np.asarray(self.spacing, dtype=np.float64).reshape(3)))
-        object.__setattr__(self, "direction", _readonly(np.asarray(self.direction, dtype=np.float64).reshape(3, 3)))
-        if len(self.shape) != 3 or min(self.shape) < 1:
-            raise GeometryError(f"a grid needs three positive dimensions, got shape {self.shape}")
+    def __init__(
+        self,
+        shape: tuple[int, int, int] | npt.ArrayLike,
+        origin: npt.ArrayLike,
+        spacing: npt.ArrayLike,
+        direction: npt.ArrayLike,
+        frame_of_reference_uid: str | None = None,
+    ) -> None:
+        dimensions = tuple(int(n) for n in np.asarray(shape).ravel())
+        if len(dimensions) != 3 or min(dimensions) < 1:
+            raise GeometryError(f"a grid needs three positive dimensions, got shape {dimensions}")
+        self.shape: tuple[int, int, int] = (dimensions[0], dimensions[1], dimensions[2])
+        self.origin: FloatArray = _readonly(np.asarray(origin, dtype=np.float64).reshape(3))
+        self.spacing: FloatArray = _readonly(np.asarray(spacing, dtype=np.float64).reshape(3))
+        self.direction: FloatArray = _readonly(np.asarray(direction, dtype=np.float64).reshape(3, 3))
+        self.frame_of_reference_uid = frame_of_reference_uid
         if not np.all(np.isfinite(self.spacing)) or np.any(self.spacing <= 0):
             raise GeometryError(f"voxel spacing must be positive and finite, got {self.spacing.tolist()}")
         if not np.all(np.isfinite(self.origin)):
             raise GeometryError(f"grid origin must be finite, got {self.origin.tolist()}")
         _check_orthonormal(self.direction)
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageGeometry(shape={self.shape}, origin={self.origin.tolist()}, spacing={self.spacing.tolist()}, "
+            f"direction={self.direction.tolist()}, frame_of_reference_uid={self.frame_of_reference_uid!r})"
+        )
 
     # -- derived quantities ---------------------------------------------------------------
     @property
@@ -172,8 +182,7 @@ def _check_orthonormal(direction: FloatArray) -> None:
     deviation = np.abs(direction.T @ direction - np.eye(3)).max()
     if deviation > ORIENTATION_TOLERANCE * 10:
         raise GeometryError(
-            f"direction cosines are not unit length and orthogonal (deviation {deviation:.2g}); "
-            "check Image Orientation (Patient)"
+            f"direction cosines are not unit length and orthogonal (deviation {deviation:.2g}); check Image Orientation (Patient)"
         )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,7 @@ _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _PROPERTY_TAG_PREFIX = "DICOMLabelMap."
 
 
-def write_label_file(
-    path: str | Path, volumes: Sequence[LabelVolume], overwrite: bool = False, split_layers: bool = False
-) -> list[Path]:
+def write_label_file(path: str | Path, volumes: Sequence[LabelVolume], overwrite: bool = False, split_layers: bool = False) -> list[Path]:
     """Write label layers to ``path`` (format from the suffix), verified by reading back.
 
     Returns
@@ -67,11 +66,11 @@ def write_label_file(
             "write .seg.nrrd, or one file per layer (split layers)"
         )
     stem = target.name[: -len(suffix)]
+    writer = _write_nrrd if suffix == ".nrrd" else _write_nifti
     written = []
     for index, volume in enumerate(volumes):
         layer_path = target if index == 0 else target.with_name(f"{stem}_layer{index + 1}{suffix}")
-        writer = _write_nrrd if suffix == ".nrrd" else _write_nifti
-        written.append(write_verified(layer_path, lambda p, v=volume: writer(p, v), lambda p, v=volume: _verify(p, [v]), overwrite))
+        written.append(write_verified(layer_path, partial(writer, volume=volume), partial(_verify, expected=[volume]), overwrite))
     return written
 
 
@@ -154,7 +153,9 @@ def _read_seg_nrrd(path: Path) -> list[LabelVolume]:
         if "terminology" in entry:
             segment = apply_terminology_string(segment, slicerio.terminology_entry_to_string(entry["terminology"]))
         segment.description = str(tags.pop(f"{_PROPERTY_TAG_PREFIX}Description", ""))
-        segment.properties = {key[len(_PROPERTY_TAG_PREFIX):]: str(value) for key, value in tags.items() if key.startswith(_PROPERTY_TAG_PREFIX)}
+        segment.properties = {
+            key[len(_PROPERTY_TAG_PREFIX) :]: str(value) for key, value in tags.items() if key.startswith(_PROPERTY_TAG_PREFIX)
+        }
         volumes[int(entry.get("layer", 0))].segments.append(segment)
     _fit_dtype(volumes)
     return volumes
@@ -261,7 +262,7 @@ def _verify(path: Path, expected: Sequence[LabelVolume]) -> None:
     tolerance = 1e-3 if double_suffix(path) in (".nii.gz", ".nii") else 1e-6
     if len(found) != len(expected):
         raise OutputError(f"{path}: wrote {len(expected)} layer(s) but read back {len(found)}")
-    for index, (mine, theirs) in enumerate(zip(expected, found)):
+    for index, (mine, theirs) in enumerate(zip(expected, found, strict=True)):
         if not mine.geometry.is_close(theirs.geometry, tolerance):
             raise OutputError(f"{path}: layer {index + 1} geometry changed on writing")
         if not np.array_equal(mine.array, theirs.array):

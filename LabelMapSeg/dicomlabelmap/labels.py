@@ -66,7 +66,10 @@ def assign_layers(masks: Sequence[BoxMask]) -> list[int]:
     count = len(masks)
     neighbours: list[set[int]] = [set() for _ in range(count)]
     boxes = np.array(
-        [list(m.offset) + [o + n for o, n in zip(m.offset, m.crop.shape)] if not m.is_empty() else [0, 0, 0, 0, 0, 0] for m in masks],
+        [
+            list(m.offset) + [o + n for o, n in zip(m.offset, m.crop.shape, strict=True)] if not m.is_empty() else [0, 0, 0, 0, 0, 0]
+            for m in masks
+        ],
         dtype=np.int64,
     ).reshape(count, 6)
     for a in range(count):
@@ -101,7 +104,7 @@ def build_label_volumes(geometry: ImageGeometry, items: Sequence[tuple[Segment, 
     dtype = label_dtype(max(numbers, default=0))
     layers = assign_layers([mask for _, mask in items])
     volumes = [LabelVolume(np.zeros(geometry.shape, dtype=dtype), geometry, []) for _ in range(max(layers, default=0) + 1)]
-    for (segment, mask), layer in zip(items, layers):
+    for (segment, mask), layer in zip(items, layers, strict=True):
         volume = volumes[layer]
         volume.segments.append(segment)
         if not mask.is_empty():

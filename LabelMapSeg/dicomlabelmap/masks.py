@@ -38,7 +38,7 @@ class BoxMask:
 
     @property
     def box(self) -> tuple[slice, slice, slice]:
-        return tuple(slice(o, o + n) for o, n in zip(self.offset, self.crop.shape))  # type: ignore[return-value]
+        return tuple(slice(o, o + n) for o, n in zip(self.offset, self.crop.shape, strict=True))  # type: ignore[return-value]
 
     @property
     def voxel_count(self) -> int:
@@ -70,6 +70,6 @@ class BoxMask:
         high = np.minimum(np.add(self.offset, self.crop.shape), np.add(other.offset, other.crop.shape))
         if np.any(low >= high):
             return False
-        mine = self.crop[tuple(slice(l - o, h - o) for l, h, o in zip(low, high, self.offset))]
-        theirs = other.crop[tuple(slice(l - o, h - o) for l, h, o in zip(low, high, other.offset))]
+        mine = self.crop[tuple(slice(lo - o, h - o) for lo, h, o in zip(low, high, self.offset, strict=True))]
+        theirs = other.crop[tuple(slice(lo - o, h - o) for lo, h, o in zip(low, high, other.offset, strict=True))]
         return bool(np.any(mine & theirs))

@@ -37,9 +37,7 @@ class PlaneFill:
     covers_centre: BoolArray
 
 
-def fill_polygons(
-    polygons: Sequence[FloatArray], shape: tuple[int, int], tolerance: float = DEFAULT_BOUNDARY_TOLERANCE
-) -> PlaneFill:
+def fill_polygons(polygons: Sequence[FloatArray], shape: tuple[int, int], tolerance: float = DEFAULT_BOUNDARY_TOLERANCE) -> PlaneFill:
     """Fill closed polygons on a ``(rows, columns)`` grid with the even-odd rule.
 
     Parameters
@@ -76,9 +74,7 @@ def fill_polygons(
     boundary_rows, boundary_starts, boundary_ends, boundary_polygon = _boundary_intervals(
         x0, y0, x1, y1, polygon_ids, rows, columns, tolerance
     )
-    mask = _intervals_to_mask(
-        (combined[0], boundary_rows), (combined[1], boundary_starts), (combined[2], boundary_ends), rows, columns
-    )
+    mask = _intervals_to_mask((combined[0], boundary_rows), (combined[1], boundary_starts), (combined[2], boundary_ends), rows, columns)
     covers = np.zeros(len(polygons), dtype=bool)
     covers[own_polygon[own_starts <= own_ends]] = True
     covers[boundary_polygon[boundary_starts <= boundary_ends]] = True
@@ -200,9 +196,7 @@ def _crossings(
     return row, x, slack[edge], polygon_ids[edge]
 
 
-def _pair_intervals(
-    rows: IntArray, xs: FloatArray, slack: FloatArray, columns: int
-) -> tuple[IntArray, IntArray, IntArray]:
+def _pair_intervals(rows: IntArray, xs: FloatArray, slack: FloatArray, columns: int) -> tuple[IntArray, IntArray, IntArray]:
     """Consecutive sorted crossings on a row bound an inside interval; centres on either end
     (within the crossing's slack) are inside."""
     starts = np.ceil(xs[0::2] - slack[0::2]).astype(np.int64)
@@ -243,9 +237,7 @@ def _intervals_to_mask(
     interval_rows, starts, ends = interval_rows[keep], starts[keep], ends[keep]
     width = columns + 1
     size = rows * width
-    difference = np.bincount(interval_rows * width + starts, minlength=size) - np.bincount(
-        interval_rows * width + ends + 1, minlength=size
-    )
+    difference = np.bincount(interval_rows * width + starts, minlength=size) - np.bincount(interval_rows * width + ends + 1, minlength=size)
     return np.cumsum(difference.reshape(rows, width), axis=1)[:, :columns] > 0
 
 
@@ -283,7 +275,9 @@ def _segments_intersect(p1: FloatArray, p2: FloatArray, q1: FloatArray, q2: Floa
         ((d3 > scale) & (d4 < -scale)) | ((d3 < -scale) & (d4 > scale))
     )
 
-    def on_segment(d: FloatArray, ox: FloatArray, oy: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> BoolArray:
+    def on_segment(
+        d: FloatArray, ox: FloatArray, oy: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray
+    ) -> BoolArray:
         return (
             (np.abs(d) <= scale)
             & (np.minimum(ax, bx) <= ox + 1e-9)

@@ -12,6 +12,7 @@ import pydicom
 from .conversion import RtStructConversion
 from .errors import MissingDependencyError
 from .outputs import atomic_output
+from .rasterize import RoiRaster
 from .segment import default_color
 
 
@@ -23,8 +24,8 @@ def choose_slices(conversion: RtStructConversion, count: int = 4) -> list[int]:
     for raster in conversion.rois:
         if raster.mask is not None and not raster.mask.is_empty():
             start = raster.mask.offset[0]
-            present = raster.mask.crop.any(axis=(1, 2))
-            coverage[start : start + len(present)] += present
+            present = np.asarray(raster.mask.crop.any(axis=(1, 2)))
+            coverage[start : start + present.shape[0]] += present
     occupied = np.flatnonzero(coverage)
     if occupied.size == 0:
         return [geometry.shape[0] // 2]
@@ -58,20 +59,24 @@ def write_preview(conversion: RtStructConversion, path: str | Path, slices: list
     geometry = conversion.reference.geometry
     chosen = slices if slices is not None else choose_slices(conversion)
     figure, axes = plt.subplots(1, len(chosen), figsize=(4.5 * len(chosen), 4.8), squeeze=False)
-    for axis, k in zip(axes[0], chosen):
+    for axis, k in zip(axes[0], chosen, strict=True):
         _draw_slice(axis, conversion, k)
         axis.set_title(f"slice {k} ({geometry.slice_positions()[k] @ geometry.slice_normal:.1f} mm)", fontsize=9)
         axis.set_axis_off()
     handles = []
     for raster in conversion.rois:
-        color = np.array(raster.roi.color or default_color(conversion.segment_numbers.get(raster.roi.number, 0))) / 255
-        handles.append(plt.Line2D([], [], color=color, lw=3, label=raster.roi.name))
+        handles.append(plt.Line2D([], [], color=_color(conversion, raster), lw=3, label=raster.roi.name))
     figure.legend(handles=handles, loc="lower center", ncol=min(6, max(1, len(handles))), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.08, 1, 1))
     with atomic_output(path, overwrite) as temporary:
         figure.savefig(temporary, format="png", dpi=110)
     plt.close(figure)
     return Path(path)
+
+
+def _color(conversion: RtStructConversion, raster: RoiRaster) -> tuple[float, float, float]:
+    red, green, blue = raster.roi.color or default_color(conversion.segment_numbers.get(raster.roi.number, 0))
+    return (red / 255, green / 255, blue / 255)
 
 
 def _draw_slice(axis: Any, conversion: RtStructConversion, k: int) -> None:
@@ -85,7 +90,7 @@ def _draw_slice(axis: Any, conversion: RtStructConversion, k: int) -> None:
     aspect = geometry.spacing[1] / geometry.spacing[0]
     axis.set_aspect(aspect)
     for raster in conversion.rois:
-        color = np.array(raster.roi.color or default_color(conversion.segment_numbers.get(raster.roi.number, 0))) / 255
+        color = _color(conversion, raster)
         if raster.mask is not None:
             plane = raster.mask.plane(k)
             if plane.any():

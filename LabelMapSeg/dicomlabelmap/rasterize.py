@@ -123,7 +123,9 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
     find = result.add_finding
 
     result.point_count = sum(c.geometric_type is ContourGeometricType.POINT for c in roi.contours)
-    result.open_count = sum(c.geometric_type in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR) for c in roi.contours)
+    result.open_count = sum(
+        c.geometric_type in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR) for c in roi.contours
+    )
     result.xor_count = sum(c.geometric_type is ContourGeometricType.CLOSEDPLANAR_XOR for c in roi.contours)
     if roi.has_errors:
         return result
@@ -134,7 +136,11 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
         if not any(uid in series_images for c in roi.contours for uid in c.referenced_sop_instance_uids):
             find(Severity.ERROR, message, "ReferencedFrameOfReferenceUID")
             return result
-        find(Severity.WARNING, message + "; its contours reference images of the series, so they are drawn as they are", "ReferencedFrameOfReferenceUID")
+        find(
+            Severity.WARNING,
+            message + "; its contours reference images of the series, so they are drawn as they are",
+            "ReferencedFrameOfReferenceUID",
+        )
 
     planes, plane_errors = _assign_to_slices(result, geometry, series, options)
     if plane_errors:
@@ -149,7 +155,12 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
         plane = filled.mask
         types = {c.geometric_type for c in contours}
         if len(types) > 1:
-            find(Severity.WARNING, "this slice mixes CLOSED_PLANAR and CLOSEDPLANAR_XOR contours; all are combined by exclusive or", "ContourGeometricType", k)
+            find(
+                Severity.WARNING,
+                "this slice mixes CLOSED_PLANAR and CLOSEDPLANAR_XOR contours; all are combined by exclusive or",
+                "ContourGeometricType",
+                k,
+            )
         for a, b in relations.overlapping_pairs:
             if ContourGeometricType.CLOSED_PLANAR not in (contours[a].geometric_type, contours[b].geometric_type):
                 continue  # exclusive or is what CLOSEDPLANAR_XOR asks for (PS3.3 C.8.8.6.3)
@@ -167,13 +178,28 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
                 continue
             area = polygon_area(polygons[position]) * geometry.spacing[0] * geometry.spacing[1]
             if relations.depth[position] % 2:
-                find(Severity.WARNING, f"contour {contour.index + 1} ({area:.2f} mm2) is a hole that encloses no voxel centre; it removes nothing", "ContourData", k)
+                find(
+                    Severity.WARNING,
+                    f"contour {contour.index + 1} ({area:.2f} mm2) is a hole that encloses no voxel centre; it removes nothing",
+                    "ContourData",
+                    k,
+                )
             elif options.mark_unfilled_contours:
                 path_rows, path_columns = path_pixels(polygons[position], (rows, columns))
                 plane[path_rows, path_columns] = True
-                find(Severity.WARNING, f"contour {contour.index + 1} ({area:.2f} mm2) encloses no voxel centre; the {len(set(zip(path_rows.tolist(), path_columns.tolist())))} voxel(s) along it are set", "ContourData", k)
+                find(
+                    Severity.WARNING,
+                    f"contour {contour.index + 1} ({area:.2f} mm2) encloses no voxel centre; the {len(set(zip(path_rows.tolist(), path_columns.tolist(), strict=True)))} voxel(s) along it are set",
+                    "ContourData",
+                    k,
+                )
             else:
-                find(Severity.WARNING, f"contour {contour.index + 1} ({area:.2f} mm2) encloses no voxel centre and is not drawn", "ContourData", k)
+                find(
+                    Severity.WARNING,
+                    f"contour {contour.index + 1} ({area:.2f} mm2) encloses no voxel centre and is not drawn",
+                    "ContourData",
+                    k,
+                )
         result.nested_count += int(np.count_nonzero(relations.depth))
         mask[k] = plane
     result.plane_count = len(planes)

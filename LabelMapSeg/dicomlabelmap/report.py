@@ -38,7 +38,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     widths = [max(len(line[i]) for line in cells) for i in range(len(_COLUMNS))]
     lines = []
     for line in cells:
-        lines.append("  ".join(f"{text:{align}{width}}" for text, width, (_, _, align) in zip(line, widths, _COLUMNS)).rstrip())
+        lines.append(
+            "  ".join(f"{text:{align}{width}}" for text, width, (_, _, align) in zip(line, widths, _COLUMNS, strict=True)).rstrip()
+        )
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 

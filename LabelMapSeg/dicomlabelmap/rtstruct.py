@@ -163,9 +163,7 @@ def _read_file(path: Path) -> Dataset:
 
 def _referenced_frames(dataset: Dataset) -> list[str]:
     return [
-        str(item.FrameOfReferenceUID)
-        for item in dataset.get("ReferencedFrameOfReferenceSequence", [])
-        if item.get("FrameOfReferenceUID")
+        str(item.FrameOfReferenceUID) for item in dataset.get("ReferencedFrameOfReferenceSequence", []) if item.get("FrameOfReferenceUID")
     ]
 
 
@@ -187,14 +185,22 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> dict[int, Roi]:
             number = int(item.ROINumber)
         except (AttributeError, TypeError, ValueError):
             structure_set.findings.append(
-                Finding(Severity.ERROR, f"Structure Set ROI item {position + 1} has no valid ROI Number; it is ignored", attribute="ROINumber")
+                Finding(
+                    Severity.ERROR, f"Structure Set ROI item {position + 1} has no valid ROI Number; it is ignored", attribute="ROINumber"
+                )
             )
             continue
         name = str(item.get("ROIName", "") or f"ROI {number}")
         frame = str(item.get("ReferencedFrameOfReferenceUID", "") or "") or None
         if number in rois:
             structure_set.findings.append(
-                Finding(Severity.ERROR, f"ROI Number {number} is used twice ('{rois[number].name}' and '{name}'); the second is ignored", number, name, "ROINumber")
+                Finding(
+                    Severity.ERROR,
+                    f"ROI Number {number} is used twice ('{rois[number].name}' and '{name}'); the second is ignored",
+                    number,
+                    name,
+                    "ROINumber",
+                )
             )
             continue
         roi = Roi(
@@ -232,7 +238,11 @@ def _read_contours(dataset: Dataset, rois: dict[int, Roi], structure_set: Struct
             number = int(item.ReferencedROINumber)
         except (AttributeError, TypeError, ValueError):
             structure_set.findings.append(
-                Finding(Severity.WARNING, f"ROI Contour item {position + 1} has no valid Referenced ROI Number; its contours are ignored", attribute="ReferencedROINumber")
+                Finding(
+                    Severity.WARNING,
+                    f"ROI Contour item {position + 1} has no valid Referenced ROI Number; its contours are ignored",
+                    attribute="ReferencedROINumber",
+                )
             )
             continue
         roi = rois.get(number)
@@ -262,7 +272,11 @@ def _display_color(item: Dataset, roi: Roi) -> tuple[int, int, int] | None:
     except (TypeError, ValueError):
         color = ()
     if len(color) != 3 or not all(0 <= v <= 255 for v in color):
-        roi._finding(Severity.WARNING, f"ROI Display Color {item.ROIDisplayColor!r} is not three values 0-255; a default colour is used", "ROIDisplayColor")
+        roi._finding(
+            Severity.WARNING,
+            f"ROI Display Color {item.ROIDisplayColor!r} is not three values 0-255; a default colour is used",
+            "ROIDisplayColor",
+        )
         return None
     return color  # type: ignore[return-value]
 
@@ -281,7 +295,11 @@ def _read_contour(item: Dataset, index: int, roi: Roi) -> Contour | None:
         return None
     values = [raw] if not isinstance(raw, (list, pydicom.multival.MultiValue)) else list(raw)
     if len(values) > 3 * MAX_POINTS_PER_CONTOUR:
-        roi._finding(Severity.ERROR, f"{where}: Contour Data holds {len(values) // 3} points, more than the limit of {MAX_POINTS_PER_CONTOUR}", "ContourData")
+        roi._finding(
+            Severity.ERROR,
+            f"{where}: Contour Data holds {len(values) // 3} points, more than the limit of {MAX_POINTS_PER_CONTOUR}",
+            "ContourData",
+        )
         return None
     try:
         data = np.asarray([float(v) for v in values], dtype=np.float64)
@@ -292,7 +310,9 @@ def _read_contour(item: Dataset, index: int, roi: Roi) -> Contour | None:
         roi._finding(Severity.WARNING, f"{where}: Contour Data is empty; the contour is ignored", "ContourData")
         return None
     if data.size % 3:
-        roi._finding(Severity.ERROR, f"{where}: Contour Data holds {data.size} values, not a multiple of 3 (x\\y\\z triplets)", "ContourData")
+        roi._finding(
+            Severity.ERROR, f"{where}: Contour Data holds {data.size} values, not a multiple of 3 (x\\y\\z triplets)", "ContourData"
+        )
         return None
     if not np.all(np.isfinite(data)):
         roi._finding(Severity.ERROR, f"{where}: Contour Data holds NaN or infinite values", "ContourData")

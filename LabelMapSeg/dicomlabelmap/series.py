@@ -30,15 +30,35 @@ logger = logging.getLogger(__name__)
 #: Attributes of the source copied into derived objects (Patient, General Study,
 #: Patient Study, Clinical Trial Subject/Study, Frame of Reference modules).
 COPIED_ATTRIBUTES: tuple[str, ...] = (
-    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
-    "OtherPatientIDsSequence", "PatientAge", "PatientSize", "PatientWeight",
-    "PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
-    "StudyInstanceUID", "StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID",
-    "AccessionNumber", "StudyDescription",
-    "ClinicalTrialSponsorName", "ClinicalTrialProtocolID", "ClinicalTrialProtocolName",
-    "ClinicalTrialSiteID", "ClinicalTrialSiteName", "ClinicalTrialSubjectID",
-    "ClinicalTrialSubjectReadingID", "ClinicalTrialTimePointID",
-    "FrameOfReferenceUID", "PositionReferenceIndicator",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "OtherPatientIDsSequence",
+    "PatientAge",
+    "PatientSize",
+    "PatientWeight",
+    "PatientIdentityRemoved",
+    "DeidentificationMethod",
+    "DeidentificationMethodCodeSequence",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDescription",
+    "ClinicalTrialSponsorName",
+    "ClinicalTrialProtocolID",
+    "ClinicalTrialProtocolName",
+    "ClinicalTrialSiteID",
+    "ClinicalTrialSiteName",
+    "ClinicalTrialSubjectID",
+    "ClinicalTrialSubjectReadingID",
+    "ClinicalTrialTimePointID",
+    "FrameOfReferenceUID",
+    "PositionReferenceIndicator",
     "SpecificCharacterSet",
 )
 
@@ -101,10 +121,7 @@ class SeriesSummary:
     image_count: int
 
     def describe(self) -> str:
-        return (
-            f"{self.series_instance_uid} ({self.modality}, '{self.series_description}', "
-            f"{self.image_count} image(s))"
-        )
+        return f"{self.series_instance_uid} ({self.modality}, '{self.series_description}', {self.image_count} image(s))"
 
 
 @dataclass
@@ -188,16 +205,13 @@ class SeriesScan:
             if frame_of_reference_uid:
                 candidates = [s for s in summaries if s.frame_of_reference_uid == frame_of_reference_uid]
                 if not candidates:
-                    raise ReferenceSeriesError(
-                        f"no image series in Frame of Reference {frame_of_reference_uid}; available: {listing}"
-                    )
+                    raise ReferenceSeriesError(f"no image series in Frame of Reference {frame_of_reference_uid}; available: {listing}")
             preferred = set(preferred_series_uids)
             if len(candidates) > 1 and preferred:
                 candidates = [s for s in candidates if s.series_instance_uid in preferred] or candidates
             if len(candidates) > 1:
                 raise ReferenceSeriesError(
-                    "several image series found; choose one by Series Instance UID: "
-                    + "; ".join(s.describe() for s in candidates)
+                    "several image series found; choose one by Series Instance UID: " + "; ".join(s.describe() for s in candidates)
                 )
             chosen = candidates[0].series_instance_uid
         return _assemble(chosen, self.frames_by_series[chosen], dict(self.skipped), spacing_tolerance)
@@ -249,9 +263,7 @@ def read_reference_series(
 
     See :meth:`SeriesScan.select` for the parameters and errors.
     """
-    return scan_series(source, progress).select(
-        series_instance_uid, frame_of_reference_uid, preferred_series_uids, spacing_tolerance
-    )
+    return scan_series(source, progress).select(series_instance_uid, frame_of_reference_uid, preferred_series_uids, spacing_tolerance)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -440,9 +452,7 @@ def _check_consistent(frames: list[_Frame]) -> None:
                 f"{first.pixel_spacing.tolist()} in {_frame_name(first)}"
             )
         if frame.dataset.get("FrameOfReferenceUID") != frame_of_reference:
-            raise ReferenceSeriesError(
-                f"Frame of Reference UID differs within the series: {_frame_name(frame)} and {_frame_name(first)}"
-            )
+            raise ReferenceSeriesError(f"Frame of Reference UID differs within the series: {_frame_name(frame)} and {_frame_name(first)}")
 
 
 def _check_stacked(frames: list[_Frame], normal: FloatArray) -> None:

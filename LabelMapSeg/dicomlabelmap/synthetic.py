@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from .geometry import ImageGeometry
 from .uids import RT_STRUCTURE_SET_STORAGE
@@ -25,8 +25,8 @@ ENHANCED_CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
 
 def _file_meta(sop_class_uid: str, sop_instance_uid: str) -> FileMetaDataset:
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class_uid
-    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     return meta
 
@@ -162,7 +162,9 @@ def contour_points(geometry: ImageGeometry, contour: SyntheticContour) -> npt.ND
     return geometry.to_lps(ijk)
 
 
-def make_rtstruct(images: Sequence[Dataset], geometry: ImageGeometry, rois: Sequence[SyntheticRoi], image_references: bool = True) -> Dataset:
+def make_rtstruct(
+    images: Sequence[Dataset], geometry: ImageGeometry, rois: Sequence[SyntheticRoi], image_references: bool = True
+) -> Dataset:
     """An RT Structure Set for ``images`` (on ``geometry``) holding ``rois``."""
     first = images[0]
     dataset = Dataset()
@@ -280,7 +282,9 @@ def demo_rois() -> list[SyntheticRoi]:
     """ROIs that today's tools get wrong: a nested ring, a keyhole ring, an XOR island in a
     hole (listed in scrambled order), a sub-voxel contour, points and an open line."""
     rois = [
-        SyntheticRoi("Ring (nested)", [SyntheticContour(k, c) for k in range(2, 6) for c in (circle(40, 40, 18), circle(40, 40, 8))], (230, 80, 80)),
+        SyntheticRoi(
+            "Ring (nested)", [SyntheticContour(k, c) for k in range(2, 6) for c in (circle(40, 40, 18), circle(40, 40, 8))], (230, 80, 80)
+        ),
         SyntheticRoi("Ring (keyhole)", [SyntheticContour(k, keyhole_ring(88, 40, 18, 8)) for k in range(2, 6)], (80, 160, 230)),
         SyntheticRoi(
             "Island in hole (XOR)",

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dicomlabelmap.geometry import ImageGeometry
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -8,7 +8,6 @@ import subprocess
 import numpy as np
 import pytest
 from conftest import find_tool
-
 from dicomlabelmap.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, main
 from dicomlabelmap.labelfiles import read_label_file
 from dicomlabelmap.synthetic import write_demo_case

@@ -8,14 +8,13 @@ import nrrd
 import numpy as np
 import pytest
 import slicerio
-from rotations import rotation
-
 from dicomlabelmap.errors import DicomLabelMapError, OutputError
 from dicomlabelmap.geometry import ImageGeometry
 from dicomlabelmap.labelfiles import read_label_file, write_label_file
 from dicomlabelmap.labels import LabelVolume
 from dicomlabelmap.segment import Code, Segment
 from dicomlabelmap.terminology import to_terminology_string
+from rotations import rotation
 
 GEOMETRY = ImageGeometry((4, 5, 6), [10.25, -20.5, 33.125], [0.7, 1.1, 2.5], rotation((1, 1, 0.2), 20))
 LIVER = Code("10200004", "SCT", "Liver")
@@ -26,7 +25,14 @@ def _volumes(layers=2):
     rng = np.random.default_rng(3)
     first = rng.choice(np.array([0, 1, 2], dtype=np.uint8), GEOMETRY.shape)
     volumes = [
-        LabelVolume(first, GEOMETRY, [Segment(1, "Liver", "a liver", (200, 100, 50), ORGAN, LIVER, properties={"RoiNumber": "4"}), Segment(2, "Empty?", color=(1, 2, 3))])
+        LabelVolume(
+            first,
+            GEOMETRY,
+            [
+                Segment(1, "Liver", "a liver", (200, 100, 50), ORGAN, LIVER, properties={"RoiNumber": "4"}),
+                Segment(2, "Empty?", color=(1, 2, 3)),
+            ],
+        )
     ]
     if layers == 2:
         second = (rng.random(GEOMETRY.shape) > 0.7).astype(np.uint8) * 3
@@ -41,8 +47,14 @@ def test_seg_nrrd_round_trip_and_slicerio_reads_it(tmp_path):
     read = read_label_file(path)
     assert [s.label for v in read for s in v.segments] == ["Liver", "Empty?", "Tumour"]
     liver = read[0].segment(1)
-    assert (liver.type, liver.category, liver.color, liver.description, liver.properties) == (LIVER, ORGAN, (200, 100, 50), "a liver", {"RoiNumber": "4"})
-    for mine, theirs in zip(volumes, read):
+    assert (liver.type, liver.category, liver.color, liver.description, liver.properties) == (
+        LIVER,
+        ORGAN,
+        (200, 100, 50),
+        "a liver",
+        {"RoiNumber": "4"},
+    )
+    for mine, theirs in zip(volumes, read, strict=True):
         assert np.array_equal(mine.array, theirs.array)
         assert theirs.geometry.is_close(GEOMETRY, 1e-9)
     # slicerio itself: layers, label values, names, terminology, LPS matrix, (i, j, k) voxel order
@@ -52,7 +64,9 @@ def test_seg_nrrd_round_trip_and_slicerio_reads_it(tmp_path):
     assert np.array_equal(segmentation["voxels"][1].transpose(2, 1, 0), volumes[1].array)
     entries = {s["name"]: s for s in segmentation["segments"]}
     assert (entries["Tumour"]["labelValue"], entries["Tumour"]["layer"]) == (3, 1)
-    assert slicerio.segmentation.terminology_entry_to_string(entries["Liver"]["terminology"]) == to_terminology_string(volumes[0].segments[0])
+    assert slicerio.segmentation.terminology_entry_to_string(entries["Liver"]["terminology"]) == to_terminology_string(
+        volumes[0].segments[0]
+    )
 
 
 def test_nrrd_is_lps_and_exact(tmp_path):
@@ -113,7 +127,11 @@ def test_failed_verification_leaves_nothing(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "content", "match"),
-    [("x.txt", b"", "unknown label file type"), ("x.nrrd", b"NRRD0004\nnonsense\n", "not a readable .nrrd"), ("x.seg.nrrd", b"garbage", "not a readable .seg.nrrd")],
+    [
+        ("x.txt", b"", "unknown label file type"),
+        ("x.nrrd", b"NRRD0004\nnonsense\n", "not a readable .nrrd"),
+        ("x.seg.nrrd", b"garbage", "not a readable .seg.nrrd"),
+    ],
 )
 def test_unreadable_files_name_the_problem(tmp_path, name, content, match):
     (tmp_path / name).write_bytes(content)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import axial_geometry
-
 from dicomlabelmap.errors import DicomLabelMapError
 from dicomlabelmap.labels import assign_layers, build_label_volumes, label_dtype
 from dicomlabelmap.masks import BoxMask
@@ -56,7 +55,7 @@ def test_crown_graph_gets_two_layers():
             if i != j:
                 a[i][0, 4 * i + j, 4 * j + i] = True
                 b[j][0, 4 * i + j, 4 * j + i] = True
-    masks = [BoxMask.from_full(m) for pair in zip(a, b) for m in pair]
+    masks = [BoxMask.from_full(m) for pair in zip(a, b, strict=True) for m in pair]
     layers = assign_layers(masks)
     assert max(layers) == 1
     for first in range(6):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from dicomlabelmap.polygons import fill_polygons, is_self_touching, path_pixels, plane_relations, polygon_area
 from dicomlabelmap.synthetic import keyhole_ring
 
@@ -107,5 +106,5 @@ def test_self_touching_detects_keyholes_only():
 
 def test_path_pixels_and_area():
     rows, columns = path_pixels(np.array([[1, 1], [4, 1]], float), (6, 6), closed=False)
-    assert sorted(set(zip(rows.tolist(), columns.tolist()))) == [(1, 1), (1, 2), (1, 3), (1, 4)]
+    assert sorted(set(zip(rows.tolist(), columns.tolist(), strict=True))) == [(1, 1), (1, 2), (1, 3), (1, 4)]
     assert polygon_area(np.array([[0, 0], [4, 0], [4, 3], [0, 3]], float)) == 12

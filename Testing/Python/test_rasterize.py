@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import axial_geometry
-from rotations import CORONAL, SAGITTAL, rotation
-
 from dicomlabelmap.findings import Severity
 from dicomlabelmap.geometry import ImageGeometry
 from dicomlabelmap.rasterize import RasterOptions, rasterize_structure_set
 from dicomlabelmap.rtstruct import read_rtstruct
 from dicomlabelmap.series import read_reference_series
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
+from rotations import CORONAL, SAGITTAL, rotation
 
 
 def square(low, high):
@@ -55,7 +54,20 @@ def test_nested_closed_planar_contours_make_a_hole():
 
 def test_keyhole_contour_makes_the_same_hole():
     # Outer square clockwise, a channel along y=7 (between pixel rows), inner square the other way.
-    keyhole = [[1.5, 1.5], [12.5, 1.5], [12.5, 7], [9.5, 7], [9.5, 4.5], [4.5, 4.5], [4.5, 9.5], [9.5, 9.5], [9.5, 7], [12.5, 7], [12.5, 12.5], [1.5, 12.5]]
+    keyhole = [
+        [1.5, 1.5],
+        [12.5, 1.5],
+        [12.5, 7],
+        [9.5, 7],
+        [9.5, 4.5],
+        [4.5, 4.5],
+        [4.5, 9.5],
+        [9.5, 9.5],
+        [9.5, 7],
+        [12.5, 7],
+        [12.5, 12.5],
+        [1.5, 12.5],
+    ]
     result, geometry = rasterize([SyntheticRoi("Keyhole", [SyntheticContour(1, keyhole)])])
     expected = expected_square(geometry, 1, 1.5, 12.5) & ~expected_square(geometry, 1, 4.5, 9.5)
     assert np.array_equal(result["Keyhole"].full_mask(), expected)
@@ -110,17 +122,25 @@ def test_contour_enclosing_no_voxel_centre(mark):
 
 
 def test_tiny_hole_is_reported_and_removes_nothing():
-    result, geometry = rasterize([SyntheticRoi("H", [SyntheticContour(1, square(1.5, 9.5)), SyntheticContour(1, [[5.2, 5.2], [5.6, 5.2], [5.6, 5.7]])])])
+    result, geometry = rasterize(
+        [SyntheticRoi("H", [SyntheticContour(1, square(1.5, 9.5)), SyntheticContour(1, [[5.2, 5.2], [5.6, 5.2], [5.6, 5.7]])])]
+    )
     assert np.array_equal(result["H"].full_mask(), expected_square(geometry, 1, 1.5, 9.5))
     assert "hole that encloses no voxel centre" in messages(result["H"])[0]
 
 
 def test_points_and_open_contours_are_counted_not_filled():
-    contours = [SyntheticContour(1, [[3, 3]], "POINT"), SyntheticContour(1, [[1, 1], [8, 1], [8, 8]], "OPEN_PLANAR"), SyntheticContour(2, [[1, 1], [8, 1], [8, 8]], "OPEN_NONPLANAR")]
+    contours = [
+        SyntheticContour(1, [[3, 3]], "POINT"),
+        SyntheticContour(1, [[1, 1], [8, 1], [8, 8]], "OPEN_PLANAR"),
+        SyntheticContour(2, [[1, 1], [8, 1], [8, 8]], "OPEN_NONPLANAR"),
+    ]
     result, geometry = rasterize([SyntheticRoi("Marks", contours)])
     raster = result["Marks"]
     assert (raster.point_count, raster.open_count, raster.voxel_count, raster.plane_count) == (1, 2, 0, 0)
-    np.testing.assert_allclose(geometry.to_ijk(raster.roi.points_of_type(*raster.roi.contours[0].geometric_type.__class__)[0])[0], [3, 3, 1], atol=1e-6)
+    np.testing.assert_allclose(
+        geometry.to_ijk(raster.roi.points_of_type(*raster.roi.contours[0].geometric_type.__class__)[0])[0], [3, 3, 1], atol=1e-6
+    )
 
 
 def test_contour_between_slices_goes_to_the_nearest():
@@ -145,7 +165,11 @@ def test_slice_tolerance_option():
 def test_non_planar_contour_is_an_error_for_its_roi_only():
     geometry = axial_geometry()
     images = make_image_series(geometry)
-    dataset = make_rtstruct(images, geometry, [SyntheticRoi("Bent", [SyntheticContour(1, square(1.5, 4.5))]), SyntheticRoi("Fine", [SyntheticContour(1, square(1.5, 4.5))])])
+    dataset = make_rtstruct(
+        images,
+        geometry,
+        [SyntheticRoi("Bent", [SyntheticContour(1, square(1.5, 4.5))]), SyntheticRoi("Fine", [SyntheticContour(1, square(1.5, 4.5))])],
+    )
     data = list(dataset.ROIContourSequence[0].ContourSequence[0].ContourData)
     data[2] += 1.5  # lift the first point 1.5 mm off the slice plane
     dataset.ROIContourSequence[0].ContourSequence[0].ContourData = data
@@ -181,7 +205,9 @@ def test_slab_thickness_and_wrong_image_reference_are_reported(tmp_path):
     images = make_image_series(geometry)
     save(images, tmp_path)
     series = read_reference_series(tmp_path)
-    dataset = make_rtstruct(images, geometry, [SyntheticRoi("A", [SyntheticContour(1, square(1.5, 4.5)), SyntheticContour(2, square(1.5, 4.5))])])
+    dataset = make_rtstruct(
+        images, geometry, [SyntheticRoi("A", [SyntheticContour(1, square(1.5, 4.5)), SyntheticContour(2, square(1.5, 4.5))])]
+    )
     first, second = dataset.ROIContourSequence[0].ContourSequence
     first.ContourSlabThickness = 5.0
     second.ContourImageSequence[0].ReferencedSOPInstanceUID = images[4].SOPInstanceUID

@@ -11,7 +11,6 @@ import subprocess
 import numpy as np
 import pytest
 from conftest import find_tool, shared_file
-
 from dicomlabelmap import read_reference_series, read_rtstruct, rtstruct_to_labels
 from dicomlabelmap.findings import Severity
 from dicomlabelmap.polygons import fill_polygons, path_pixels, plane_relations
@@ -82,7 +81,18 @@ def test_lung_matches_plastimatch_except_the_holes_it_fills(lung, tmp_path):
     nrrd = pytest.importorskip("nrrd")
     conversion, rtstruct, ct = lung
     subprocess.run(
-        [plastimatch, "convert", "--input", str(rtstruct), "--referenced-ct", str(ct), "--output-prefix", str(tmp_path / "pm"), "--prefix-format", "nrrd"],
+        [
+            plastimatch,
+            "convert",
+            "--input",
+            str(rtstruct),
+            "--referenced-ct",
+            str(ct),
+            "--output-prefix",
+            str(tmp_path / "pm"),
+            "--prefix-format",
+            "nrrd",
+        ],
         check=True,
         capture_output=True,
     )
@@ -108,7 +118,7 @@ def test_lung_matches_plastimatch_except_the_holes_it_fills(lung, tmp_path):
                     near_contour[k, np.clip(rows + dr, 0, 511), np.clip(columns + dc, 0, 511)] = True
         for k, polygons in by_slice.items():
             relations = plane_relations(polygons)
-            for polygon, depth in zip(polygons, relations.depth):
+            for polygon, depth in zip(polygons, relations.depth, strict=True):
                 if depth % 2:
                     assert signed_area(polygon) * signed_area(polygons[int(np.argmin(relations.depth))]) < 0  # wound as a hole
                     holes[k] |= fill_polygons([polygon], geometry.shape[1:]).mask

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import axial_geometry
-
 from dicomlabelmap.errors import InvalidDicomError
 from dicomlabelmap.findings import Severity
 from dicomlabelmap.rtstruct import ContourGeometricType, read_rtstruct
@@ -73,7 +72,9 @@ def test_unknown_referenced_roi_number_is_reported():
     dataset.ROIContourSequence[0].ReferencedROINumber = 77
     structure_set = read_rtstruct(dataset)
     (finding,) = structure_set.findings
-    assert finding.attribute == "ReferencedROINumber" and "ROI Number 77" in finding.message and "1 contour(s) are ignored" in finding.message
+    assert (
+        finding.attribute == "ReferencedROINumber" and "ROI Number 77" in finding.message and "1 contour(s) are ignored" in finding.message
+    )
     assert "no contours" in _only_finding(structure_set.roi("Bad")).message
 
 

@@ -7,12 +7,11 @@ import random
 import numpy as np
 import pytest
 from conftest import axial_geometry
-from rotations import CORONAL, SAGITTAL, rotation
-
 from dicomlabelmap.errors import ReferenceSeriesError
 from dicomlabelmap.geometry import ImageGeometry
 from dicomlabelmap.series import read_reference_series, scan_series
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
+from rotations import CORONAL, SAGITTAL, rotation
 
 DIRECTIONS = {"axial": np.eye(3), "sagittal": SAGITTAL, "coronal": CORONAL, "oblique": rotation((0.3, 1, 0.2), 35)}
 

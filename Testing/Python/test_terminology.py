@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from dicomlabelmap.errors import DicomLabelMapError
 from dicomlabelmap.segment import TISSUE, Code, Segment, default_color
 from dicomlabelmap.terminology import apply_terminology_string, to_terminology_string
@@ -31,7 +30,12 @@ def test_round_trip_with_modifier_and_region():
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("a~b", "expected 7"), ("c~SCT^1~SCT^2^x~^^~a~^^~^^", "scheme\\^value\\^meaning"), ("c~^^~^^~^^~a~^^~^^", "lacks a category"), ("c~SCT^^x~SCT^2^x~^^~a~^^~^^", "lacks its coding scheme or its code value")],
+    [
+        ("a~b", "expected 7"),
+        ("c~SCT^1~SCT^2^x~^^~a~^^~^^", "scheme\\^value\\^meaning"),
+        ("c~^^~^^~^^~a~^^~^^", "lacks a category"),
+        ("c~SCT^^x~SCT^2^x~^^~a~^^~^^", "lacks its coding scheme or its code value"),
+    ],
 )
 def test_malformed_strings_are_refused(text, match):
     with pytest.raises(DicomLabelMapError, match=match):
