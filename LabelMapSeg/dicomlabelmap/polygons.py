@@ -24,8 +24,6 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: A centre closer than this (in pixels) to a polygon's path is on the path.
 DEFAULT_BOUNDARY_TOLERANCE = 1e-3
-#: Pairs of edges compared at once when testing intersections (bounds memory).
-_EDGE_PAIR_CHUNK = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -106,49 +104,46 @@ class PlaneRelations:
 
     #: For each polygon, how many other polygons contain it (0 = outer, 1 = hole, 2 = island ...).
     depth: IntArray
-    #: Pairs ``(a, b)`` of polygons whose paths cross or touch (neither nested nor disjoint).
+    #: Pairs ``(a, b)``, ``a < b``, of polygons whose paths cross or touch (neither nested nor apart).
     overlapping_pairs: list[tuple[int, int]]
+    #: For each polygon, whether two of its non-adjacent edges cross or touch (keyhole, figure eight).
+    self_touching: BoolArray
 
 
 def plane_relations(polygons: Sequence[FloatArray]) -> PlaneRelations:
-    """Nesting depth of each polygon and the pairs that partially overlap."""
+    """Nesting depth of each polygon, the pairs that cross or touch, and the self-touching ones.
+
+    Edge pairs are found through a uniform grid (only edges sharing a cell are compared), so
+    the cost grows with the number of edges, not with its square.
+    """
     count = len(polygons)
+    sizes = np.array([len(p) for p in polygons], dtype=np.int64)
+    starts = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons]) if count else np.zeros((0, 2))
+    owner = np.repeat(np.arange(count), sizes)
+    first = np.cumsum(sizes) - sizes
+    local = np.arange(len(starts)) - first[owner]
+    successor = np.where(local == sizes[owner] - 1, first[owner], np.arange(len(starts)) + 1)
+    ends = starts[successor] if len(starts) else starts
+    a, b = _candidate_edge_pairs(starts, ends)
+    hits = _segments_intersect(starts[a], ends[a], starts[b], ends[b])
+    a, b = a[hits], b[hits]
+    same = owner[a] == owner[b]
+    # Adjacent edges of one polygon always share a vertex; that is not a self-touch.
+    size = sizes[owner[a]]
+    gap = np.abs(local[a] - local[b])
+    adjacent = same & ((gap == 1) | (gap == size - 1))
+    self_touching = np.zeros(count, dtype=bool)
+    self_touching[owner[a][same & ~adjacent]] = True
+    crossing = {(int(min(x, y)), int(max(x, y))) for x, y in zip(owner[a][~same], owner[b][~same], strict=True)}
     depth = np.zeros(count, dtype=np.int64)
-    overlapping: list[tuple[int, int]] = []
     boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in polygons]).reshape(-1, 4)
-    for a in range(count):
-        for b in range(a + 1, count):
-            if not _boxes_overlap(boxes[a], boxes[b]):
-                continue
-            if _paths_intersect(polygons[a], polygons[b]):
-                overlapping.append((a, b))
-            elif _point_in_polygon(polygons[a][0], polygons[b]):
-                depth[a] += 1
-            elif _point_in_polygon(polygons[b][0], polygons[a]):
-                depth[b] += 1
-    return PlaneRelations(depth, overlapping)
-
-
-def is_self_touching(polygon: FloatArray, max_vertices: int = 50_000) -> bool | None:
-    """True when two non-adjacent edges of the closed polygon cross or touch (a keyhole, or a
-    figure-eight); ``None`` when the polygon has more than ``max_vertices`` vertices."""
-    points = np.asarray(polygon, dtype=np.float64)
-    n = len(points)
-    if n < 4:
-        return False
-    if n > max_vertices:
-        return None
-    starts, ends = points, np.roll(points, -1, axis=0)
-    chunk = max(1, _EDGE_PAIR_CHUNK // n)
-    for first in range(0, n, chunk):
-        a = np.arange(first, min(n, first + chunk))
-        hits = _segments_intersect(starts[a], ends[a], starts, ends)
-        index_a = a[:, np.newaxis]
-        index_b = np.arange(n)[np.newaxis, :]
-        adjacent = (index_a == index_b) | ((index_a + 1) % n == index_b) | ((index_b + 1) % n == index_a)
-        if np.any(hits & ~adjacent):
-            return True
-    return False
+    for x in range(count):
+        # A polygon can only contain another whose bounding box lies within its own.
+        inside = np.flatnonzero(np.all(boxes[:, :2] >= boxes[x, :2], axis=1) & np.all(boxes[:, 2:] <= boxes[x, 2:], axis=1))
+        for y in (int(i) for i in inside):
+            if y != x and (min(x, y), max(x, y)) not in crossing and _point_in_polygon(polygons[y][0], polygons[x]):
+                depth[y] += 1
+    return PlaneRelations(depth, sorted(crossing), self_touching)
 
 
 def polygon_area(polygon: FloatArray) -> float:
@@ -241,57 +236,51 @@ def _intervals_to_mask(
     return np.cumsum(difference.reshape(rows, width), axis=1)[:, :columns] > 0
 
 
-def _boxes_overlap(a: FloatArray, b: FloatArray) -> bool:
-    return bool(a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3])
+def _candidate_edge_pairs(starts: FloatArray, ends: FloatArray) -> tuple[IntArray, IntArray]:
+    """Index pairs ``(a, b)``, ``a < b``, of edges whose bounding boxes share a grid cell."""
+    count = len(starts)
+    if count < 2:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low, high = np.minimum(starts, ends), np.maximum(starts, ends)
+    cell = max(float(np.median(np.max(high - low, axis=1))), 1e-6)
+    first_cell = np.floor((low - low.min(axis=0)) / cell).astype(np.int64)
+    last_cell = np.floor((high - low.min(axis=0)) / cell).astype(np.int64)
+    spans = last_cell - first_cell + 1
+    per_edge = spans[:, 0] * spans[:, 1]
+    edge = np.repeat(np.arange(count), per_edge)
+    offset = np.arange(per_edge.sum()) - np.repeat(np.cumsum(per_edge) - per_edge, per_edge)
+    cell_x = first_cell[edge, 0] + offset % spans[edge, 0]
+    cell_y = first_cell[edge, 1] + offset // spans[edge, 0]
+    key = cell_y * (int(last_cell[:, 0].max()) + 1) + cell_x
+    order = np.lexsort((edge, key))
+    key, edge = key[order], edge[order]
+    group_end = np.searchsorted(key, key, side="right")
+    partners = group_end - np.arange(len(key)) - 1
+    left = np.repeat(np.arange(len(key)), partners)
+    right = left + 1 + (np.arange(partners.sum()) - np.repeat(np.cumsum(partners) - partners, partners))
+    a, b = edge[left], edge[right]
+    unique = np.unique(np.minimum(a, b) * count + np.maximum(a, b))
+    return unique // count, unique % count
 
 
-def _paths_intersect(a: FloatArray, b: FloatArray) -> bool:
-    a_start, a_end = a, np.roll(a, -1, axis=0)
-    b_start, b_end = b, np.roll(b, -1, axis=0)
-    chunk = max(1, _EDGE_PAIR_CHUNK // max(1, len(b)))
-    for first in range(0, len(a), chunk):
-        part = slice(first, first + chunk)
-        if np.any(_segments_intersect(a_start[part], a_end[part], b_start, b_end)):
-            return True
-    return False
-
-
-def _cross(ox: FloatArray, oy: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> FloatArray:
-    return (ax - ox) * (by - oy) - (ay - oy) * (bx - ox)
+def _cross(o: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
+    return (a[:, 0] - o[:, 0]) * (b[:, 1] - o[:, 1]) - (a[:, 1] - o[:, 1]) * (b[:, 0] - o[:, 0])
 
 
 def _segments_intersect(p1: FloatArray, p2: FloatArray, q1: FloatArray, q2: FloatArray) -> BoolArray:
-    """Matrix ``[i, j]``: do segments ``p1[i]-p2[i]`` and ``q1[j]-q2[j]`` cross or touch?"""
-    px1, py1 = p1[:, 0:1], p1[:, 1:2]
-    px2, py2 = p2[:, 0:1], p2[:, 1:2]
-    qx1, qy1 = q1[np.newaxis, :, 0], q1[np.newaxis, :, 1]
-    qx2, qy2 = q2[np.newaxis, :, 0], q2[np.newaxis, :, 1]
-    scale = 1e-12 * (1 + np.abs(px1) + np.abs(py1)) ** 2
-    d1 = _cross(qx1, qy1, qx2, qy2, px1, py1)
-    d2 = _cross(qx1, qy1, qx2, qy2, px2, py2)
-    d3 = _cross(px1, py1, px2, py2, qx1, qy1)
-    d4 = _cross(px1, py1, px2, py2, qx2, qy2)
+    """Element-wise: does segment ``p1[n]-p2[n]`` cross or touch segment ``q1[n]-q2[n]``?"""
+    scale = 1e-12 * (1 + np.abs(p1).max(axis=1, initial=0)) ** 2 if len(p1) else np.zeros(0)
+    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
+    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
     proper = (((d1 > scale) & (d2 < -scale)) | ((d1 < -scale) & (d2 > scale))) & (
         ((d3 > scale) & (d4 < -scale)) | ((d3 < -scale) & (d4 > scale))
     )
 
-    def on_segment(
-        d: FloatArray, ox: FloatArray, oy: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray
-    ) -> BoolArray:
-        return (
-            (np.abs(d) <= scale)
-            & (np.minimum(ax, bx) <= ox + 1e-9)
-            & (ox <= np.maximum(ax, bx) + 1e-9)
-            & (np.minimum(ay, by) <= oy + 1e-9)
-            & (oy <= np.maximum(ay, by) + 1e-9)
-        )
+    def on_segment(d: FloatArray, point: FloatArray, a: FloatArray, b: FloatArray) -> BoolArray:
+        within = np.all((np.minimum(a, b) <= point + 1e-9) & (point <= np.maximum(a, b) + 1e-9), axis=1)
+        return (np.abs(d) <= scale) & within
 
-    touching = (
-        on_segment(d1, px1, py1, qx1, qy1, qx2, qy2)
-        | on_segment(d2, px2, py2, qx1, qy1, qx2, qy2)
-        | on_segment(d3, qx1, qy1, px1, py1, px2, py2)
-        | on_segment(d4, qx2, qy2, px1, py1, px2, py2)
-    )
+    touching = on_segment(d1, p1, q1, q2) | on_segment(d2, p2, q1, q2) | on_segment(d3, q1, p1, p2) | on_segment(d4, q2, p1, p2)
     return proper | touching
 
 

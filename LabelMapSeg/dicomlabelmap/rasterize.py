@@ -31,7 +31,7 @@ import numpy as np
 from .findings import Finding, Severity
 from .geometry import FloatArray, ImageGeometry
 from .masks import BoxMask
-from .polygons import DEFAULT_BOUNDARY_TOLERANCE, fill_polygons, is_self_touching, path_pixels, plane_relations, polygon_area
+from .polygons import DEFAULT_BOUNDARY_TOLERANCE, fill_polygons, path_pixels, plane_relations, polygon_area
 from .progress import ProgressCallback, report
 from .rtstruct import Contour, ContourGeometricType, Roi, StructureSet
 from .series import ReferenceSeries
@@ -171,9 +171,8 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
                 "ContourData",
                 k,
             )
+        result.keyhole_count += int(np.count_nonzero(relations.self_touching))
         for position, contour in enumerate(contours):
-            keyhole = is_self_touching(polygons[position])
-            result.keyhole_count += bool(keyhole)
             if filled.covers_centre[position]:
                 continue
             area = polygon_area(polygons[position]) * geometry.spacing[0] * geometry.spacing[1]

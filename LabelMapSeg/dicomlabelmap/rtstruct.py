@@ -289,22 +289,20 @@ def _read_contour(item: Dataset, index: int, roi: Roi) -> Contour | None:
     except ValueError:
         roi._finding(Severity.ERROR, f"{where}: Contour Geometric Type '{raw_type}' is not a defined term", "ContourGeometricType")
         return None
-    raw = item.get("ContourData")
-    if raw is None:
+    if "ContourData" not in item:
         roi._finding(Severity.ERROR, f"{where}: Contour Data is missing", "ContourData")
         return None
-    values = [raw] if not isinstance(raw, (list, pydicom.multival.MultiValue)) else list(raw)
-    if len(values) > 3 * MAX_POINTS_PER_CONTOUR:
+    try:
+        data = _contour_values(item)
+    except ValueError as error:
+        roi._finding(Severity.ERROR, f"{where}: Contour Data is not a list of numbers ({error})", "ContourData")
+        return None
+    if data.size > 3 * MAX_POINTS_PER_CONTOUR:
         roi._finding(
             Severity.ERROR,
-            f"{where}: Contour Data holds {len(values) // 3} points, more than the limit of {MAX_POINTS_PER_CONTOUR}",
+            f"{where}: Contour Data holds {data.size // 3} points, more than the limit of {MAX_POINTS_PER_CONTOUR}",
             "ContourData",
         )
-        return None
-    try:
-        data = np.asarray([float(v) for v in values], dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        roi._finding(Severity.ERROR, f"{where}: Contour Data is not numeric ({error})", "ContourData")
         return None
     if data.size == 0:
         roi._finding(Severity.WARNING, f"{where}: Contour Data is empty; the contour is ignored", "ContourData")
@@ -334,6 +332,23 @@ def _read_contour(item: Dataset, index: int, roi: Roi) -> Contour | None:
     )
     points.flags.writeable = False
     return Contour(index, geometric_type, points, references, float(slab) if slab not in (None, "") else None, offset)
+
+
+def _contour_values(item: Dataset) -> FloatArray:
+    """Contour Data as floats. Undecoded values are parsed from their text in one numpy call:
+    pydicom would build one Python object per number, which costs seconds and gigabytes on
+    structure sets with millions of points."""
+    element = item.get_item("ContourData")
+    value = element.value if element is not None else None
+    if isinstance(value, (bytes, bytearray)):
+        text = value.decode("ascii", errors="replace").strip(" \x00")
+        if not text:
+            return np.zeros(0, dtype=np.float64)
+        return np.array(text.split("\\"), dtype=np.float64)  # numpy accepts the padding spaces
+    if value is None or value == "":
+        return np.zeros(0, dtype=np.float64)
+    values = value if isinstance(value, (list, pydicom.multival.MultiValue)) else [value]
+    return np.asarray([float(v) for v in values], dtype=np.float64)
 
 
 def _offset_vector(item: Dataset, roi: Roi, where: str) -> tuple[float, float, float] | None:

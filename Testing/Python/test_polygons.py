@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dicomlabelmap.polygons import fill_polygons, is_self_touching, path_pixels, plane_relations, polygon_area
+from dicomlabelmap.polygons import fill_polygons, path_pixels, plane_relations, polygon_area
 from dicomlabelmap.synthetic import keyhole_ring
 
 TOLERANCE = 1e-3
@@ -98,10 +98,69 @@ def test_relations_depth_and_overlap():
 def test_self_touching_detects_keyholes_only():
     from dicomlabelmap.synthetic import circle
 
-    assert is_self_touching(keyhole_ring(10, 10, 8, 3)) is True
-    assert is_self_touching(circle(10, 10, 8)) is False
-    assert is_self_touching(np.array([[0, 0], [4, 4], [4, 0], [0, 4]], float)) is True  # figure eight
-    assert is_self_touching(circle(0, 0, 5, 100), max_vertices=50) is None
+    figure_eight = np.array([[0, 0], [4, 4], [4, 0], [0, 4]], float)
+    relations = plane_relations([keyhole_ring(10, 10, 8, 3), circle(30, 10, 8), figure_eight + 50])
+    assert relations.self_touching.tolist() == [True, False, True]
+    assert relations.overlapping_pairs == [] and relations.depth.tolist() == [0, 0, 0]
+
+
+def _brute_force_relations(polygons):
+    """All edge pairs, point-in-polygon for every pair: the slow reference."""
+    from dicomlabelmap.polygons import _point_in_polygon
+
+    def edges(p):
+        return [(p[i], p[(i + 1) % len(p)]) for i in range(len(p))]
+
+    def intersect(p1, p2, q1, q2):
+        def cross(o, a, b):
+            return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+        d1, d2, d3, d4 = cross(q1, q2, p1), cross(q1, q2, p2), cross(p1, p2, q1), cross(p1, p2, q2)
+        if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4):
+            return True
+
+        def on(d, r, a, b):
+            return d == 0 and min(a[0], b[0]) <= r[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= r[1] <= max(a[1], b[1])
+
+        return on(d1, p1, q1, q2) or on(d2, p2, q1, q2) or on(d3, q1, p1, p2) or on(d4, q2, p1, p2)
+
+    crossing, touching = set(), []
+    for x, px in enumerate(polygons):
+        ex = edges(px)
+        n = len(ex)
+        touching.append(any(intersect(*ex[i], *ex[j]) for i in range(n) for j in range(i + 2, n) if not (i == 0 and j == n - 1)))
+        for y in range(x + 1, len(polygons)):
+            if any(intersect(*e, *f) for e in ex for f in edges(polygons[y])):
+                crossing.add((x, y))
+    depth = [
+        sum(
+            1
+            for x in range(len(polygons))
+            if x != y and tuple(sorted((x, y))) not in crossing and _point_in_polygon(polygons[y][0], polygons[x])
+        )
+        for y in range(len(polygons))
+    ]
+    return depth, sorted(crossing), touching
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_relations_match_all_pairs_reference(seed):
+    """The grid-bucketed edge pairing finds exactly what comparing all pairs finds."""
+    from dicomlabelmap.synthetic import circle
+
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        polygons = []
+        for _ in range(int(rng.integers(1, 6))):
+            if rng.random() < 0.5:
+                polygons.append(circle(*rng.integers(5, 40, 2), rng.integers(2, 15), int(rng.integers(4, 40))))
+            else:
+                polygons.append(rng.integers(0, 40, (int(rng.integers(3, 9)), 2)).astype(float))
+        found = plane_relations(polygons)
+        depth, crossing, touching = _brute_force_relations(polygons)
+        assert found.overlapping_pairs == crossing
+        assert found.self_touching.tolist() == touching
+        assert found.depth.tolist() == depth
 
 
 def test_path_pixels_and_area():

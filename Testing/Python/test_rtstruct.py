@@ -128,3 +128,38 @@ def test_garbage_file_names_the_file(tmp_path):
     (tmp_path / "junk.dcm").write_bytes(b"\x00" * 10)
     with pytest.raises(InvalidDicomError, match=r"junk\.dcm"):
         read_rtstruct(tmp_path / "junk.dcm")
+
+
+def _saved_with_patched_contour_data(tmp_path, replacement: bytes):
+    """Save a structure set whose first contour's data starts with the text 111.5, then
+    overwrite those bytes, as a broken writer would have."""
+    dataset, _ = _dataset()
+    contour = dataset.ROIContourSequence[0].ContourSequence[0]
+    contour.ContourData = [111.5] + list(contour.ContourData)[1:]
+    path = tmp_path / "rs.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    content = path.read_bytes()
+    assert content.count(b"111.5") == 1
+    path.write_bytes(content.replace(b"111.5", replacement))
+    return path
+
+
+def test_file_contour_data_parses_like_the_dataset(tmp_path):
+    dataset, _ = _dataset()
+    path = tmp_path / "rs.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    from_file, in_memory = read_rtstruct(path), read_rtstruct(dataset)
+    for a, b in zip(from_file.rois, in_memory.rois, strict=True):
+        for c, d in zip(a.contours, b.contours, strict=True):
+            np.testing.assert_array_equal(c.points, d.points)
+
+
+@pytest.mark.parametrize(
+    ("replacement", "match"),
+    [(b"1x1.5", "not a list of numbers"), (b"nan  ", "NaN or infinite"), (b"-inf ", "NaN or infinite")],
+)
+def test_broken_contour_data_in_a_file(tmp_path, replacement, match):
+    structure_set = read_rtstruct(_saved_with_patched_contour_data(tmp_path, replacement))
+    finding = _only_finding(structure_set.roi("Bad"))
+    assert finding.severity is Severity.ERROR and finding.attribute == "ContourData" and match in finding.message
+    assert not structure_set.roi("Good").findings
