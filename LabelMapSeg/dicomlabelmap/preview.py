@@ -67,7 +67,7 @@ def write_preview(conversion: RtStructConversion, path: str | Path, slices: list
     for raster in conversion.rois:
         handles.append(plt.Line2D([], [], color=_color(conversion, raster), lw=3, label=raster.roi.name))
     figure.legend(handles=handles, loc="lower center", ncol=min(6, max(1, len(handles))), fontsize=8, frameon=False)
-    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    figure.tight_layout(rect=(0, 0.08, 1, 0.96))
     with atomic_output(path, overwrite) as temporary:
         figure.savefig(temporary, format="png", dpi=110)
     plt.close(figure)
