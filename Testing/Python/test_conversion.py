@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-
 from dicomlabelmap import OperationCancelled, ReferenceSeriesError, rtstruct_to_labels
 from dicomlabelmap.geometry import ImageGeometry
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save

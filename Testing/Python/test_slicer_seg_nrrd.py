@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from dicomlabelmap import rtstruct_to_labels, write_label_file
 from dicomlabelmap.synthetic import write_demo_case
 from dicomlabelmap.terminology import to_terminology_string
