@@ -69,38 +69,26 @@ def time_ours(rtstruct: Path, ct: Path, repeat: int) -> tuple[float, float]:
 def time_plastimatch(executable: str, rtstruct: Path, ct: Path, repeat: int) -> tuple[float, float]:
     times = []
     with tempfile.TemporaryDirectory() as output:
+
+        def command(prefix: str) -> list[str]:
+            return [
+                executable,
+                "convert",
+                "--input",
+                str(rtstruct),
+                "--referenced-ct",
+                str(ct),
+                "--output-prefix",
+                f"{output}/{prefix}",
+                "--prefix-format",
+                "nrrd",
+            ]
+
         for index in range(repeat):
             start = time.perf_counter()
-            subprocess.run(
-                [
-                    executable,
-                    "convert",
-                    "--input",
-                    str(rtstruct),
-                    "--referenced-ct",
-                    str(ct),
-                    "--output-prefix",
-                    f"{output}/{index}",
-                    "--prefix-format",
-                    "nrrd",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            subprocess.run(command(str(index)), check=True, capture_output=True)
             times.append(time.perf_counter() - start)
-        command = [
-            executable,
-            "convert",
-            "--input",
-            str(rtstruct),
-            "--referenced-ct",
-            str(ct),
-            "--output-prefix",
-            f"{output}/rss",
-            "--prefix-format",
-            "nrrd",
-        ]
-        return statistics.median(times), peak_rss_mib(command)
+        return statistics.median(times), peak_rss_mib(command("rss"))
 
 
 def main() -> None:

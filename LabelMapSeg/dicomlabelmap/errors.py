@@ -8,7 +8,9 @@ the file, the DICOM attribute, the ROI.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 
 class DicomLabelMapError(Exception):
@@ -57,6 +59,15 @@ class MissingDependencyError(DicomLabelMapError):
     def __init__(self, package: str, purpose: str):
         self.package = package
         super().__init__(f"{purpose} needs the Python package '{package}': pip install {package}")
+
+
+def optional_import(module: str, package: str, purpose: str) -> Any:
+    """Import an optional dependency, or raise :class:`MissingDependencyError` naming the
+    package to install (optional packages fail only when used)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MissingDependencyError(package, purpose) from error
 
 
 class OutputError(DicomLabelMapError):

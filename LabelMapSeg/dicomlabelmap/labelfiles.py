@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DicomLabelMapError, MissingDependencyError, OutputError
+from .errors import DicomLabelMapError, MissingDependencyError, OutputError, optional_import
 from .geometry import ImageGeometry
 from .labels import LabelVolume
 from .outputs import double_suffix, write_verified
@@ -95,11 +95,7 @@ def read_label_file(path: str | Path) -> list[LabelVolume]:
 
 # -- .seg.nrrd ------------------------------------------------------------------------------------
 def _slicerio() -> Any:
-    try:
-        import slicerio.segmentation
-    except ImportError as error:
-        raise MissingDependencyError("slicerio", "reading and writing .seg.nrrd files") from error
-    return slicerio.segmentation
+    return optional_import("slicerio.segmentation", "slicerio", "reading and writing .seg.nrrd files")
 
 
 def _write_seg_nrrd(path: Path, volumes: Sequence[LabelVolume]) -> None:
@@ -163,11 +159,7 @@ def _read_seg_nrrd(path: Path) -> list[LabelVolume]:
 
 # -- .nrrd ----------------------------------------------------------------------------------------
 def _nrrd() -> Any:
-    try:
-        import nrrd
-    except ImportError as error:
-        raise MissingDependencyError("pynrrd", "reading and writing .nrrd files") from error
-    return nrrd
+    return optional_import("nrrd", "pynrrd", "reading and writing .nrrd files")
 
 
 def _write_nrrd(path: Path, volume: LabelVolume) -> None:
@@ -203,11 +195,7 @@ def _read_nrrd(path: Path) -> list[LabelVolume]:
 
 # -- NIfTI ----------------------------------------------------------------------------------------
 def _nibabel() -> Any:
-    try:
-        import nibabel
-    except ImportError as error:
-        raise MissingDependencyError("nibabel", "reading and writing NIfTI files") from error
-    return nibabel
+    return optional_import("nibabel", "nibabel", "reading and writing NIfTI files")
 
 
 def _write_nifti(path: Path, volume: LabelVolume) -> None:

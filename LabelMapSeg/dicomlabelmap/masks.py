@@ -36,6 +36,20 @@ class BoxMask:
         box = tuple(slice(int(b[0]), int(b[-1]) + 1) for b in bounds)
         return cls(shape, tuple(s.start for s in box), mask[box].copy())  # type: ignore[arg-type]
 
+    @classmethod
+    def from_planes(cls, shape: tuple[int, int, int], planes: dict[int, BoolArray]) -> BoxMask:
+        """A mask from 2D planes ``{k: (rows, columns) mask}``; other slices are empty."""
+        occupied = {k: plane for k, plane in planes.items() if plane.any()}
+        if not occupied:
+            return cls.empty(shape)
+        rows = np.flatnonzero(np.any([plane.any(axis=1) for plane in occupied.values()], axis=0))
+        columns = np.flatnonzero(np.any([plane.any(axis=0) for plane in occupied.values()], axis=0))
+        first, last = min(occupied), max(occupied)
+        crop = np.zeros((last - first + 1, rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1), dtype=bool)
+        for k, plane in occupied.items():
+            crop[k - first] = plane[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+        return cls(shape, (first, int(rows[0]), int(columns[0])), crop)
+
     @property
     def box(self) -> tuple[slice, slice, slice]:
         return tuple(slice(o, o + n) for o, n in zip(self.offset, self.crop.shape, strict=True))  # type: ignore[return-value]

@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 
 from .conversion import RtStructConversion
-from .errors import MissingDependencyError
+from .errors import optional_import
 from .outputs import atomic_output
 from .rasterize import RoiRaster
 from .segment import default_color
@@ -49,13 +49,9 @@ def _slice_pixels(conversion: RtStructConversion, k: int) -> np.ndarray | None:
 
 def write_preview(conversion: RtStructConversion, path: str | Path, slices: list[int] | None = None, overwrite: bool = False) -> Path:
     """Draw the chosen slices (default: :func:`choose_slices`) into a PNG file."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as error:
-        raise MissingDependencyError("matplotlib", "drawing a preview") from error
+    matplotlib = optional_import("matplotlib", "matplotlib", "drawing a preview")
+    matplotlib.use("Agg")
+    plt = optional_import("matplotlib.pyplot", "matplotlib", "drawing a preview")
     geometry = conversion.reference.geometry
     chosen = slices if slices is not None else choose_slices(conversion)
     figure, axes = plt.subplots(1, len(chosen), figsize=(4.5 * len(chosen), 4.8), squeeze=False)

@@ -145,7 +145,7 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
     planes, plane_errors = _assign_to_slices(result, geometry, series, options)
     if plane_errors:
         return result
-    mask = np.zeros(geometry.shape, dtype=bool)
+    drawn: dict[int, np.ndarray] = {}
     rows, columns = geometry.shape[1], geometry.shape[2]
     for k in sorted(planes):
         contours = [contour for contour, _ in planes[k]]
@@ -200,9 +200,9 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
                     k,
                 )
         result.nested_count += int(np.count_nonzero(relations.depth))
-        mask[k] = plane
+        drawn[k] = plane
     result.plane_count = len(planes)
-    result.mask = BoxMask.from_full(mask)
+    result.mask = BoxMask.from_planes(geometry.shape, drawn)
     return result
 
 

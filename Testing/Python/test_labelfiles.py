@@ -142,3 +142,18 @@ def test_unreadable_files_name_the_problem(tmp_path, name, content, match):
 def test_unknown_output_suffix(tmp_path):
     with pytest.raises(OutputError, match="unknown output type '.png'"):
         write_label_file(tmp_path / "x.png", _volumes())
+
+
+@pytest.mark.parametrize(
+    ("suffix", "module", "package"),
+    [(".nii.gz", "nibabel", "nibabel"), (".nrrd", "nrrd", "pynrrd"), (".seg.nrrd", "slicerio.segmentation", "slicerio")],
+)
+def test_missing_optional_package_is_named(tmp_path, monkeypatch, suffix, module, package):
+    import sys
+
+    from dicomlabelmap.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, module, None)  # makes "import <module>" raise ImportError
+    with pytest.raises(MissingDependencyError, match=f"pip install {package}"):
+        write_label_file(tmp_path / f"x{suffix}", _volumes(layers=1))
+    assert list(tmp_path.iterdir()) == []

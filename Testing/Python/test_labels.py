@@ -28,6 +28,18 @@ def test_box_mask_round_trip_and_plane():
     assert BoxMask.from_full(np.zeros(shape, bool)).is_empty()
 
 
+def test_box_mask_from_planes_equals_from_full():
+    shape = (5, 6, 7)
+    rng = np.random.default_rng(1)
+    planes = {1: rng.random(shape[1:]) > 0.8, 3: np.zeros(shape[1:], bool), 4: rng.random(shape[1:]) > 0.9}
+    full = np.zeros(shape, bool)
+    for k, plane in planes.items():
+        full[k] = plane
+    from_planes, from_full = BoxMask.from_planes(shape, planes), BoxMask.from_full(full)
+    assert from_planes.offset == from_full.offset and np.array_equal(from_planes.crop, from_full.crop)
+    assert BoxMask.from_planes(shape, {2: np.zeros(shape[1:], bool)}).is_empty()
+
+
 def test_disjoint_segments_share_one_layer():
     shape = (2, 10, 10)
     masks = [box(shape, 0, slice(0, 3), slice(0, 3)), box(shape, 0, slice(5, 8), slice(5, 8)), BoxMask.empty(shape)]
