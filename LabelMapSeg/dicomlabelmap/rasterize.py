@@ -120,90 +120,85 @@ def rasterize_structure_set(
 
 def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | None, options: RasterOptions) -> RoiRaster:
     result = RoiRaster(roi, None, contour_count=len(roi.contours), findings=list(roi.findings))
-    find = result.add_finding
-
     result.point_count = sum(c.geometric_type is ContourGeometricType.POINT for c in roi.contours)
     result.open_count = sum(
         c.geometric_type in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR) for c in roi.contours
     )
     result.xor_count = sum(c.geometric_type is ContourGeometricType.CLOSEDPLANAR_XOR for c in roi.contours)
-    if roi.has_errors:
+    if roi.has_errors or not _frame_of_reference_fits(result, geometry, series):
         return result
-    frame = geometry.frame_of_reference_uid
-    if roi.frame_of_reference_uid and frame and roi.frame_of_reference_uid != frame:
-        message = f"the ROI is in Frame of Reference {roi.frame_of_reference_uid}, the reference series in {frame}"
-        series_images = series.sop_instance_uids() if series is not None else set()
-        if not any(uid in series_images for c in roi.contours for uid in c.referenced_sop_instance_uids):
-            find(Severity.ERROR, message, "ReferencedFrameOfReferenceUID")
-            return result
-        find(
-            Severity.WARNING,
-            message + "; its contours reference images of the series, so they are drawn as they are",
-            "ReferencedFrameOfReferenceUID",
-        )
-
     planes, plane_errors = _assign_to_slices(result, geometry, series, options)
     if plane_errors:
         return result
-    drawn: dict[int, np.ndarray] = {}
-    rows, columns = geometry.shape[1], geometry.shape[2]
-    for k in sorted(planes):
-        contours = [contour for contour, _ in planes[k]]
-        polygons = [pixel for _, pixel in planes[k]]
-        filled = fill_polygons(polygons, (rows, columns), options.boundary_tolerance)
-        relations = plane_relations(polygons)
-        plane = filled.mask
-        types = {c.geometric_type for c in contours}
-        if len(types) > 1:
-            find(
-                Severity.WARNING,
-                "this slice mixes CLOSED_PLANAR and CLOSEDPLANAR_XOR contours; all are combined by exclusive or",
-                "ContourGeometricType",
-                k,
-            )
-        for a, b in relations.overlapping_pairs:
-            if ContourGeometricType.CLOSED_PLANAR not in (contours[a].geometric_type, contours[b].geometric_type):
-                continue  # exclusive or is what CLOSEDPLANAR_XOR asks for (PS3.3 C.8.8.6.3)
-            find(
-                Severity.WARNING,
-                f"contours {contours[a].index + 1} and {contours[b].index + 1} cross or touch (neither nested nor apart); "
-                "they are combined by exclusive or, so their common area is left out",
-                "ContourData",
-                k,
-            )
-        result.keyhole_count += int(np.count_nonzero(relations.self_touching))
-        for position, contour in enumerate(contours):
-            if filled.covers_centre[position]:
-                continue
-            area = polygon_area(polygons[position]) * geometry.spacing[0] * geometry.spacing[1]
-            if relations.depth[position] % 2:
-                find(
-                    Severity.WARNING,
-                    f"contour {contour.index + 1} ({area:.2f} mm2) is a hole that encloses no voxel centre; it removes nothing",
-                    "ContourData",
-                    k,
-                )
-            elif options.mark_unfilled_contours:
-                path_rows, path_columns = path_pixels(polygons[position], (rows, columns))
-                plane[path_rows, path_columns] = True
-                find(
-                    Severity.WARNING,
-                    f"contour {contour.index + 1} ({area:.2f} mm2) encloses no voxel centre; the {len(set(zip(path_rows.tolist(), path_columns.tolist(), strict=True)))} voxel(s) along it are set",
-                    "ContourData",
-                    k,
-                )
-            else:
-                find(
-                    Severity.WARNING,
-                    f"contour {contour.index + 1} ({area:.2f} mm2) encloses no voxel centre and is not drawn",
-                    "ContourData",
-                    k,
-                )
-        result.nested_count += int(np.count_nonzero(relations.depth))
-        drawn[k] = plane
+    drawn = {k: _draw_plane(result, k, planes[k], geometry, options) for k in sorted(planes)}
     result.plane_count = len(planes)
     result.mask = BoxMask.from_planes(geometry.shape, drawn)
     return result
+
+
+def _frame_of_reference_fits(result: RoiRaster, geometry: ImageGeometry, series: ReferenceSeries | None) -> bool:
+    """False (with an ERROR) when the ROI lies in another Frame of Reference than the grid,
+    unless its contours name images of the reference series (then a WARNING)."""
+    roi, frame = result.roi, geometry.frame_of_reference_uid
+    if not roi.frame_of_reference_uid or not frame or roi.frame_of_reference_uid == frame:
+        return True
+    message = f"the ROI is in Frame of Reference {roi.frame_of_reference_uid}, the reference series in {frame}"
+    series_images = series.sop_instance_uids() if series is not None else set()
+    if not any(uid in series_images for c in roi.contours for uid in c.referenced_sop_instance_uids):
+        result.add_finding(Severity.ERROR, message, "ReferencedFrameOfReferenceUID")
+        return False
+    result.add_finding(
+        Severity.WARNING,
+        message + "; its contours reference images of the series, so they are drawn as they are",
+        "ReferencedFrameOfReferenceUID",
+    )
+    return True
+
+
+def _draw_plane(
+    result: RoiRaster, k: int, entries: list[tuple[Contour, FloatArray]], geometry: ImageGeometry, options: RasterOptions
+) -> np.ndarray:
+    """Fill one slice's closed contours (even-odd) and report what deserves a look."""
+    find = result.add_finding
+    contours = [contour for contour, _ in entries]
+    polygons = [pixels for _, pixels in entries]
+    shape = (geometry.shape[1], geometry.shape[2])
+    filled = fill_polygons(polygons, shape, options.boundary_tolerance)
+    relations = plane_relations(polygons)
+    plane = filled.mask
+    if len({c.geometric_type for c in contours}) > 1:
+        find(
+            Severity.WARNING,
+            "this slice mixes CLOSED_PLANAR and CLOSEDPLANAR_XOR contours; all are combined by exclusive or",
+            "ContourGeometricType",
+            k,
+        )
+    for a, b in relations.overlapping_pairs:
+        if ContourGeometricType.CLOSED_PLANAR not in (contours[a].geometric_type, contours[b].geometric_type):
+            continue  # exclusive or is what CLOSEDPLANAR_XOR asks for (PS3.3 C.8.8.6.3)
+        find(
+            Severity.WARNING,
+            f"contours {contours[a].index + 1} and {contours[b].index + 1} cross or touch (neither nested nor apart); "
+            "they are combined by exclusive or, so their common area is left out",
+            "ContourData",
+            k,
+        )
+    result.keyhole_count += int(np.count_nonzero(relations.self_touching))
+    result.nested_count += int(np.count_nonzero(relations.depth))
+    for position, contour in enumerate(contours):
+        if filled.covers_centre[position]:
+            continue
+        what = f"contour {contour.index + 1} ({polygon_area(polygons[position]) * geometry.spacing[0] * geometry.spacing[1]:.2f} mm2)"
+        if relations.depth[position] % 2:
+            find(Severity.WARNING, f"{what} is a hole that encloses no voxel centre; it removes nothing", "ContourData", k)
+        elif options.mark_unfilled_contours:
+            path_rows, path_columns = path_pixels(polygons[position], shape)
+            plane[path_rows, path_columns] = True
+            count = len(set(zip(path_rows.tolist(), path_columns.tolist(), strict=True)))
+            find(Severity.WARNING, f"{what} encloses no voxel centre; the {count} voxel(s) along it are set", "ContourData", k)
+        else:
+            find(Severity.WARNING, f"{what} encloses no voxel centre and is not drawn", "ContourData", k)
+    return plane
 
 
 def _assign_to_slices(
