@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputError
-
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
-
-
-def safe_file_name(text: str, default: str = "unnamed", max_length: int = 100) -> str:
-    """A file name built from free text (a Series Description, an ROI name): no path
-    separators, no control or reserved characters, no leading dots, at most ``max_length``."""
-    name = _UNSAFE.sub("_", text).strip(" .")
-    name = re.sub(r"_+", "_", name)[:max_length].rstrip(" .")
-    return name or default
 
 
 def double_suffix(path: Path) -> str:
