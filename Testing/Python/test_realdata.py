@@ -172,3 +172,14 @@ def test_anonymised_totalsegmentator_ct():
     series = read_reference_series(shared_file("totalsegmentator/ct_dicom"))
     assert series.geometry.shape == (20, 512, 512)
     np.testing.assert_allclose(series.geometry.spacing, [0.9765625, 0.9765625, 2.0])
+
+
+@pytest.mark.parametrize("name", ["23x38x3", "24x38x3"])
+def test_enhanced_multiframe_equals_single_frame_series(name):
+    """dcmqi ships one image as single-frame files and as an enhanced multi-frame file."""
+    single = read_reference_series(shared_file(f"dcmqi/{name}/image"))
+    multi = read_reference_series(shared_file(f"dcmqi/{name}/multiframe"))
+    assert multi.geometry.shape == single.geometry.shape == (3, 38, int(name[:2]))
+    assert multi.geometry.is_close(single.geometry, 1e-6)
+    assert [s.frame_number for s in multi.slices] == [1, 2, 3]
+    assert len({s.sop_instance_uid for s in multi.slices}) == 1
