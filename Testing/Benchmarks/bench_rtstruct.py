@@ -1,6 +1,6 @@
 """Benchmark: RT Structure Set -> label maps, dicomlabelmap vs plastimatch, in the same run.
 
-Usage:  python benchmarks/bench_rtstruct.py [--repeat N]
+Usage:  python Testing/Benchmarks/bench_rtstruct.py [--repeat N]
 
 Cases: the real LUNG1-001 CT + RTSTRUCT from ../shared/data (skipped when absent), and a
 synthetic stress case written on the fly (512x512x120 grid, 40 ring ROIs of 400-point contours on
@@ -25,7 +25,7 @@ from dicomlabelmap import rtstruct_to_labels
 from dicomlabelmap.geometry import ImageGeometry
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, circle, make_image_series, make_rtstruct, save
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def stress_case(folder: Path, geometric_type: str) -> tuple[Path, Path]:
