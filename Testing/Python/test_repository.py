@@ -23,7 +23,7 @@ def _imported_modules(path):
             yield node.module.split(".")[0]
 
 
-@pytest.mark.parametrize("path", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: p.relative_to(CORE).as_posix())
 def test_core_never_imports_slicer_vtk_or_qt(path):
     assert not set(_imported_modules(path)) & FORBIDDEN_IN_CORE
 
@@ -42,7 +42,7 @@ def test_core_imports_without_slicer_and_optional_packages():
 def test_cmake_lists_every_core_file():
     cmake = (REPOSITORY / "LabelMapSeg" / "CMakeLists.txt").read_text()
     listed = set(re.findall(r"dicomlabelmap/[\w./]+", cmake))
-    present = {f"dicomlabelmap/{p.name}" for p in CORE.iterdir() if p.suffix in (".py", ".typed")}
+    present = {f"dicomlabelmap/{p.relative_to(CORE).as_posix()}" for p in CORE.rglob("*") if p.suffix in (".py", ".typed")}
     assert listed == present
 
 

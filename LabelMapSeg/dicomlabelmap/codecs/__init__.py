@@ -1,0 +1,83 @@
+"""Transfer syntaxes and the codec registry.
+
+Each encapsulated transfer syntax maps to an ordered list of backend modules (loaded lazily
+by dotted path); a backend module has ``NAME``, ``PACKAGE`` (the PyPI package it needs, or
+``None`` when bundled), ``is_available()``, ``encode(frame) -> bytes`` and
+``decode(data, rows, columns, bits_allocated) -> array``. The first available backend is
+used; when none is, the error names the package to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from enum import Enum
+from types import ModuleType
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import DicomLabelMapError, MissingDependencyError
+
+
+class TransferSyntax(Enum):
+    """Transfer syntaxes a Label Map SEG can be written with (value: command-line name)."""
+
+    EXPLICIT = "explicit"
+    DEFLATED = "deflated"
+    RLE = "rle"
+    JPEG_LS = "jpegls"
+    JPEG_2000 = "jpeg2000"
+    DEFLATED_FRAME = "deflated-frame"
+
+    @property
+    def uid(self) -> str:
+        return _UIDS[self]
+
+    @property
+    def encapsulated(self) -> bool:
+        return self in _BACKENDS
+
+    @classmethod
+    def from_uid(cls, uid: str) -> TransferSyntax:
+        for syntax, value in _UIDS.items():
+            if value == uid:
+                return syntax
+        if uid == "1.2.840.10008.1.2":
+            return cls.EXPLICIT  # implicit VR: native pixels, read the same way
+        raise DicomLabelMapError(f"Transfer Syntax UID {uid} is not supported for segmentations")
+
+
+_UIDS = {
+    TransferSyntax.EXPLICIT: "1.2.840.10008.1.2.1",
+    TransferSyntax.DEFLATED: "1.2.840.10008.1.2.1.99",
+    TransferSyntax.RLE: "1.2.840.10008.1.2.5",
+    TransferSyntax.JPEG_LS: "1.2.840.10008.1.2.4.80",
+    TransferSyntax.JPEG_2000: "1.2.840.10008.1.2.4.90",
+    TransferSyntax.DEFLATED_FRAME: "1.2.840.10008.1.2.8.1",
+}
+
+_BACKENDS: dict[TransferSyntax, tuple[str, ...]] = {
+    TransferSyntax.RLE: ("dicomlabelmap.codecs.rle",),
+    TransferSyntax.JPEG_LS: ("dicomlabelmap.codecs.jpegls",),
+    TransferSyntax.JPEG_2000: ("dicomlabelmap.codecs.jpeg2000",),
+    TransferSyntax.DEFLATED_FRAME: ("dicomlabelmap.codecs.deflate_frame",),
+}
+
+
+def backend(syntax: TransferSyntax) -> ModuleType:
+    """The first available codec module for an encapsulated transfer syntax."""
+    if syntax not in _BACKENDS:
+        raise DicomLabelMapError(f"{syntax.value} pixel data is not encapsulated; it needs no codec")
+    modules = [importlib.import_module(path) for path in _BACKENDS[syntax]]
+    for module in modules:
+        if module.is_available():
+            return module
+    raise MissingDependencyError(modules[0].PACKAGE, f"{syntax.value} ({syntax.uid})")
+
+
+def encode_frame(frame: npt.NDArray[np.integer], syntax: TransferSyntax) -> bytes:
+    return bytes(backend(syntax).encode(frame))
+
+
+def decode_frame(data: bytes, rows: int, columns: int, bits_allocated: int, syntax: TransferSyntax) -> npt.NDArray[np.integer]:
+    return backend(syntax).decode(data, rows, columns, bits_allocated)  # type: ignore[no-any-return]
