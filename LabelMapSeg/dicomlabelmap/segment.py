@@ -29,6 +29,8 @@ class SegmentAlgorithmType(str, Enum):
 
 #: Slicer's default terminology entry: category and type "Tissue" (SCT 85756007).
 TISSUE = Code("85756007", "SCT", "Tissue")
+#: DICOM's background concept (DCM 125040), used for the Label Map SEG background segment.
+BACKGROUND = Code("125040", "DCM", "Background")
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Segment:
     anatomic_region_modifier: Code | None = None
     algorithm_type: SegmentAlgorithmType = SegmentAlgorithmType.MANUAL
     algorithm_name: str = ""
+    algorithm_version: str = ""
     #: Free-form extra facts kept with the segment (e.g. the source ROI Number).
     properties: dict[str, str] = field(default_factory=dict)
 

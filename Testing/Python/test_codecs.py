@@ -84,7 +84,7 @@ def test_rle_broken_frames(mangle, match):
 @pytest.mark.parametrize("syntax", [s for s in TransferSyntax if s.encapsulated], ids=lambda s: s.value)
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_every_encapsulated_syntax_round_trips(syntax, dtype):
-    frame = np.zeros((37, 41), dtype=dtype)
+    frame = np.zeros((37, 41), dtype=dtype)  # JPEG 2000 needs 32+ pixels per side
     frame[5:20, 3:30] = 2
     frame[10:12, 8:9] = np.iinfo(dtype).max
     data = encode_frame(frame, syntax)

@@ -64,6 +64,19 @@ _BACKENDS: dict[TransferSyntax, tuple[str, ...]] = {
 }
 
 
+def _register_with_pydicom() -> None:
+    """pydicom 3.0 predates Deflated Image Frame Compression (DICOM 2025a) and refuses to
+    write a transfer syntax it does not know; add the UID to its table when it is missing."""
+    from pydicom._uid_dict import UID_dictionary
+
+    uid = _UIDS[TransferSyntax.DEFLATED_FRAME]
+    if uid not in UID_dictionary:
+        UID_dictionary[uid] = ("Deflated Image Frame Compression", "Transfer Syntax", "", "", "DeflatedImageFrameCompression")
+
+
+_register_with_pydicom()
+
+
 def backend(syntax: TransferSyntax) -> ModuleType:
     """The first available codec module for an encapsulated transfer syntax."""
     if syntax not in _BACKENDS:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import InvalidDicomError, optional_import
+from ..errors import DicomLabelMapError, InvalidDicomError, optional_import
 from .jpegls import _checked
 
 NAME = "pylibjpeg-openjpeg"
@@ -26,7 +26,16 @@ def is_available() -> bool:
     return True
 
 
+#: pylibjpeg-openjpeg always uses 6 wavelet resolutions, which need 2**5 pixels per side.
+MIN_SIDE = 32
+
+
 def encode(frame: npt.NDArray[np.integer]) -> bytes:
+    if min(frame.shape) < MIN_SIDE:
+        raise DicomLabelMapError(
+            f"JPEG 2000 through {PACKAGE} needs frames of at least {MIN_SIDE}x{MIN_SIDE} pixels, these are "
+            f"{frame.shape[0]}x{frame.shape[1]}; choose another transfer syntax"
+        )
     bits = 16 if frame.dtype.itemsize == 2 else 8
     return bytes(_module().encode(np.ascontiguousarray(frame), bits_stored=bits, photometric_interpretation=0, use_mct=False))
 

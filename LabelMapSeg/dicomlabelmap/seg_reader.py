@@ -1,0 +1,349 @@
+"""DICOM Segmentation reader: LABELMAP, BINARY and FRACTIONAL -> label layers on the full grid.
+
+* Frames are placed by Image Position (Patient), whatever the Dimension Organization; missing
+  frames are background. The grid is the reference series' when given; otherwise it is
+  rebuilt from the SEG's own frames (every frame present counts, empty or not: never cropped
+  to the non-empty ones).
+* LABELMAP: a pixel value is a Segment Number; the segment whose number equals Pixel Padding
+  Value is the background (label 0). A segment numbered 0 that is not the background gets a
+  new label value (its DICOM number is kept as the property ``DicomSegmentNumber``).
+* BINARY: one bit per pixel, frames packed back to back (a frame may start mid-byte);
+  overlapping segments go to separate layers.
+* FRACTIONAL: a pixel belongs to the segment when its value is at least ``fractional_threshold``
+  times Maximum Fractional Value (default one half).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+
+from .codecs import TransferSyntax, decode_frame
+from .errors import DicomLabelMapError, GeometryError, InvalidDicomError
+from .findings import Finding, Severity
+from .geometry import ImageGeometry
+from .labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes, label_dtype
+from .masks import BoxMask
+from .seg_segments import segment_from_item
+from .segment import Segment
+from .series import ReferenceSeries
+from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
+
+logger = logging.getLogger(__name__)
+
+#: Frames must sit within this many pixels (in-plane) / slices of a grid position.
+_GRID_TOLERANCE = 0.01
+
+
+@dataclass
+class SegContents:
+    """What a Segmentation instance holds, on its grid."""
+
+    path: Path | None
+    segmentation_type: str
+    transfer_syntax: TransferSyntax
+    volumes: list[LabelVolume]
+    #: The background segment's number (Pixel Padding Value), when the file names one.
+    background_number: int | None
+    frame_count: int
+    findings: list[Finding] = field(default_factory=list)
+    dataset: Dataset | None = field(default=None, repr=False)
+
+    @property
+    def geometry(self) -> ImageGeometry:
+        return self.volumes[0].geometry
+
+    @property
+    def segments(self) -> list[Segment]:
+        return sorted((s for v in self.volumes for s in v.segments), key=lambda s: s.number)
+
+
+def read_seg(
+    source: str | Path | Dataset,
+    reference: ReferenceSeries | ImageGeometry | None = None,
+    fractional_threshold: float = 0.5,
+) -> SegContents:
+    """Read a DICOM Segmentation (Label Map or classic) into label layers.
+
+    Raises
+    ------
+    InvalidDicomError
+        When the file is not a readable Segmentation; the message names the attribute.
+    GeometryError
+        When frames do not fit the grid (another orientation, off-grid positions).
+    """
+    path = None if isinstance(source, Dataset) else Path(source)
+    dataset = source if isinstance(source, Dataset) else _read(Path(source))
+    try:
+        return _read_dataset(dataset, path, reference, fractional_threshold)
+    except InvalidDicomError as error:
+        if error.path is None and path is not None:
+            raise InvalidDicomError(str(error), path, error.attribute) from error
+        raise
+
+
+def _read(path: Path) -> Dataset:
+    try:
+        return pydicom.dcmread(path)
+    except Exception as error:  # noqa: BLE001 - pydicom raises many types on broken files
+        raise InvalidDicomError(f"cannot read the file ({type(error).__name__}: {error})", path) from error
+
+
+def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSeries | ImageGeometry | None, threshold: float) -> SegContents:
+    sop_class = str(dataset.get("SOPClassUID", ""))
+    if sop_class not in (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE):
+        raise InvalidDicomError(f"not a Segmentation (SOP Class UID {sop_class or 'missing'})", path, "SOPClassUID")
+    segmentation_type = str(dataset.get("SegmentationType", ""))
+    if segmentation_type not in ("LABELMAP", "BINARY", "FRACTIONAL"):
+        raise InvalidDicomError(f"Segmentation Type '{segmentation_type}' is not LABELMAP, BINARY or FRACTIONAL", path, "SegmentationType")
+    syntax = (
+        TransferSyntax.from_uid(str(dataset.file_meta.TransferSyntaxUID))
+        if "file_meta" in dir(dataset) and "TransferSyntaxUID" in dataset.file_meta
+        else TransferSyntax.EXPLICIT
+    )
+    frames = _decode_frames(dataset, syntax)
+    positions, orientation, pixel_spacing, spacing_between = _frame_geometry(dataset, len(frames))
+    geometry = _grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, frames.shape[1:])
+    slice_of_frame = _place_frames(geometry, positions)
+    findings: list[Finding] = []
+    described = [segment_from_item(item) for item in dataset.get("SegmentSequence", [])]
+    if segmentation_type == "LABELMAP":
+        padding = dataset.get("PixelPaddingValue")
+        background = None if padding is None else int(padding)
+        volumes = [_labelmap_volume(frames, slice_of_frame, geometry, described, background, findings)]
+    else:
+        background = None
+        numbers = _frame_segment_numbers(dataset, len(frames))
+        if segmentation_type == "FRACTIONAL":
+            maximum = float(dataset.get("MaximumFractionalValue", 255) or 255)
+            members = frames >= threshold * maximum
+        else:
+            members = frames.astype(bool)
+        volumes = _binary_volumes(members, numbers, slice_of_frame, geometry, described)
+    return SegContents(path, segmentation_type, syntax, volumes, background, len(frames), findings, dataset)
+
+
+# -- pixel data -------------------------------------------------------------------------------
+def _decode_frames(dataset: Dataset, syntax: TransferSyntax) -> npt.NDArray[np.integer]:
+    rows, columns = int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0))
+    count = int(dataset.get("NumberOfFrames", 1) or 1)
+    bits = int(dataset.get("BitsAllocated", 0))
+    if rows < 1 or columns < 1 or count < 1:
+        raise InvalidDicomError(f"Rows {rows}, Columns {columns} and Number of Frames {count} must be positive", attribute="Rows")
+    if bits not in (1, 8, 16):
+        raise InvalidDicomError(f"Bits Allocated {bits} is not 1, 8 or 16", attribute="BitsAllocated")
+    if "PixelData" not in dataset:
+        raise InvalidDicomError("Pixel Data is missing", attribute="PixelData")
+    data = dataset.PixelData
+    pixels = rows * columns
+    if syntax.encapsulated:
+        fragments = list(generate_frames(data, number_of_frames=count))
+        if len(fragments) != count:
+            raise InvalidDicomError(f"Pixel Data holds {len(fragments)} frames, Number of Frames says {count}", attribute="PixelData")
+        decoded = [decode_frame(fragment, rows, columns, bits, syntax) for fragment in fragments]
+        if bits == 1:
+            return np.stack([np.unpackbits(d.ravel().astype(np.uint8), bitorder="little")[:pixels].reshape(rows, columns) for d in decoded])
+        return np.stack(decoded)
+    if bits == 1:
+        needed = (count * pixels + 7) // 8
+        if len(data) < needed:
+            raise InvalidDicomError(f"Pixel Data holds {len(data)} bytes, {needed} needed for {count} 1-bit frames", attribute="PixelData")
+        bits_array = np.unpackbits(np.frombuffer(data, dtype=np.uint8, count=needed), bitorder="little")
+        return bits_array[: count * pixels].reshape(count, rows, columns)
+    dtype = np.dtype("<u2" if bits == 16 else "u1")
+    needed = count * pixels * dtype.itemsize
+    if len(data) < needed:
+        raise InvalidDicomError(f"Pixel Data holds {len(data)} bytes, {needed} needed for {count} frames", attribute="PixelData")
+    return np.frombuffer(data, dtype=dtype, count=count * pixels).reshape(count, rows, columns).astype(dtype.newbyteorder("="))
+
+
+# -- geometry ---------------------------------------------------------------------------------
+def _functional(dataset: Dataset, index: int, sequence: str) -> Dataset | None:
+    for groups in (
+        dataset.get("PerFrameFunctionalGroupsSequence", [])[index : index + 1],
+        dataset.get("SharedFunctionalGroupsSequence", [])[:1],
+    ):
+        for group in groups:
+            if sequence in group and len(group[sequence].value):
+                return group[sequence].value[0]
+    return None
+
+
+def _frame_geometry(
+    dataset: Dataset, count: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], float | None]:
+    positions = []
+    for index in range(count):
+        plane = _functional(dataset, index, "PlanePositionSequence")
+        if plane is None or "ImagePositionPatient" not in plane:
+            raise InvalidDicomError(
+                f"frame {index + 1} has no Plane Position Sequence / Image Position (Patient)", attribute="PlanePositionSequence"
+            )
+        positions.append([float(v) for v in plane.ImagePositionPatient])
+    orientation_item = _functional(dataset, 0, "PlaneOrientationSequence")
+    measures = _functional(dataset, 0, "PixelMeasuresSequence")
+    if orientation_item is None or "ImageOrientationPatient" not in orientation_item:
+        raise InvalidDicomError("Plane Orientation Sequence / Image Orientation (Patient) is missing", attribute="PlaneOrientationSequence")
+    if measures is None or "PixelSpacing" not in measures:
+        raise InvalidDicomError("Pixel Measures Sequence / Pixel Spacing is missing", attribute="PixelMeasuresSequence")
+    between = measures.get("SpacingBetweenSlices")
+    spacing_between = float(between) if between not in (None, "") and float(between) > 0 else None
+    return (
+        np.asarray(positions, dtype=np.float64),
+        np.asarray([float(v) for v in orientation_item.ImageOrientationPatient], dtype=np.float64),
+        np.asarray([float(v) for v in measures.PixelSpacing], dtype=np.float64),
+        spacing_between,
+    )
+
+
+def _grid(
+    reference: ReferenceSeries | ImageGeometry | None,
+    dataset: Dataset,
+    positions: npt.NDArray[np.float64],
+    orientation: npt.NDArray[np.float64],
+    pixel_spacing: npt.NDArray[np.float64],
+    spacing_between: float | None,
+    frame_shape: tuple[int, ...],
+) -> ImageGeometry:
+    frame_of_reference = str(dataset.get("FrameOfReferenceUID", "")) or None
+    if reference is not None:
+        geometry = reference.geometry if isinstance(reference, ReferenceSeries) else reference
+        if geometry.shape[1:] != tuple(frame_shape):
+            raise GeometryError(
+                f"SEG frames are {frame_shape[0]}x{frame_shape[1]}, the reference slices {geometry.shape[1]}x{geometry.shape[2]}"
+            )
+        if frame_of_reference and geometry.frame_of_reference_uid and frame_of_reference != geometry.frame_of_reference_uid:
+            raise GeometryError(
+                f"the SEG is in Frame of Reference {frame_of_reference}, the reference series in {geometry.frame_of_reference_uid}"
+            )
+        reference_orientation = np.concatenate([geometry.direction[:, 0], geometry.direction[:, 1]])
+        if np.max(np.abs(reference_orientation - orientation)) > 1e-3:
+            raise GeometryError(
+                f"SEG Image Orientation {orientation.tolist()} differs from the reference's {reference_orientation.tolist()}"
+            )
+        return geometry
+    normal = np.cross(orientation[:3], orientation[3:])
+    distances = positions @ normal
+    order = np.argsort(distances)
+    unique = np.unique(np.round(distances[order], 4))
+    gaps = np.diff(unique)
+    step = spacing_between or (float(gaps.min()) if gaps.size else 1.0)
+    first = positions[order[0]]
+    count = int(round((unique[-1] - unique[0]) / step)) + 1 if unique.size else 1
+    return ImageGeometry.from_orientation(
+        orientation, first, pixel_spacing, step, (count, frame_shape[0], frame_shape[1]), frame_of_reference
+    )
+
+
+def _place_frames(geometry: ImageGeometry, positions: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    ijk = geometry.to_ijk(positions)
+    k = np.round(ijk[:, 2]).astype(np.int64)
+    off = (
+        (np.abs(ijk[:, :2]).max(axis=1) > _GRID_TOLERANCE) | (np.abs(ijk[:, 2] - k) > _GRID_TOLERANCE) | (k < 0) | (k >= geometry.shape[0])
+    )
+    if np.any(off):
+        index = int(np.flatnonzero(off)[0])
+        raise GeometryError(
+            f"frame {index + 1} at {positions[index].tolist()} is not on a slice of the grid (index {ijk[index].round(3).tolist()})"
+        )
+    return k
+
+
+# -- segments ---------------------------------------------------------------------------------
+def _labelmap_volume(
+    frames: npt.NDArray[np.integer],
+    slice_of_frame: npt.NDArray[np.int64],
+    geometry: ImageGeometry,
+    described: list[Segment],
+    background: int | None,
+    findings: list[Finding],
+) -> LabelVolume:
+    fill = 0 if background is None else background
+    top = max([int(frames.max()) if frames.size else 0, fill] + [s.number for s in described])
+    raw = np.full(geometry.shape, fill, dtype=np.uint16 if top > 255 else np.uint8)
+    if len(np.unique(slice_of_frame)) != len(slice_of_frame):
+        raise GeometryError("two frames share one position; a label map has one frame per slice")
+    raw[slice_of_frame] = frames
+    lookup = np.arange(top + 1, dtype=np.int64)
+    segments = []
+    next_free = top + 1
+    for segment in described:
+        if segment.number == background:
+            continue
+        if segment.number == 0:
+            # Label 0 means background in label maps; give this real segment a number of its own.
+            if next_free > MAX_SEGMENT_NUMBER:
+                raise DicomLabelMapError("no free label value left for segment 0")
+            segment.properties["DicomSegmentNumber"] = "0"
+            lookup[0] = next_free
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"segment 0 '{segment.label}' is not the background (Pixel Padding Value is {background}); it is kept as label {next_free}",
+                    attribute="PixelPaddingValue",
+                )
+            )
+            segment.number = next_free
+            next_free += 1
+        segments.append(segment)
+    if background is not None:
+        lookup[background] = 0
+    present = {int(v) for v in np.unique(raw)}
+    for value in sorted(present):
+        mapped = int(lookup[value])
+        if mapped != 0 and mapped not in {s.number for s in segments}:
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"pixel value {value} has no Segment Sequence item; kept as an unnamed segment",
+                    attribute="SegmentSequence",
+                )
+            )
+            segments.append(Segment(mapped, f"Segment {mapped}"))
+    dtype = label_dtype(int(lookup.max()))
+    return LabelVolume(lookup.astype(dtype)[raw], geometry, segments)
+
+
+def _frame_segment_numbers(dataset: Dataset, count: int) -> list[int]:
+    numbers = []
+    for index in range(count):
+        item = _functional(dataset, index, "SegmentIdentificationSequence")
+        if item is None or "ReferencedSegmentNumber" not in item:
+            raise InvalidDicomError(
+                f"frame {index + 1} has no Segment Identification Sequence / Referenced Segment Number",
+                attribute="SegmentIdentificationSequence",
+            )
+        numbers.append(int(item.ReferencedSegmentNumber))
+    return numbers
+
+
+def _binary_volumes(
+    frames: npt.NDArray[np.bool_],
+    numbers: list[int],
+    slice_of_frame: npt.NDArray[np.int64],
+    geometry: ImageGeometry,
+    described: list[Segment],
+) -> list[LabelVolume]:
+    planes: dict[int, dict[int, npt.NDArray[np.bool_]]] = {}
+    for frame, number, k in zip(frames, numbers, slice_of_frame.tolist(), strict=True):
+        by_slice = planes.setdefault(number, {})
+        by_slice[k] = by_slice[k] | frame if k in by_slice else frame
+    by_number = {s.number: s for s in described}
+    for number in planes:
+        if number not in by_number:
+            raise InvalidDicomError(
+                f"frames reference Segment Number {number}, which the Segment Sequence does not describe",
+                attribute="ReferencedSegmentNumber",
+            )
+    items = [
+        (segment, BoxMask.from_planes(geometry.shape, planes.get(segment.number, {})))
+        for segment in sorted(described, key=lambda s: s.number)
+    ]
+    return build_label_volumes(geometry, items)

@@ -1,0 +1,294 @@
+"""Label Map Segmentation writer (Supplement 243; SOP Class 1.2.840.10008.5.1.4.1.1.66.7).
+
+One instance per label layer, all in one new series, on the reference series' grid: one frame
+per reference slice (empty frames too, unless asked to omit them), each frame's Derivation
+Image pointing at its source image (and frame), Plane Position per frame, Plane Orientation and
+Pixel Measures shared, a Background segment 0 with Pixel Padding Value 0, Recommended Display
+CIELab Value per segment (MONOCHROME2). Every file is read back and compared before it is
+published.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import UID, generate_uid
+
+from . import __version__
+from .codecs import TransferSyntax, encode_frame
+from .errors import DicomLabelMapError, GeometryError, OutputError
+from .labels import LabelVolume
+from .outputs import write_verified
+from .progress import ProgressCallback, report
+from .seg_segments import background_segment, code_item, segment_item
+from .segment import Code
+from .series import ReferenceSeries
+from .uids import LABEL_MAP_SEGMENTATION_STORAGE
+
+logger = logging.getLogger(__name__)
+
+_SOURCE_IMAGE = Code("121322", "DCM", "Source image for image processing operation")
+_SEGMENTATION = Code("113076", "DCM", "Segmentation")
+_IMAGE_POSITION_PATIENT = 0x00200032
+_PLANE_POSITION_SEQUENCE = 0x00209113
+
+
+@dataclass(frozen=True)
+class SegWriteOptions:
+    """How Label Map SEG instances are written."""
+
+    transfer_syntax: TransferSyntax = TransferSyntax.RLE
+    omit_empty_frames: bool = False
+    series_description: str = "Label map segmentation"
+    series_number: int = 300
+    content_label: str = "SEGMENTATION"
+    content_description: str = ""
+    content_creator: str = ""
+
+
+def build_label_map_seg(
+    volume: LabelVolume,
+    reference: ReferenceSeries,
+    options: SegWriteOptions = SegWriteOptions(),
+    series_instance_uid: str | None = None,
+    instance_number: int = 1,
+) -> Dataset:
+    """The Label Map SEG dataset of one label layer."""
+    _validate(volume, reference)
+    dataset = Dataset()
+    _patient_study_and_equipment(dataset, reference, options, series_instance_uid or generate_uid(), instance_number)
+    frames = _frame_indices(volume, options)
+    _image_pixel(dataset, volume, len(frames))
+    _segments(dataset, volume)
+    _dimensions_and_frames(dataset, reference, frames)
+    _pixel_data(dataset, volume.array[frames], options.transfer_syntax)
+    return dataset
+
+
+def write_label_map_segs(
+    volumes: Sequence[LabelVolume],
+    reference: ReferenceSeries,
+    output_dir: str | Path,
+    options: SegWriteOptions = SegWriteOptions(),
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> list[Path]:
+    """Write one Label Map SEG per layer into ``output_dir`` (``LabelMapSEG_001.dcm``, ...),
+    each read back and compared with its layer before it is published.
+
+    Raises
+    ------
+    OutputError
+        When the folder is missing, a file exists (without ``overwrite``), or a file read
+        back differs from what was meant to be written (nothing is then left behind).
+    """
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: no such folder")
+    series_uid = generate_uid()
+    paths = []
+    for index, volume in enumerate(volumes):
+        report(progress, index / max(1, len(volumes)), f"Writing layer {index + 1} of {len(volumes)}")
+        dataset = build_label_map_seg(volume, reference, options, series_uid, index + 1)
+        path = folder / f"LabelMapSEG_{index + 1:03d}.dcm"
+        paths.append(
+            write_verified(
+                path,
+                partial(_save, dataset),
+                partial(_verify, volume=volume, reference=reference),
+                overwrite,
+            )
+        )
+    report(progress, 1.0, "Written and verified")
+    return paths
+
+
+# -- building steps ---------------------------------------------------------------------------
+def _validate(volume: LabelVolume, reference: ReferenceSeries) -> None:
+    if not volume.geometry.is_close(reference.geometry, 1e-3):
+        raise GeometryError("the label map's grid differs from the reference series' grid; a Label Map SEG must lie on its source images")
+    if any(s.number < 1 for s in volume.segments):
+        raise DicomLabelMapError("segment numbers must be 1 or more (0 is the background)")
+    present = {int(v) for v in np.unique(volume.array)} - {0}
+    missing = present - {s.number for s in volume.segments}
+    if missing:
+        raise DicomLabelMapError(f"label values {sorted(missing)} have no segment description")
+
+
+def _patient_study_and_equipment(
+    dataset: Dataset, reference: ReferenceSeries, options: SegWriteOptions, series_uid: str, instance_number: int
+) -> None:
+    now = datetime.datetime.now()
+    for element in reference.attributes:
+        dataset.add(element)
+    dataset.SpecificCharacterSet = "ISO_IR 192"
+    dataset.SOPClassUID = LABEL_MAP_SEGMENTATION_STORAGE
+    dataset.SOPInstanceUID = generate_uid()
+    dataset.Modality = "SEG"
+    dataset.SeriesInstanceUID = series_uid
+    dataset.SeriesNumber = options.series_number
+    dataset.SeriesDescription = options.series_description[:64]
+    dataset.InstanceNumber = instance_number
+    dataset.SeriesDate = dataset.ContentDate = now.strftime("%Y%m%d")
+    dataset.SeriesTime = dataset.ContentTime = now.strftime("%H%M%S")
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+    ):
+        if keyword not in dataset:
+            setattr(dataset, keyword, "")
+    if "PositionReferenceIndicator" not in dataset:
+        dataset.PositionReferenceIndicator = ""
+    dataset.FrameOfReferenceUID = reference.geometry.frame_of_reference_uid or generate_uid()
+    dataset.Manufacturer = "LabelMapSeg"
+    dataset.ManufacturerModelName = "dicomlabelmap"
+    dataset.DeviceSerialNumber = "0"
+    dataset.SoftwareVersions = __version__
+    dataset.ImageType = ["DERIVED", "PRIMARY"]
+    dataset.ContentLabel = "".join(c if c.isalnum() or c == "_" else "_" for c in options.content_label.upper())[:16] or "SEGMENTATION"
+    dataset.ContentDescription = options.content_description[:64]
+    dataset.ContentCreatorName = options.content_creator
+    dataset.SegmentationType = "LABELMAP"
+    dataset.SegmentsOverlap = "NO"
+    series = Dataset()
+    series.SeriesInstanceUID = reference.series_instance_uid
+    instances: dict[str, str] = {}
+    for source in reference.slices:
+        instances.setdefault(source.sop_instance_uid, source.sop_class_uid)
+    series.ReferencedInstanceSequence = DicomSequence([_reference_item(cls, uid) for uid, cls in instances.items()])
+    dataset.ReferencedSeriesSequence = DicomSequence([series])
+
+
+def _reference_item(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = sop_class_uid
+    item.ReferencedSOPInstanceUID = sop_instance_uid
+    return item
+
+
+def _frame_indices(volume: LabelVolume, options: SegWriteOptions) -> npt.NDArray[np.int64]:
+    if not options.omit_empty_frames:
+        return np.arange(volume.array.shape[0])
+    occupied = np.flatnonzero(volume.array.reshape(volume.array.shape[0], -1).any(axis=1))
+    # A SEG needs at least one frame; an all-empty label map keeps its first.
+    return occupied if occupied.size else np.arange(1)
+
+
+def _image_pixel(dataset: Dataset, volume: LabelVolume, frame_count: int) -> None:
+    bits = 16 if volume.array.dtype.itemsize == 2 else 8
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.Rows, dataset.Columns = volume.geometry.shape[1], volume.geometry.shape[2]
+    dataset.BitsAllocated = dataset.BitsStored = bits
+    dataset.HighBit = bits - 1
+    dataset.PixelRepresentation = 0
+    dataset.PixelPaddingValue = 0
+    dataset.LossyImageCompression = "00"
+    dataset.NumberOfFrames = frame_count
+
+
+def _segments(dataset: Dataset, volume: LabelVolume) -> None:
+    items = [segment_item(background_segment())] + [segment_item(s) for s in sorted(volume.segments, key=lambda s: s.number)]
+    dataset.SegmentSequence = DicomSequence(items)
+
+
+def _dimensions_and_frames(dataset: Dataset, reference: ReferenceSeries, frames: npt.NDArray[np.int64]) -> None:
+    geometry = reference.geometry
+    organization = generate_uid()
+    organization_item = Dataset()
+    organization_item.DimensionOrganizationUID = organization
+    dataset.DimensionOrganizationSequence = DicomSequence([organization_item])
+    dataset.DimensionOrganizationType = "3D"
+    index = Dataset()
+    index.DimensionOrganizationUID = organization
+    index.DimensionIndexPointer = _IMAGE_POSITION_PATIENT
+    index.FunctionalGroupPointer = _PLANE_POSITION_SEQUENCE
+    index.DimensionDescriptionLabel = "Image Position Patient"
+    dataset.DimensionIndexSequence = DicomSequence([index])
+    shared = Dataset()
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = _decimal(np.concatenate([geometry.direction[:, 0], geometry.direction[:, 1]]))
+    shared.PlaneOrientationSequence = DicomSequence([orientation])
+    measures = Dataset()
+    measures.PixelSpacing = _decimal([geometry.spacing[1], geometry.spacing[0]])
+    measures.SliceThickness = _decimal([geometry.spacing[2]])[0]
+    measures.SpacingBetweenSlices = _decimal([geometry.spacing[2]])[0]
+    shared.PixelMeasuresSequence = DicomSequence([measures])
+    dataset.SharedFunctionalGroupsSequence = DicomSequence([shared])
+    positions = geometry.slice_positions()
+    per_frame = []
+    for k in frames.tolist():
+        item = Dataset()
+        source = reference.slices[k]
+        source_item = _reference_item(source.sop_class_uid, source.sop_instance_uid)
+        if source.frame_number is not None:
+            source_item.ReferencedFrameNumber = source.frame_number
+        source_item.PurposeOfReferenceCodeSequence = DicomSequence([code_item(_SOURCE_IMAGE)])
+        derivation = Dataset()
+        derivation.SourceImageSequence = DicomSequence([source_item])
+        derivation.DerivationCodeSequence = DicomSequence([code_item(_SEGMENTATION)])
+        item.DerivationImageSequence = DicomSequence([derivation])
+        content = Dataset()
+        content.DimensionIndexValues = [k + 1]
+        item.FrameContentSequence = DicomSequence([content])
+        plane = Dataset()
+        plane.ImagePositionPatient = _decimal(positions[k])
+        item.PlanePositionSequence = DicomSequence([plane])
+        per_frame.append(item)
+    dataset.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+
+
+def _pixel_data(dataset: Dataset, frames: npt.NDArray[np.integer], syntax: TransferSyntax) -> None:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(LABEL_MAP_SEGMENTATION_STORAGE)
+    meta.MediaStorageSOPInstanceUID = UID(dataset.SOPInstanceUID)
+    meta.TransferSyntaxUID = UID(syntax.uid)
+    dataset.file_meta = meta
+    if syntax.encapsulated:
+        dataset.PixelData = encapsulate([encode_frame(frame, syntax) for frame in frames], has_bot=True)
+        dataset["PixelData"].VR = "OB"
+    else:
+        dtype = "<u2" if frames.dtype.itemsize == 2 else "u1"
+        data = np.ascontiguousarray(frames).astype(dtype).tobytes()
+        dataset.PixelData = data + b"\x00" * (len(data) & 1)
+        dataset["PixelData"].VR = "OW" if frames.dtype.itemsize == 2 else "OB"
+
+
+def _decimal(values: npt.ArrayLike) -> list[float]:
+    """Numbers that fit the 16 characters of a DS value."""
+    return [float(f"{v:.10g}") for v in np.asarray(values, dtype=np.float64).ravel()]
+
+
+# -- verification -----------------------------------------------------------------------------
+def _save(dataset: Dataset, path: Path) -> None:
+    dataset.save_as(path, enforce_file_format=True)
+
+
+def _verify(path: Path, volume: LabelVolume, reference: ReferenceSeries) -> None:
+    from .seg_reader import read_seg
+
+    contents = read_seg(path, reference)
+    (found,) = contents.volumes
+    if not np.array_equal(found.array, volume.array):
+        raise OutputError(f"{path}: the voxels read back differ from the label map written")
+    written = sorted((s.number, s.label, s.display_color()) for s in volume.segments)
+    read = sorted((s.number, s.label, s.display_color()) for s in found.segments)
+    if written != read:
+        raise OutputError(f"{path}: the segments read back differ: {written} became {read}")
