@@ -15,10 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
+from .codecs import TransferSyntax
 from .conversion import RtStructConversion, rtstruct_to_labels
 from .errors import DicomLabelMapError
 from .progress import ProgressCallback
+from .seg_writer import SegWriteOptions
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -83,6 +87,52 @@ def _parser() -> argparse.ArgumentParser:
     series.add_argument("--json", action="store_true", help="print JSON")
     series.set_defaults(handler=_run_series)
 
+    syntaxes = [syntax.value for syntax in TransferSyntax]
+    encode = commands.add_parser("encode", help="write label maps (.seg.nrrd, .nrrd, .nii.gz) as Label Map SEG on a reference series")
+    encode.add_argument("labels", type=Path, help="label file: .seg.nrrd, .nrrd, .nii.gz or .nii")
+    encode.add_argument(
+        "-r", "--reference", type=Path, nargs="+", required=True, help="folder(s) or files holding the reference image series"
+    )
+    encode.add_argument("-o", "--output", type=Path, required=True, help="output folder (one file per label layer)")
+    _add_seg_options(encode, syntaxes)
+    encode.set_defaults(handler=_run_encode)
+
+    decode = commands.add_parser("decode", help="read a SEG (LABELMAP, BINARY, FRACTIONAL) into a label file")
+    decode.add_argument("seg", type=Path, help="the Segmentation file")
+    decode.add_argument("-r", "--reference", type=Path, nargs="+", help="reference series (default: the grid of the SEG's own frames)")
+    decode.add_argument("-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii")
+    decode.add_argument(
+        "--fractional-threshold",
+        type=float,
+        default=0.5,
+        help="FRACTIONAL: fraction of Maximum Fractional Value counted as inside (default 0.5)",
+    )
+    decode.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: one file per layer")
+    decode.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    decode.set_defaults(handler=_run_decode)
+
+    convert = commands.add_parser(
+        "convert", help="convert a BINARY/FRACTIONAL SEG to Label Map SEG, keeping segment numbers, names, colours, codes"
+    )
+    convert.add_argument("seg", type=Path, help="the Segmentation file")
+    convert.add_argument("-r", "--reference", type=Path, nargs="+", help="reference series (default: rebuilt from the SEG)")
+    convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    convert.add_argument(
+        "--fractional-threshold", type=float, default=0.5, help="FRACTIONAL: fraction of Maximum Fractional Value counted as inside"
+    )
+    _add_seg_options(convert, syntaxes)
+    convert.set_defaults(handler=_run_convert)
+
+    info = commands.add_parser("info", help="describe a Segmentation: segments, frames, geometry, transfer syntax, size")
+    info.add_argument("seg", type=Path)
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=_run_info)
+
+    validate = commands.add_parser("validate", help="check a Segmentation against the rules (and with dciodvfy when installed)")
+    validate.add_argument("seg", type=Path)
+    validate.add_argument("--json", action="store_true", help="print JSON")
+    validate.set_defaults(handler=_run_validate)
+
     demo = commands.add_parser(
         "demo",
         help="write a built-in synthetic CT + RT Structure Set (keyhole, nested and XOR holes) and convert it",
@@ -91,6 +141,36 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
     demo.set_defaults(handler=_run_demo)
     return parser
+
+
+def _add_seg_options(parser: argparse.ArgumentParser, syntaxes: list[str]) -> None:
+    parser.add_argument(
+        "-t",
+        "--transfer-syntax",
+        choices=syntaxes,
+        default="rle",
+        help="pixel encoding (default rle: read by Slicer/dcmqi, highdicom and OHIF)",
+    )
+    parser.add_argument("--omit-empty-frames", action="store_true", help="leave out frames without labels (readers must then fill them)")
+    parser.add_argument("--series-description", default="Label map segmentation", help="Series Description of the new series")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
+def _seg_options(arguments: argparse.Namespace) -> SegWriteOptions:
+    return SegWriteOptions(
+        transfer_syntax=TransferSyntax(arguments.transfer_syntax),
+        omit_empty_frames=arguments.omit_empty_frames,
+        series_description=arguments.series_description,
+    )
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sizes(paths: Sequence[Path]) -> str:
+    return ", ".join(f"{path} ({path.stat().st_size:,} bytes)" for path in paths)
 
 
 @contextmanager
@@ -165,6 +245,119 @@ def _run_rtstruct(arguments: argparse.Namespace) -> int:
         extra["preview"] = str(write_preview(conversion, arguments.preview, overwrite=arguments.overwrite))
     _print_report(conversion, written, arguments.json, extra)
     return _exit_code(conversion)
+
+
+def _run_encode(arguments: argparse.Namespace) -> int:
+    from .labelfiles import read_label_file
+    from .seg_writer import write_label_map_segs
+    from .series import read_reference_series
+
+    volumes = read_label_file(arguments.labels)
+    with _progress_bar() as progress:
+        reference = read_reference_series(arguments.reference, progress=progress)
+        paths = write_label_map_segs(volumes, reference, _folder(arguments.output), _seg_options(arguments), arguments.overwrite, progress)
+    print(f"Wrote and verified {len(paths)} Label Map SEG instance(s): {_sizes(paths)}")
+    return EXIT_OK
+
+
+def _run_decode(arguments: argparse.Namespace) -> int:
+    from .labelfiles import write_label_file
+    from .seg_reader import read_seg
+    from .series import read_reference_series
+
+    reference = read_reference_series(arguments.reference) if arguments.reference else None
+    contents = read_seg(arguments.seg, reference, arguments.fractional_threshold)
+    written = write_label_file(arguments.output, contents.volumes, arguments.overwrite, arguments.split_layers)
+    for finding in contents.findings:
+        print(f"  {finding}", file=sys.stderr)
+    segments = len(contents.segments)
+    print(
+        f"{contents.segmentation_type} SEG, {segments} segment(s) in {len(contents.volumes)} layer(s), grid {contents.geometry.shape}: wrote {_sizes(written)}"
+    )
+    return EXIT_OK
+
+
+def _run_convert(arguments: argparse.Namespace) -> int:
+    from .seg_convert import convert_to_label_map_seg
+    from .series import read_reference_series
+
+    reference = read_reference_series(arguments.reference) if arguments.reference else None
+    with _progress_bar() as progress:
+        contents, paths = convert_to_label_map_seg(
+            arguments.seg,
+            _folder(arguments.output),
+            reference,
+            _seg_options(arguments),
+            arguments.fractional_threshold,
+            arguments.overwrite,
+            progress,
+        )
+    numbers = ", ".join(f"{s.number} '{s.label}'" for s in contents.segments)
+    print(f"{contents.segmentation_type} SEG ({arguments.seg.stat().st_size:,} bytes) -> {_sizes(paths)}; segments kept: {numbers}")
+    return EXIT_OK
+
+
+def _run_info(arguments: argparse.Namespace) -> int:
+    from .seg_reader import read_seg
+
+    contents = read_seg(arguments.seg)
+    geometry = contents.geometry
+    data = {
+        "file": str(arguments.seg),
+        "bytes": arguments.seg.stat().st_size,
+        "segmentation_type": contents.segmentation_type,
+        "transfer_syntax": {"name": contents.transfer_syntax.value, "uid": contents.transfer_syntax.uid},
+        "frames": contents.frame_count,
+        "grid": {
+            "shape": list(geometry.shape),
+            "spacing": geometry.spacing.tolist(),
+            "ijk_to_lps": geometry.ijk_to_lps.tolist(),
+            "frame_of_reference_uid": geometry.frame_of_reference_uid,
+        },
+        "background_segment_number": contents.background_number,
+        "layers": len(contents.volumes),
+        "segments": [
+            {
+                "number": s.number,
+                "label": s.label,
+                "color": list(s.display_color()),
+                "category": str(s.category),
+                "type": str(s.type),
+                "voxels": int(np.count_nonzero(v.array == s.number)),
+            }
+            for v in contents.volumes
+            for s in v.segments
+        ],
+        "findings": [f.to_dict() for f in contents.findings],
+    }
+    if arguments.json:
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(
+        f"{data['file']}: {data['segmentation_type']} SEG, {data['bytes']:,} bytes, {contents.transfer_syntax.value} ({contents.transfer_syntax.uid})"
+    )
+    print(
+        f"frames: {contents.frame_count}; grid {geometry.shape} (slices x rows x columns), spacing {geometry.spacing.round(4).tolist()} mm (i, j, k); layers: {len(contents.volumes)}"
+    )
+    for segment in data["segments"]:
+        print(f"  {segment['number']:>5}  {segment['label']:<30} {segment['type']:<40} voxels {segment['voxels']:,}")
+    for finding in contents.findings:
+        print(f"  {finding}")
+    return EXIT_OK
+
+
+def _run_validate(arguments: argparse.Namespace) -> int:
+    from .seg_validate import validate_seg
+
+    findings = validate_seg(arguments.seg)
+    errors = [f for f in findings if f.severity.value == "error"]
+    if arguments.json:
+        print(json.dumps({"file": str(arguments.seg), "valid": not errors, "findings": [f.to_dict() for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            print(finding)
+        print(f"{arguments.seg}: {'INVALID' if errors else 'valid'} ({len(errors)} error(s), {len(findings) - len(errors)} warning(s))")
+    return EXIT_ERROR if errors else EXIT_OK
 
 
 def _run_series(arguments: argparse.Namespace) -> int:

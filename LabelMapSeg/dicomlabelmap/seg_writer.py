@@ -67,7 +67,7 @@ def build_label_map_seg(
     _validate(volume, reference)
     dataset = Dataset()
     _patient_study_and_equipment(dataset, reference, options, series_instance_uid or generate_uid(), instance_number)
-    frames = _frame_indices(volume, options)
+    frames = _frame_indices(volume, reference, options)
     _image_pixel(dataset, volume, len(frames))
     _segments(dataset, volume)
     _dimensions_and_frames(dataset, reference, frames)
@@ -183,12 +183,17 @@ def _reference_item(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
     return item
 
 
-def _frame_indices(volume: LabelVolume, options: SegWriteOptions) -> npt.NDArray[np.int64]:
-    if not options.omit_empty_frames:
-        return np.arange(volume.array.shape[0])
-    occupied = np.flatnonzero(volume.array.reshape(volume.array.shape[0], -1).any(axis=1))
-    # A SEG needs at least one frame; an all-empty label map keeps its first.
-    return occupied if occupied.size else np.arange(1)
+def _frame_indices(volume: LabelVolume, reference: ReferenceSeries, options: SegWriteOptions) -> npt.NDArray[np.int64]:
+    """Slices to write: all, or the non-empty ones; never a slice without a known source image
+    (a reference rebuilt from another SEG lacks them where that SEG had no frame)."""
+    occupied = volume.array.reshape(volume.array.shape[0], -1).any(axis=1)
+    known = np.array([bool(source.sop_instance_uid) for source in reference.slices])
+    unknown_but_drawn = np.flatnonzero(occupied & ~known)
+    if unknown_but_drawn.size:
+        raise DicomLabelMapError(f"slice {int(unknown_but_drawn[0])} holds labels but its source image is unknown")
+    chosen = np.flatnonzero(occupied if options.omit_empty_frames else known)
+    # A SEG needs at least one frame; an all-empty label map keeps its first known slice.
+    return chosen if chosen.size else np.flatnonzero(known)[:1]
 
 
 def _image_pixel(dataset: Dataset, volume: LabelVolume, frame_count: int) -> None:
