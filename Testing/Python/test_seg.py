@@ -315,3 +315,35 @@ def test_highdicom_ct_segmentations(name):
     assert sum(int(np.count_nonzero(v.array)) for v in contents.volumes) > 0
     if "overlap" in name:
         assert len(contents.volumes) == 2
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("syntax", [TransferSyntax.EXPLICIT, TransferSyntax.RLE, TransferSyntax.DEFLATED], ids=lambda s: s.value)
+@pytest.mark.parametrize("omit_empty", [False, True], ids=["all-frames", "omit-empty"])
+def test_dcmqi_reads_what_we_write(tmp_path, syntax, omit_empty):
+    """dcmqi's segimage2itkimage (what Slicer's core SEG plugin uses): with every frame written
+    (our default) it gives the reference grid itself; with empty frames omitted it crops to the
+    frames present, and its voxels still sit where ours do."""
+    nrrd = pytest.importorskip("nrrd")
+    tool = find_tool("segimage2itkimage")
+    if tool is None:
+        pytest.skip("dcmqi is not installed (pip install dcmqi)")
+    reference = make_reference(tmp_path, "oblique")
+    volume = make_volume(reference, empty_slices=(0, 3))
+    (path,) = write_label_map_segs([volume], reference, tmp_path, SegWriteOptions(transfer_syntax=syntax, omit_empty_frames=omit_empty))
+    out = tmp_path / "dcmqi"
+    out.mkdir()
+    subprocess.run([tool, "--inputDICOM", str(path), "--outputDirectory", str(out), "--mergeSegments"], check=True, capture_output=True)
+    data, header = nrrd.read(str(out / "1.nrrd"), index_order="C")
+    assert header["space"] == "left-posterior-superior"
+    affine = np.eye(4)
+    affine[:3, :3] = np.asarray(header["space directions"], dtype=float).T
+    affine[:3, 3] = header["space origin"]
+    # nrrd index order C gives (k, j, i); the affine maps (i, j, k): reverse the array axes to match
+    placed = _in_our_grid(data.transpose(2, 1, 0), affine, reference.geometry)
+    np.testing.assert_array_equal(placed, volume.array)
+    if omit_empty:
+        assert data.shape[0] == 5  # slices 1..5: cropped at the omitted first frame
+    else:
+        assert data.shape == reference.geometry.shape
+        np.testing.assert_allclose(header["space origin"], reference.geometry.origin, atol=1e-3)
