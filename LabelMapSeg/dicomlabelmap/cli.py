@@ -152,6 +152,11 @@ def _add_seg_options(parser: argparse.ArgumentParser, syntaxes: list[str]) -> No
         help="pixel encoding (default rle: read by Slicer/dcmqi, highdicom and OHIF)",
     )
     parser.add_argument("--omit-empty-frames", action="store_true", help="leave out frames without labels (readers must then fill them)")
+    parser.add_argument(
+        "--palette-color",
+        action="store_true",
+        help="PALETTE COLOR with a colour table and sRGB ICC profile instead of MONOCHROME2 + CIELab",
+    )
     parser.add_argument("--series-description", default="Label map segmentation", help="Series Description of the new series")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
@@ -160,6 +165,7 @@ def _seg_options(arguments: argparse.Namespace) -> SegWriteOptions:
     return SegWriteOptions(
         transfer_syntax=TransferSyntax(arguments.transfer_syntax),
         omit_empty_frames=arguments.omit_empty_frames,
+        palette_color=arguments.palette_color,
         series_description=arguments.series_description,
     )
 

@@ -114,6 +114,8 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
     slice_of_frame = _place_frames(geometry, positions)
     findings: list[Finding] = []
     described = [segment_from_item(item) for item in dataset.get("SegmentSequence", [])]
+    if dataset.get("PhotometricInterpretation") == "PALETTE COLOR":
+        _colors_from_palette(dataset, described)
     if segmentation_type == "LABELMAP":
         padding = dataset.get("PixelPaddingValue")
         background = None if padding is None else int(padding)
@@ -309,6 +311,30 @@ def _labelmap_volume(
             segments.append(Segment(mapped, f"Segment {mapped}"))
     dtype = label_dtype(int(lookup.max()))
     return LabelVolume(lookup.astype(dtype)[raw], geometry, segments)
+
+
+def _colors_from_palette(dataset: Dataset, segments: list[Segment]) -> None:
+    """With PALETTE COLOR a segment's colour is its entry in the Palette Color Lookup Table."""
+    tables = []
+    for color in ("Red", "Green", "Blue"):
+        descriptor = dataset.get(f"{color}PaletteColorLookupTableDescriptor")
+        data = dataset.get(f"{color}PaletteColorLookupTableData")
+        if descriptor is None or data is None:
+            raise InvalidDicomError(
+                f"PALETTE COLOR without {color} Palette Color Lookup Table", attribute=f"{color}PaletteColorLookupTableData"
+            )
+        entries, first, bits = (int(v) for v in descriptor)
+        entries = entries or 65536
+        values = np.frombuffer(data, dtype="<u2" if bits == 16 else np.uint8)[:entries].astype(np.float64)
+        tables.append((first, values / (65535 if bits == 16 else 255)))
+    for segment in segments:
+        if segment.color is not None:
+            continue
+        rgb = []
+        for first, values in tables:
+            index = min(max(segment.number - first, 0), len(values) - 1)
+            rgb.append(int(round(float(values[index]) * 255)))
+        segment.color = (rgb[0], rgb[1], rgb[2])
 
 
 def _frame_segment_numbers(dataset: Dataset, count: int) -> list[int]:

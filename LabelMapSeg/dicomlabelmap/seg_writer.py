@@ -27,6 +27,7 @@ from pydicom.uid import UID, generate_uid
 from . import __version__
 from .codecs import TransferSyntax, encode_frame
 from .errors import DicomLabelMapError, GeometryError, OutputError
+from .icc import srgb_profile
 from .labels import LabelVolume
 from .outputs import write_verified
 from .progress import ProgressCallback, report
@@ -48,6 +49,9 @@ class SegWriteOptions:
     """How Label Map SEG instances are written."""
 
     transfer_syntax: TransferSyntax = TransferSyntax.RLE
+    #: PALETTE COLOR with a Palette Color Lookup Table and an sRGB ICC profile, instead of
+    #: MONOCHROME2 with Recommended Display CIELab Value per segment.
+    palette_color: bool = False
     omit_empty_frames: bool = False
     series_description: str = "Label map segmentation"
     series_number: int = 300
@@ -68,8 +72,8 @@ def build_label_map_seg(
     dataset = Dataset()
     _patient_study_and_equipment(dataset, reference, options, series_instance_uid or generate_uid(), instance_number)
     frames = _frame_indices(volume, reference, options)
-    _image_pixel(dataset, volume, len(frames))
-    _segments(dataset, volume)
+    _image_pixel(dataset, volume, len(frames), options.palette_color)
+    _segments(dataset, volume, with_color=not options.palette_color)
     _dimensions_and_frames(dataset, reference, frames)
     _pixel_data(dataset, volume.array[frames], options.transfer_syntax)
     return dataset
@@ -196,10 +200,12 @@ def _frame_indices(volume: LabelVolume, reference: ReferenceSeries, options: Seg
     return chosen if chosen.size else np.flatnonzero(known)[:1]
 
 
-def _image_pixel(dataset: Dataset, volume: LabelVolume, frame_count: int) -> None:
+def _image_pixel(dataset: Dataset, volume: LabelVolume, frame_count: int, palette_color: bool) -> None:
     bits = 16 if volume.array.dtype.itemsize == 2 else 8
     dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.PhotometricInterpretation = "PALETTE COLOR" if palette_color else "MONOCHROME2"
+    if palette_color:
+        _palette(dataset, volume)
     dataset.Rows, dataset.Columns = volume.geometry.shape[1], volume.geometry.shape[2]
     dataset.BitsAllocated = dataset.BitsStored = bits
     dataset.HighBit = bits - 1
@@ -209,8 +215,26 @@ def _image_pixel(dataset: Dataset, volume: LabelVolume, frame_count: int) -> Non
     dataset.NumberOfFrames = frame_count
 
 
-def _segments(dataset: Dataset, volume: LabelVolume) -> None:
-    items = [segment_item(background_segment())] + [segment_item(s) for s in sorted(volume.segments, key=lambda s: s.number)]
+def _palette(dataset: Dataset, volume: LabelVolume) -> None:
+    """Palette Color Lookup Table (16-bit entries, first mapped value 0) + sRGB ICC Profile;
+    entry ``n`` is segment ``n``'s colour, 0 (background) is black."""
+    top = max([s.number for s in volume.segments], default=0)
+    table = np.zeros((top + 1, 3), dtype=np.uint16)
+    for segment in volume.segments:
+        table[segment.number] = np.asarray(segment.display_color(), dtype=np.uint16) * 257
+    entries = top + 1 if top + 1 < 65536 else 0  # 65536 entries are written as 0 (PS3.3 C.7.6.3.1.5)
+    for index, color in enumerate(("Red", "Green", "Blue")):
+        setattr(dataset, f"{color}PaletteColorLookupTableDescriptor", [entries, 0, 16])
+        setattr(dataset, f"{color}PaletteColorLookupTableData", table[:, index].astype("<u2").tobytes())
+        dataset[f"{color}PaletteColorLookupTableData"].VR = "OW"
+    dataset.PaletteColorLookupTableUID = generate_uid()
+    dataset.ICCProfile = srgb_profile()
+    dataset.ColorSpace = "SRGB"
+
+
+def _segments(dataset: Dataset, volume: LabelVolume, with_color: bool) -> None:
+    background = segment_item(background_segment(), with_color)
+    items = [background] + [segment_item(s, with_color) for s in sorted(volume.segments, key=lambda s: s.number)]
     dataset.SegmentSequence = DicomSequence(items)
 
 
