@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     series.add_argument("--json", action="store_true", help="print JSON")
     series.set_defaults(handler=_run_series)
 
-    syntaxes = [syntax.value for syntax in TransferSyntax]
+    syntaxes = [syntax.value for syntax in TransferSyntax.writable_syntaxes()]
     encode = commands.add_parser("encode", help="write label maps (.seg.nrrd, .nrrd, .nii.gz) as Label Map SEG on a reference series")
     encode.add_argument("labels", type=Path, help="label file: .seg.nrrd, .nrrd, .nii.gz or .nii")
     encode.add_argument(

@@ -143,6 +143,13 @@ def _decode_frames(dataset: Dataset, syntax: TransferSyntax) -> npt.NDArray[np.i
         raise InvalidDicomError(f"Bits Allocated {bits} is not 1, 8 or 16", attribute="BitsAllocated")
     if "PixelData" not in dataset:
         raise InvalidDicomError("Pixel Data is missing", attribute="PixelData")
+    if syntax is TransferSyntax.EXPLICIT_BIG_ENDIAN:
+        # Retired and rare: pydicom's native decoder handles its word swapping.
+        try:
+            array = dataset.pixel_array
+        except Exception as error:  # noqa: BLE001 - pydicom raises many types on broken data
+            raise InvalidDicomError(f"big endian Pixel Data cannot be decoded ({error})", attribute="PixelData") from error
+        return array.reshape(count, rows, columns)
     data = dataset.PixelData
     pixels = rows * columns
     if syntax.encapsulated:

@@ -68,7 +68,7 @@ def build_label_map_seg(
     instance_number: int = 1,
 ) -> Dataset:
     """The Label Map SEG dataset of one label layer."""
-    _validate(volume, reference)
+    _validate(volume, reference, options)
     dataset = Dataset()
     _patient_study_and_equipment(dataset, reference, options, series_instance_uid or generate_uid(), instance_number)
     frames = _frame_indices(volume, reference, options)
@@ -118,7 +118,9 @@ def write_label_map_segs(
 
 
 # -- building steps ---------------------------------------------------------------------------
-def _validate(volume: LabelVolume, reference: ReferenceSeries) -> None:
+def _validate(volume: LabelVolume, reference: ReferenceSeries, options: SegWriteOptions) -> None:
+    if not options.transfer_syntax.writable:
+        raise DicomLabelMapError(f"{options.transfer_syntax.value} is read, never written (retired transfer syntax)")
     if not volume.geometry.is_close(reference.geometry, 1e-3):
         raise GeometryError("the label map's grid differs from the reference series' grid; a Label Map SEG must lie on its source images")
     if any(s.number < 1 for s in volume.segments):

@@ -28,10 +28,20 @@ class TransferSyntax(Enum):
     JPEG_LS = "jpegls"
     JPEG_2000 = "jpeg2000"
     DEFLATED_FRAME = "deflated-frame"
+    #: Retired; read, never written.
+    EXPLICIT_BIG_ENDIAN = "explicit-big-endian"
 
     @property
     def uid(self) -> str:
         return _UIDS[self]
+
+    @property
+    def writable(self) -> bool:
+        return self is not TransferSyntax.EXPLICIT_BIG_ENDIAN
+
+    @classmethod
+    def writable_syntaxes(cls) -> list[TransferSyntax]:
+        return [syntax for syntax in cls if syntax.writable]
 
     @property
     def encapsulated(self) -> bool:
@@ -54,6 +64,7 @@ _UIDS = {
     TransferSyntax.JPEG_LS: "1.2.840.10008.1.2.4.80",
     TransferSyntax.JPEG_2000: "1.2.840.10008.1.2.4.90",
     TransferSyntax.DEFLATED_FRAME: "1.2.840.10008.1.2.8.1",
+    TransferSyntax.EXPLICIT_BIG_ENDIAN: "1.2.840.10008.1.2.2",
 }
 
 _BACKENDS: dict[TransferSyntax, tuple[str, ...]] = {
