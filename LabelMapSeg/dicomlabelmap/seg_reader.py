@@ -109,9 +109,13 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
         else TransferSyntax.EXPLICIT
     )
     frames = _decode_frames(dataset, syntax)
-    positions, orientation, pixel_spacing, spacing_between = _frame_geometry(dataset, len(frames))
-    geometry = _grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, frames.shape[1:])
-    slice_of_frame = _place_frames(geometry, positions)
+    if "TotalPixelMatrixRows" in dataset and _functional(dataset, 0, "PlanePositionSlideSequence") is not None:
+        geometry, placements = _tiled_grid(dataset, len(frames))
+    else:
+        positions, orientation, pixel_spacing, spacing_between = _frame_geometry(dataset, len(frames))
+        geometry = _grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, frames.shape[1:])
+        slices = _place_frames(geometry, positions)
+        placements = np.column_stack([slices, np.zeros_like(slices), np.zeros_like(slices)])
     findings: list[Finding] = []
     described = [segment_from_item(item) for item in dataset.get("SegmentSequence", [])]
     if dataset.get("PhotometricInterpretation") == "PALETTE COLOR":
@@ -119,7 +123,7 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
     if segmentation_type == "LABELMAP":
         padding = dataset.get("PixelPaddingValue")
         background = None if padding is None else int(padding)
-        volumes = [_labelmap_volume(frames, slice_of_frame, geometry, described, background, findings)]
+        volumes = [_labelmap_volume(frames, placements, geometry, described, background, findings)]
     else:
         background = None
         numbers = _frame_segment_numbers(dataset, len(frames))
@@ -128,7 +132,7 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
             members = frames >= threshold * maximum
         else:
             members = frames.astype(bool)
-        volumes = _binary_volumes(members, numbers, slice_of_frame, geometry, described)
+        volumes = _binary_volumes(members, numbers, placements, geometry, described)
     return SegContents(path, segmentation_type, syntax, volumes, background, len(frames), findings, dataset)
 
 
@@ -265,10 +269,57 @@ def _place_frames(geometry: ImageGeometry, positions: npt.NDArray[np.float64]) -
     return k
 
 
+def _tiled_grid(dataset: Dataset, count: int) -> tuple[ImageGeometry, npt.NDArray[np.int64]]:
+    """Tiled images (slide microscopy): one plane of Total Pixel Matrix Rows x Columns, each
+    frame a tile placed by its Row/Column Position In Total Image Pixel Matrix. The grid is
+    in the slide coordinate system, from Image Orientation (Slide) and the Total Pixel Matrix
+    Origin (taken as the first pixel's centre)."""
+    rows, columns = int(dataset.TotalPixelMatrixRows), int(dataset.TotalPixelMatrixColumns)
+    if int(dataset.get("TotalPixelMatrixFocalPlanes", 1) or 1) != 1:
+        raise InvalidDicomError("tiled SEGs with several focal planes are not supported", attribute="TotalPixelMatrixFocalPlanes")
+    placements = []
+    for index in range(count):
+        item = _functional(dataset, index, "PlanePositionSlideSequence")
+        if item is None or "RowPositionInTotalImagePixelMatrix" not in item:
+            raise InvalidDicomError(
+                f"frame {index + 1} has no Row/Column Position In Total Image Pixel Matrix", attribute="PlanePositionSlideSequence"
+            )
+        placements.append([0, int(item.RowPositionInTotalImagePixelMatrix) - 1, int(item.ColumnPositionInTotalImagePixelMatrix) - 1])
+    measures = _functional(dataset, 0, "PixelMeasuresSequence")
+    spacing = [float(v) for v in measures.PixelSpacing] if measures is not None and "PixelSpacing" in measures else [1.0, 1.0]
+    thickness = float(measures.get("SliceThickness", 1.0) or 1.0) if measures is not None else 1.0
+    orientation = [float(v) for v in dataset.get("ImageOrientationSlide", [0, -1, 0, -1, 0, 0])]
+    origin_items = dataset.get("TotalPixelMatrixOriginSequence", [])
+    origin = [0.0, 0.0, 0.0]
+    if origin_items:
+        origin = [
+            float(origin_items[0].get("XOffsetInSlideCoordinateSystem", 0)),
+            float(origin_items[0].get("YOffsetInSlideCoordinateSystem", 0)),
+            0.0,
+        ]
+    geometry = ImageGeometry.from_orientation(
+        orientation, origin, spacing, thickness, (1, rows, columns), str(dataset.get("FrameOfReferenceUID", "")) or None
+    )
+    return geometry, np.asarray(placements, dtype=np.int64)
+
+
+def _paste(target: npt.NDArray[np.generic], tile: npt.NDArray[np.generic], row: int, column: int, combine: np.ufunc | None = None) -> None:
+    """Put ``tile`` at ``(row, column)`` of ``target``, clipped to it (edge tiles overhang)."""
+    height = min(tile.shape[0], target.shape[0] - row)
+    width = min(tile.shape[1], target.shape[1] - column)
+    if row < 0 or column < 0 or height <= 0 or width <= 0:
+        raise GeometryError(
+            f"a tile at row {row + 1}, column {column + 1} lies outside the {target.shape[0]}x{target.shape[1]} total pixel matrix"
+        )
+    region = target[row : row + height, column : column + width]
+    part = tile[:height, :width]
+    region[...] = part if combine is None else combine(region, part)
+
+
 # -- segments ---------------------------------------------------------------------------------
 def _labelmap_volume(
     frames: npt.NDArray[np.integer],
-    slice_of_frame: npt.NDArray[np.int64],
+    placements: npt.NDArray[np.int64],
     geometry: ImageGeometry,
     described: list[Segment],
     background: int | None,
@@ -277,9 +328,10 @@ def _labelmap_volume(
     fill = 0 if background is None else background
     top = max([int(frames.max()) if frames.size else 0, fill] + [s.number for s in described])
     raw = np.full(geometry.shape, fill, dtype=np.uint16 if top > 255 else np.uint8)
-    if len(np.unique(slice_of_frame)) != len(slice_of_frame):
-        raise GeometryError("two frames share one position; a label map has one frame per slice")
-    raw[slice_of_frame] = frames
+    if len(np.unique(placements, axis=0)) != len(placements):
+        raise GeometryError("two frames share one position; a label map has one frame per position")
+    for frame, (k, row, column) in zip(frames, placements.tolist(), strict=True):
+        _paste(raw[k], frame, row, column)
     lookup = np.arange(top + 1, dtype=np.int64)
     segments = []
     next_free = top + 1
@@ -360,14 +412,16 @@ def _frame_segment_numbers(dataset: Dataset, count: int) -> list[int]:
 def _binary_volumes(
     frames: npt.NDArray[np.bool_],
     numbers: list[int],
-    slice_of_frame: npt.NDArray[np.int64],
+    placements: npt.NDArray[np.int64],
     geometry: ImageGeometry,
     described: list[Segment],
 ) -> list[LabelVolume]:
     planes: dict[int, dict[int, npt.NDArray[np.bool_]]] = {}
-    for frame, number, k in zip(frames, numbers, slice_of_frame.tolist(), strict=True):
+    for frame, number, (k, row, column) in zip(frames, numbers, placements.tolist(), strict=True):
         by_slice = planes.setdefault(number, {})
-        by_slice[k] = by_slice[k] | frame if k in by_slice else frame
+        if k not in by_slice:
+            by_slice[k] = np.zeros(geometry.shape[1:], dtype=bool)
+        _paste(by_slice[k], frame, row, column, combine=np.logical_or)
     by_number = {s.number: s for s in described}
     for number in planes:
         if number not in by_number:

@@ -379,3 +379,22 @@ def test_srgb_icc_profile_is_read_by_littlecms():
     theirs = image_cms.applyTransform(image, image_cms.buildTransform(image_cms.createProfile("sRGB"), lab, "RGB", "LAB"))
     difference = np.abs(np.asarray(ours, dtype=int) - np.asarray(theirs, dtype=int))
     assert difference.max() <= 1
+
+
+@pytest.mark.realdata
+@pytest.mark.peer
+@pytest.mark.parametrize("name", ["seg_image_sm_control_labelmap.dcm", "seg_image_sm_control_labelmap_palette_color.dcm"])
+def test_highdicom_tiled_label_maps(name):
+    """Slide-microscopy label maps written by highdicom (tiles in a 50x50 total pixel matrix, one
+    MONOCHROME2 and one PALETTE COLOR): we assemble what highdicom assembles."""
+    hd = pytest.importorskip("highdicom")
+    path = shared_file(f"highdicom/{name}")
+    contents = read_seg(path)
+    (volume,) = contents.volumes
+    expected = hd.seg.segread(path).get_total_pixel_matrix(combine_segments=True, relabel=False)
+    np.testing.assert_array_equal(volume.array[0], expected)
+    assert len(volume.segments) == 20 and contents.background_number == 0
+    if "palette" in name:
+        dataset = pydicom.dcmread(path)
+        red = np.frombuffer(dataset.RedPaletteColorLookupTableData, dtype=np.uint8)
+        assert all(segment.color is not None and segment.color[0] == red[segment.number] for segment in volume.segments)
