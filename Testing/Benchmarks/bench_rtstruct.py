@@ -24,6 +24,7 @@ import numpy as np
 from dicomlabelmap import rtstruct_to_labels
 from dicomlabelmap.geometry import ImageGeometry
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, circle, make_image_series, make_rtstruct, save
+from measure import measure, python
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -47,15 +48,6 @@ def stress_case(folder: Path, geometric_type: str) -> tuple[Path, Path]:
     return folder / "ct", path
 
 
-def peak_rss_mib(command: list[str]) -> float:
-    """Peak RSS of ``command``, measured from a small wrapper process. (A process forked
-    straight from this one would inherit this one's high-water mark: Linux keeps ru_maxrss
-    across fork and exec.)"""
-    wrapper = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    result = subprocess.run([sys.executable, "-c", wrapper, *command], check=True, capture_output=True, text=True)
-    return int(result.stdout.strip()) / 1024
-
-
 def time_ours(rtstruct: Path, ct: Path, repeat: int) -> tuple[float, float]:
     times = []
     for _ in range(repeat):
@@ -63,7 +55,7 @@ def time_ours(rtstruct: Path, ct: Path, repeat: int) -> tuple[float, float]:
         rtstruct_to_labels(rtstruct, ct)
         times.append(time.perf_counter() - start)
     probe = "import sys; from dicomlabelmap import rtstruct_to_labels; rtstruct_to_labels(sys.argv[1], sys.argv[2])"
-    return statistics.median(times), peak_rss_mib([sys.executable, "-c", probe, str(rtstruct), str(ct)])
+    return statistics.median(times), measure(python(probe, str(rtstruct), str(ct)))[1]
 
 
 def time_plastimatch(executable: str, rtstruct: Path, ct: Path, repeat: int) -> tuple[float, float]:
@@ -88,7 +80,7 @@ def time_plastimatch(executable: str, rtstruct: Path, ct: Path, repeat: int) -> 
             start = time.perf_counter()
             subprocess.run(command(str(index)), check=True, capture_output=True)
             times.append(time.perf_counter() - start)
-        return statistics.median(times), peak_rss_mib(command("rss"))
+        return statistics.median(times), measure(command("rss"))[1]
 
 
 def main() -> None:
