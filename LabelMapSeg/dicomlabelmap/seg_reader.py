@@ -189,17 +189,24 @@ def _functional(dataset: Dataset, index: int, sequence: str) -> Dataset | None:
     return None
 
 
+def _frame_items(dataset: Dataset, count: int, sequence: str, keyword: str) -> list[Dataset]:
+    """Each frame's item of a functional group (per-frame, else shared) that must hold ``keyword``."""
+    items = []
+    for index in range(count):
+        item = _functional(dataset, index, sequence)
+        if item is None or keyword not in item:
+            raise InvalidDicomError(f"frame {index + 1} has no {sequence} with {keyword}", attribute=sequence)
+        items.append(item)
+    return items
+
+
 def _frame_geometry(
     dataset: Dataset, count: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], float | None]:
-    positions = []
-    for index in range(count):
-        plane = _functional(dataset, index, "PlanePositionSequence")
-        if plane is None or "ImagePositionPatient" not in plane:
-            raise InvalidDicomError(
-                f"frame {index + 1} has no Plane Position Sequence / Image Position (Patient)", attribute="PlanePositionSequence"
-            )
-        positions.append([float(v) for v in plane.ImagePositionPatient])
+    positions = [
+        [float(v) for v in item.ImagePositionPatient]
+        for item in _frame_items(dataset, count, "PlanePositionSequence", "ImagePositionPatient")
+    ]
     orientation_item = _functional(dataset, 0, "PlaneOrientationSequence")
     measures = _functional(dataset, 0, "PixelMeasuresSequence")
     if orientation_item is None or "ImageOrientationPatient" not in orientation_item:
@@ -277,14 +284,10 @@ def _tiled_grid(dataset: Dataset, count: int) -> tuple[ImageGeometry, npt.NDArra
     rows, columns = int(dataset.TotalPixelMatrixRows), int(dataset.TotalPixelMatrixColumns)
     if int(dataset.get("TotalPixelMatrixFocalPlanes", 1) or 1) != 1:
         raise InvalidDicomError("tiled SEGs with several focal planes are not supported", attribute="TotalPixelMatrixFocalPlanes")
-    placements = []
-    for index in range(count):
-        item = _functional(dataset, index, "PlanePositionSlideSequence")
-        if item is None or "RowPositionInTotalImagePixelMatrix" not in item:
-            raise InvalidDicomError(
-                f"frame {index + 1} has no Row/Column Position In Total Image Pixel Matrix", attribute="PlanePositionSlideSequence"
-            )
-        placements.append([0, int(item.RowPositionInTotalImagePixelMatrix) - 1, int(item.ColumnPositionInTotalImagePixelMatrix) - 1])
+    placements = [
+        [0, int(item.RowPositionInTotalImagePixelMatrix) - 1, int(item.ColumnPositionInTotalImagePixelMatrix) - 1]
+        for item in _frame_items(dataset, count, "PlanePositionSlideSequence", "RowPositionInTotalImagePixelMatrix")
+    ]
     measures = _functional(dataset, 0, "PixelMeasuresSequence")
     spacing = [float(v) for v in measures.PixelSpacing] if measures is not None and "PixelSpacing" in measures else [1.0, 1.0]
     thickness = float(measures.get("SliceThickness", 1.0) or 1.0) if measures is not None else 1.0
@@ -397,16 +400,10 @@ def _colors_from_palette(dataset: Dataset, segments: list[Segment]) -> None:
 
 
 def _frame_segment_numbers(dataset: Dataset, count: int) -> list[int]:
-    numbers = []
-    for index in range(count):
-        item = _functional(dataset, index, "SegmentIdentificationSequence")
-        if item is None or "ReferencedSegmentNumber" not in item:
-            raise InvalidDicomError(
-                f"frame {index + 1} has no Segment Identification Sequence / Referenced Segment Number",
-                attribute="SegmentIdentificationSequence",
-            )
-        numbers.append(int(item.ReferencedSegmentNumber))
-    return numbers
+    return [
+        int(item.ReferencedSegmentNumber)
+        for item in _frame_items(dataset, count, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
+    ]
 
 
 def _binary_volumes(

@@ -2,14 +2,15 @@
 
 Each encapsulated transfer syntax maps to an ordered list of backend modules (loaded lazily
 by dotted path); a backend module has ``NAME``, ``PACKAGE`` (the PyPI package it needs, or
-``None`` when bundled), ``is_available()``, ``encode(frame) -> bytes`` and
-``decode(data, rows, columns, bits_allocated) -> array``. The first available backend is
+``None`` when bundled), ``IMPORT`` (the module that package provides, or ``None``),
+``encode(frame) -> bytes`` and ``decode(data, rows, columns, bits_allocated) -> array``. The first available backend is
 used; when none is, the error names the package to install.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from enum import Enum
 from types import ModuleType
 
@@ -94,7 +95,7 @@ def backend(syntax: TransferSyntax) -> ModuleType:
         raise DicomLabelMapError(f"{syntax.value} pixel data is not encapsulated; it needs no codec")
     modules = [importlib.import_module(path) for path in _BACKENDS[syntax]]
     for module in modules:
-        if module.is_available():
+        if module.IMPORT is None or importlib.util.find_spec(module.IMPORT) is not None:
             return module
     raise MissingDependencyError(modules[0].PACKAGE, f"{syntax.value} ({syntax.uid})")
 

@@ -13,10 +13,7 @@ from ..errors import InvalidDicomError
 
 NAME = "zlib (bundled)"
 PACKAGE = None
-
-
-def is_available() -> bool:
-    return True
+IMPORT = None
 
 
 def encode(frame: npt.NDArray[np.integer]) -> bytes:

@@ -12,18 +12,11 @@ from .jpegls import _checked
 
 NAME = "pylibjpeg-openjpeg"
 PACKAGE = "pylibjpeg-openjpeg"
+IMPORT = "openjpeg"
 
 
 def _module() -> Any:
-    return optional_import("openjpeg", PACKAGE, "JPEG 2000 compression")
-
-
-def is_available() -> bool:
-    try:
-        _module()
-    except ImportError:
-        return False
-    return True
+    return optional_import(IMPORT, PACKAGE, "JPEG 2000 compression")
 
 
 #: pylibjpeg-openjpeg always uses 6 wavelet resolutions, which need 2**5 pixels per side.

@@ -11,18 +11,11 @@ from ..errors import InvalidDicomError, optional_import
 
 NAME = "pyjpegls"
 PACKAGE = "pyjpegls"
+IMPORT = "jpeg_ls"
 
 
 def _module() -> Any:
-    return optional_import("jpeg_ls", PACKAGE, "JPEG-LS compression")
-
-
-def is_available() -> bool:
-    try:
-        _module()
-    except ImportError:
-        return False
-    return True
+    return optional_import(IMPORT, PACKAGE, "JPEG-LS compression")
 
 
 def encode(frame: npt.NDArray[np.integer]) -> bytes:

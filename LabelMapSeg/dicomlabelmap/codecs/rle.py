@@ -15,12 +15,9 @@ from ..errors import InvalidDicomError
 
 NAME = "numpy (bundled)"
 PACKAGE = None
+IMPORT = None
 _HEADER = 64
 _MAX_RUN = 128
-
-
-def is_available() -> bool:
-    return True
 
 
 def encode(frame: npt.NDArray[np.integer]) -> bytes:
