@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,12 +109,12 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
         if "file_meta" in dir(dataset) and "TransferSyntaxUID" in dataset.file_meta
         else TransferSyntax.EXPLICIT
     )
-    frames = _decode_frames(dataset, syntax)
+    rows, columns, count, bits = _pixel_layout(dataset)
     if "TotalPixelMatrixRows" in dataset and _functional(dataset, 0, "PlanePositionSlideSequence") is not None:
-        geometry, placements = _tiled_grid(dataset, len(frames))
+        geometry, placements = _tiled_grid(dataset, count)
     else:
-        positions, orientation, pixel_spacing, spacing_between = _frame_geometry(dataset, len(frames))
-        geometry = _grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, frames.shape[1:])
+        positions, orientation, pixel_spacing, spacing_between = _frame_geometry(dataset, count)
+        geometry = _grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, (rows, columns))
         slices = _place_frames(geometry, positions)
         placements = np.column_stack([slices, np.zeros_like(slices), np.zeros_like(slices)])
     findings: list[Finding] = []
@@ -123,21 +124,18 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
     if segmentation_type == "LABELMAP":
         padding = dataset.get("PixelPaddingValue")
         background = None if padding is None else int(padding)
-        volumes = [_labelmap_volume(frames, placements, geometry, described, background, findings)]
+        volumes = [_labelmap_volume(_decode_frames(dataset, syntax), placements, geometry, described, background, findings)]
     else:
         background = None
-        numbers = _frame_segment_numbers(dataset, len(frames))
-        if segmentation_type == "FRACTIONAL":
-            maximum = float(dataset.get("MaximumFractionalValue", 255) or 255)
-            members = frames >= threshold * maximum
-        else:
-            members = frames.astype(bool)
-        volumes = _binary_volumes(members, numbers, placements, geometry, described)
-    return SegContents(path, segmentation_type, syntax, volumes, background, len(frames), findings, dataset)
+        numbers = _frame_segment_numbers(dataset, count)
+        limit = threshold * float(dataset.get("MaximumFractionalValue", 255) or 255) if segmentation_type == "FRACTIONAL" else 1
+        volumes = _binary_volumes(_member_crops(dataset, syntax, limit), numbers, placements, geometry, described)
+    return SegContents(path, segmentation_type, syntax, volumes, background, count, findings, dataset)
 
 
 # -- pixel data -------------------------------------------------------------------------------
-def _decode_frames(dataset: Dataset, syntax: TransferSyntax) -> npt.NDArray[np.integer]:
+def _pixel_layout(dataset: Dataset) -> tuple[int, int, int, int]:
+    """Rows, Columns, Number of Frames and Bits Allocated, checked."""
     rows, columns = int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0))
     count = int(dataset.get("NumberOfFrames", 1) or 1)
     bits = int(dataset.get("BitsAllocated", 0))
@@ -147,34 +145,94 @@ def _decode_frames(dataset: Dataset, syntax: TransferSyntax) -> npt.NDArray[np.i
         raise InvalidDicomError(f"Bits Allocated {bits} is not 1, 8 or 16", attribute="BitsAllocated")
     if "PixelData" not in dataset:
         raise InvalidDicomError("Pixel Data is missing", attribute="PixelData")
+    return rows, columns, count, bits
+
+
+def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArray[np.integer]]:
+    """Each frame as a ``(rows, columns)`` array (1-bit frames unpacked to 0/1), one at a time."""
+    rows, columns, count, bits = _pixel_layout(dataset)
+    pixels = rows * columns
     if syntax is TransferSyntax.EXPLICIT_BIG_ENDIAN:
         # Retired and rare: pydicom's native decoder handles its word swapping.
         try:
             array = dataset.pixel_array
         except Exception as error:  # noqa: BLE001 - pydicom raises many types on broken data
             raise InvalidDicomError(f"big endian Pixel Data cannot be decoded ({error})", attribute="PixelData") from error
-        return array.reshape(count, rows, columns)
+        yield from array.reshape(count, rows, columns)
+        return
     data = dataset.PixelData
-    pixels = rows * columns
     if syntax.encapsulated:
         fragments = list(generate_frames(data, number_of_frames=count))
         if len(fragments) != count:
             raise InvalidDicomError(f"Pixel Data holds {len(fragments)} frames, Number of Frames says {count}", attribute="PixelData")
-        decoded = [decode_frame(fragment, rows, columns, bits, syntax) for fragment in fragments]
-        if bits == 1:
-            return np.stack([np.unpackbits(d.ravel().astype(np.uint8), bitorder="little")[:pixels].reshape(rows, columns) for d in decoded])
-        return np.stack(decoded)
+        for fragment in fragments:
+            decoded = decode_frame(fragment, rows, columns, bits, syntax)
+            yield (
+                np.unpackbits(decoded.ravel().astype(np.uint8), bitorder="little")[:pixels].reshape(rows, columns) if bits == 1 else decoded
+            )
+        return
+    buffer = np.frombuffer(data, dtype=np.uint8)
     if bits == 1:
         needed = (count * pixels + 7) // 8
-        if len(data) < needed:
-            raise InvalidDicomError(f"Pixel Data holds {len(data)} bytes, {needed} needed for {count} 1-bit frames", attribute="PixelData")
-        bits_array = np.unpackbits(np.frombuffer(data, dtype=np.uint8, count=needed), bitorder="little")
-        return bits_array[: count * pixels].reshape(count, rows, columns)
+        if buffer.size < needed:
+            raise InvalidDicomError(
+                f"Pixel Data holds {buffer.size} bytes, {needed} needed for {count} 1-bit frames", attribute="PixelData"
+            )
+        for index in range(count):
+            first_bit = index * pixels
+            chunk = buffer[first_bit // 8 : (first_bit + pixels + 7) // 8 + 1]
+            offset = first_bit % 8
+            yield np.unpackbits(chunk, bitorder="little")[offset : offset + pixels].reshape(rows, columns)
+        return
     dtype = np.dtype("<u2" if bits == 16 else "u1")
     needed = count * pixels * dtype.itemsize
-    if len(data) < needed:
-        raise InvalidDicomError(f"Pixel Data holds {len(data)} bytes, {needed} needed for {count} frames", attribute="PixelData")
-    return np.frombuffer(data, dtype=dtype, count=count * pixels).reshape(count, rows, columns).astype(dtype.newbyteorder("="))
+    if buffer.size < needed:
+        raise InvalidDicomError(f"Pixel Data holds {buffer.size} bytes, {needed} needed for {count} frames", attribute="PixelData")
+    frames = buffer[:needed].view(dtype).reshape(count, rows, columns)
+    for frame in frames:
+        yield frame.astype(dtype.newbyteorder("="))
+
+
+def _decode_frames(dataset: Dataset, syntax: TransferSyntax) -> npt.NDArray[np.integer]:
+    """All frames at once, shape ``(frames, rows, columns)``."""
+    return np.stack(list(_iter_frames(dataset, syntax)))
+
+
+Crop = tuple[int, int, npt.NDArray[np.bool_]] | None
+
+
+def _member_crops(dataset: Dataset, syntax: TransferSyntax, limit: float) -> Iterator[Crop]:
+    """For each frame, the bounding box of its member pixels (value >= ``limit``) as
+    ``(row, column, mask)``, or ``None`` when it has none. Native 1-bit frames that start and
+    run on byte boundaries are boxed on their packed bytes and only the box is unpacked."""
+    rows, columns, count, bits = _pixel_layout(dataset)
+    if bits == 1 and not syntax.encapsulated and syntax is not TransferSyntax.EXPLICIT_BIG_ENDIAN and columns % 8 == 0:
+        stride = rows * columns // 8
+        buffer = np.frombuffer(dataset.PixelData, dtype=np.uint8)
+        if buffer.size < stride * count:
+            raise InvalidDicomError(
+                f"Pixel Data holds {buffer.size} bytes, {stride * count} needed for {count} 1-bit frames", attribute="PixelData"
+            )
+        for index in range(count):
+            packed = buffer[index * stride : (index + 1) * stride].reshape(rows, columns // 8)
+            used_rows = np.flatnonzero(packed.any(axis=1))
+            if used_rows.size == 0:
+                yield None
+                continue
+            used_bytes = np.flatnonzero(packed[used_rows[0] : used_rows[-1] + 1].any(axis=0))
+            box = packed[used_rows[0] : used_rows[-1] + 1, used_bytes[0] : used_bytes[-1] + 1]
+            yield int(used_rows[0]), int(used_bytes[0]) * 8, np.unpackbits(box, axis=1, bitorder="little").astype(bool)
+        return
+    for frame in _iter_frames(dataset, syntax):
+        yield _crop(frame >= limit)
+
+
+def _crop(mask: npt.NDArray[np.bool_]) -> Crop:
+    used_rows = np.flatnonzero(mask.any(axis=1))
+    if used_rows.size == 0:
+        return None
+    used_columns = np.flatnonzero(mask[used_rows[0] : used_rows[-1] + 1].any(axis=0))
+    return int(used_rows[0]), int(used_columns[0]), mask[used_rows[0] : used_rows[-1] + 1, used_columns[0] : used_columns[-1] + 1]
 
 
 # -- geometry ---------------------------------------------------------------------------------
@@ -314,9 +372,7 @@ def _paste(target: npt.NDArray[np.generic], tile: npt.NDArray[np.generic], row: 
         raise GeometryError(
             f"a tile at row {row + 1}, column {column + 1} lies outside the {target.shape[0]}x{target.shape[1]} total pixel matrix"
         )
-    region = target[row : row + height, column : column + width]
-    part = tile[:height, :width]
-    region[...] = part if combine is None else combine(region, part)
+    target[row : row + height, column : column + width] = tile[:height, :width]
 
 
 # -- segments ---------------------------------------------------------------------------------
@@ -407,27 +463,40 @@ def _frame_segment_numbers(dataset: Dataset, count: int) -> list[int]:
 
 
 def _binary_volumes(
-    frames: npt.NDArray[np.bool_],
+    crops: Iterable[Crop],
     numbers: list[int],
     placements: npt.NDArray[np.int64],
     geometry: ImageGeometry,
     described: list[Segment],
 ) -> list[LabelVolume]:
-    planes: dict[int, dict[int, npt.NDArray[np.bool_]]] = {}
-    for frame, number, (k, row, column) in zip(frames, numbers, placements.tolist(), strict=True):
-        by_slice = planes.setdefault(number, {})
-        if k not in by_slice:
-            by_slice[k] = np.zeros(geometry.shape[1:], dtype=bool)
-        _paste(by_slice[k], frame, row, column, combine=np.logical_or)
+    """Per segment, the frames' boxes combined into one box mask; then label layers."""
     by_number = {s.number: s for s in described}
-    for number in planes:
+    pieces: dict[int, list[tuple[int, int, int, npt.NDArray[np.bool_]]]] = {}
+    for crop, number, (k, row, column) in zip(crops, numbers, placements.tolist(), strict=True):
         if number not in by_number:
             raise InvalidDicomError(
                 f"frames reference Segment Number {number}, which the Segment Sequence does not describe",
                 attribute="ReferencedSegmentNumber",
             )
-    items = [
-        (segment, BoxMask.from_planes(geometry.shape, planes.get(segment.number, {})))
-        for segment in sorted(described, key=lambda s: s.number)
-    ]
+        if crop is not None:
+            pieces.setdefault(number, []).append((k, row + crop[0], column + crop[1], crop[2]))
+    items = [(segment, _box_mask(geometry.shape, pieces.get(segment.number, []))) for segment in sorted(described, key=lambda s: s.number)]
     return build_label_volumes(geometry, items)
+
+
+def _box_mask(shape: tuple[int, int, int], pieces: list[tuple[int, int, int, npt.NDArray[np.bool_]]]) -> BoxMask:
+    """Combine ``(slice, row, column, mask)`` pieces (clipped to the grid) into one box mask."""
+    clipped = []
+    for k, row, column, mask in pieces:
+        height, width = min(mask.shape[0], shape[1] - row), min(mask.shape[1], shape[2] - column)
+        if height > 0 and width > 0:
+            clipped.append((k, row, column, mask[:height, :width]))
+    if not clipped:
+        return BoxMask.empty(shape)
+    low = np.min([[k, r, c] for k, r, c, _ in clipped], axis=0)
+    high = np.max([[k + 1, r + m.shape[0], c + m.shape[1]] for k, r, c, m in clipped], axis=0)
+    crop = np.zeros(tuple(high - low), dtype=bool)
+    for k, row, column, mask in clipped:
+        region = crop[k - low[0], row - low[1] : row - low[1] + mask.shape[0], column - low[2] : column - low[2] + mask.shape[1]]
+        region |= mask
+    return BoxMask(shape, (int(low[0]), int(low[1]), int(low[2])), crop)

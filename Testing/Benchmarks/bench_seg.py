@@ -59,10 +59,14 @@ reference = read_reference_series(sys.argv[1])
 sources = [pydicom.dcmread(s.path) for s in reference.slices]
 (volume,) = read_label_file(sys.argv[2])
 numbers = [s.number for s in volume.segments]
+array = volume.array
+if sys.argv[5] == "BINARY":  # highdicom's BINARY writer wants segment numbers 1..N
+    array = np.searchsorted(np.array([0] + numbers), array).astype(np.uint8)
+    numbers = list(range(1, len(numbers) + 1))
 descriptions = [hd.seg.SegmentDescription(segment_number=n, segment_label=f"Segment {n}", segmented_property_category=codes.SCT.Tissue,
     segmented_property_type=codes.SCT.Tissue, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL) for n in numbers]
 kind = hd.seg.SegmentationTypeValues[sys.argv[5]]
-seg = hd.seg.Segmentation(source_images=sources, pixel_array=volume.array, segmentation_type=kind, segment_descriptions=descriptions,
+seg = hd.seg.Segmentation(source_images=sources, pixel_array=array, segmentation_type=kind, segment_descriptions=descriptions,
     series_instance_uid=hd.UID(), series_number=300, sop_instance_uid=hd.UID(), instance_number=1, manufacturer="bench",
     manufacturer_model_name="bench", software_versions="1", device_serial_number="1", transfer_syntax_uid=sys.argv[4])
 seg.save_as(sys.argv[3])
@@ -80,7 +84,9 @@ convert_to_label_map_seg(sys.argv[1], sys.argv[2])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--syntaxes", default="explicit,deflated,rle,jpegls,jpeg2000,deflated-frame")
+    parser.add_argument(
+        "--syntaxes", default="explicit,deflated,rle,jpegls,jpeg2000,deflated-frame", help="comma-separated; empty for the BINARY part only"
+    )
     parser.add_argument("--slices", type=int, default=0, help="use only the first N slices (0: all)")
     arguments = parser.parse_args()
     if not VOLUME.exists():
@@ -93,7 +99,7 @@ def main() -> None:
         header = f"{'syntax':<15} {'tool':<10} {'encode s':>9} {'decode s':>9} {'size MB':>9} {'enc MiB':>8} {'dec MiB':>8} {'enc x':>6} {'dec x':>6} {'size x':>7}"
         print(header)
         print("-" * len(header))
-        for syntax in arguments.syntaxes.split(","):
+        for syntax in filter(None, arguments.syntaxes.split(",")):
             rows = {"ours": run_ours(work, labels, syntax)}
             if syntax in HIGHDICOM_SYNTAXES:
                 rows["highdicom"] = run_highdicom(work, labels, syntax, "LABELMAP")
