@@ -237,13 +237,15 @@ def _crop(mask: npt.NDArray[np.bool_]) -> Crop:
 
 # -- geometry ---------------------------------------------------------------------------------
 def _functional(dataset: Dataset, index: int, sequence: str) -> Dataset | None:
-    for groups in (
-        dataset.get("PerFrameFunctionalGroupsSequence", [])[index : index + 1],
-        dataset.get("SharedFunctionalGroupsSequence", [])[:1],
-    ):
-        for group in groups:
+    """Frame ``index``'s item of a functional group: per-frame if there, else shared."""
+    for name, position in (("PerFrameFunctionalGroupsSequence", index), ("SharedFunctionalGroupsSequence", 0)):
+        if name not in dataset:
+            continue
+        groups = dataset[name].value
+        if position < len(groups):
+            group = groups[position]
             if sequence in group and len(group[sequence].value):
-                return group[sequence].value[0]
+                return group[sequence].value[0]  # type: ignore[no-any-return]
     return None
 
 
@@ -364,7 +366,7 @@ def _tiled_grid(dataset: Dataset, count: int) -> tuple[ImageGeometry, npt.NDArra
     return geometry, np.asarray(placements, dtype=np.int64)
 
 
-def _paste(target: npt.NDArray[np.generic], tile: npt.NDArray[np.generic], row: int, column: int, combine: np.ufunc | None = None) -> None:
+def _paste(target: npt.NDArray[np.generic], tile: npt.NDArray[np.generic], row: int, column: int) -> None:
     """Put ``tile`` at ``(row, column)`` of ``target``, clipped to it (edge tiles overhang)."""
     height = min(tile.shape[0], target.shape[0] - row)
     width = min(tile.shape[1], target.shape[1] - column)
