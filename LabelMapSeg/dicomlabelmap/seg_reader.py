@@ -124,7 +124,7 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
     if segmentation_type == "LABELMAP":
         padding = dataset.get("PixelPaddingValue")
         background = None if padding is None else int(padding)
-        volumes = [_labelmap_volume(_decode_frames(dataset, syntax), placements, geometry, described, background, findings)]
+        volumes = [_labelmap_volume(_iter_frames(dataset, syntax), bits, placements, geometry, described, background, findings)]
     else:
         background = None
         numbers = _frame_segment_numbers(dataset, count)
@@ -191,11 +191,6 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArr
     frames = buffer[:needed].view(dtype).reshape(count, rows, columns)
     for frame in frames:
         yield frame.astype(dtype.newbyteorder("="))
-
-
-def _decode_frames(dataset: Dataset, syntax: TransferSyntax) -> npt.NDArray[np.integer]:
-    """All frames at once, shape ``(frames, rows, columns)``."""
-    return np.stack(list(_iter_frames(dataset, syntax)))
 
 
 Crop = tuple[int, int, npt.NDArray[np.bool_]] | None
@@ -379,7 +374,8 @@ def _paste(target: npt.NDArray[np.generic], tile: npt.NDArray[np.generic], row: 
 
 # -- segments ---------------------------------------------------------------------------------
 def _labelmap_volume(
-    frames: npt.NDArray[np.integer],
+    frames: Iterable[npt.NDArray[np.integer]],
+    bits: int,
     placements: npt.NDArray[np.int64],
     geometry: ImageGeometry,
     described: list[Segment],
@@ -387,12 +383,12 @@ def _labelmap_volume(
     findings: list[Finding],
 ) -> LabelVolume:
     fill = 0 if background is None else background
-    top = max([int(frames.max()) if frames.size else 0, fill] + [s.number for s in described])
-    raw = np.full(geometry.shape, fill, dtype=np.uint16 if top > 255 else np.uint8)
+    raw = np.full(geometry.shape, fill, dtype=np.uint16 if bits == 16 else np.uint8)
     if len(np.unique(placements, axis=0)) != len(placements):
         raise GeometryError("two frames share one position; a label map has one frame per position")
     for frame, (k, row, column) in zip(frames, placements.tolist(), strict=True):
         _paste(raw[k], frame, row, column)
+    top = max([int(raw.max()), fill] + [s.number for s in described])
     lookup = np.arange(top + 1, dtype=np.int64)
     segments = []
     next_free = top + 1
