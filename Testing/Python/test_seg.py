@@ -67,8 +67,12 @@ SYNTAXES = TransferSyntax.writable_syntaxes()
 @pytest.mark.parametrize("sixteen_bit", [False, True], ids=["8bit", "16bit"])
 @pytest.mark.parametrize("omit_empty", [False, True], ids=["all-frames", "omit-empty"])
 @pytest.mark.parametrize("palette", [False, True], ids=["monochrome2", "palette"])
-def test_round_trip_every_syntax(tmp_path, syntax, sixteen_bit, omit_empty, palette):
-    reference = make_reference(tmp_path)
+@pytest.mark.parametrize("multiframe", [False, True], ids=["single-frame-source", "multi-frame-source"])
+@pytest.mark.parametrize("direction", list(DIRECTIONS))
+def test_round_trip_every_syntax(tmp_path, syntax, sixteen_bit, omit_empty, palette, multiframe, direction):
+    """The full cross product the issue asks for: 6 syntaxes x 8/16-bit x all/omitted empty
+    frames x MONOCHROME2/PALETTE COLOR x single/multi-frame sources x axial/sagittal/oblique."""
+    reference = make_reference(tmp_path, direction, multiframe)
     volume = make_volume(reference, sixteen_bit)
     options = SegWriteOptions(transfer_syntax=syntax, omit_empty_frames=omit_empty, palette_color=palette)
     (path,) = write_label_map_segs([volume], reference, tmp_path, options)
