@@ -215,7 +215,7 @@ def binary_section(work: Path, bin_dir: Path, labels: Path) -> None:
     binary = work / "binary.dcm"
     measure(python(HIGHDICOM_ENCODE, str(work / "ct"), str(labels), str(binary), TransferSyntax.EXPLICIT.uid, "BINARY"))
     size = binary.stat().st_size
-    ours, ours_mib = measure(python(OURS_DECODE, str(work / "ct"), str(binary)))
+    ours, ours_mib = measure(python(OURS_DECODE, "-", str(binary)))  # like highdicom, without the CT
     theirs, theirs_mib = measure(python(HIGHDICOM_DECODE, str(binary)))
     print(f"BINARY SEG (highdicom, explicit, {size / 1e6:.1f} MB), decode to a label map:")
     print(

@@ -420,3 +420,26 @@ def test_dciodvfy_on_a_seg_of_real_ct(tmp_path):
         report = subprocess.run([dciodvfy, "-new", str(path)], capture_output=True, text=True, check=False).stderr
         assert "Error" not in report, report
         assert pydicom.dcmread(path, stop_before_pixels=True).DeidentificationMethod == "not stated by the source images"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    "name", ["dcmqi/sparse-labelmap-ppv5.dcm", "dcmqi/partial_overlaps.dcm", "highdicom/seg_image_ct_binary_overlap.dcm"]
+)
+def test_raw_per_frame_reading_equals_pydicom(name, monkeypatch):
+    """Frame positions and segment numbers read from undecoded bytes (when pydicom left them
+    undecoded) give exactly what pydicom's own decoding gives."""
+    import dicomlabelmap.seg_reader as reader
+
+    path = shared_file(name)
+    raw_reader = reader._raw_frame_values
+    fast = read_seg(path)
+    monkeypatch.setattr(reader, "_raw_frame_values", lambda *arguments: None)
+    slow = read_seg(path)
+    assert len(fast.volumes) == len(slow.volumes)
+    for a, b in zip(fast.volumes, slow.volumes, strict=True):
+        np.testing.assert_array_equal(a.array, b.array)
+        assert a.geometry.is_close(b.geometry, 0)
+    if "sparse" in name:
+        dataset = pydicom.dcmread(path)
+        assert raw_reader(dataset, 2, "PlanePositionSequence", "ImagePositionPatient") is not None
