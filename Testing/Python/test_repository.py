@@ -39,11 +39,30 @@ def test_core_imports_without_slicer_and_optional_packages():
     assert result.stdout.strip() == ""
 
 
-def test_cmake_lists_every_core_file():
+def test_cmake_lists_every_core_and_glue_file():
     cmake = (REPOSITORY / "LabelMapSeg" / "CMakeLists.txt").read_text()
-    listed = set(re.findall(r"dicomlabelmap/[\w./]+", cmake))
-    present = {f"dicomlabelmap/{p.relative_to(CORE).as_posix()}" for p in CORE.rglob("*") if p.suffix in (".py", ".typed")}
+    listed = set(re.findall(r"(?:dicomlabelmap|LabelMapSegLib)/[\w./]+", cmake))
+    root = REPOSITORY / "LabelMapSeg"
+    present = {
+        p.relative_to(root).as_posix()
+        for package in ("dicomlabelmap", "LabelMapSegLib")
+        for p in (root / package).rglob("*")
+        if p.suffix in (".py", ".typed")
+    }
     assert listed == present
+
+
+@pytest.mark.parametrize("path", sorted((REPOSITORY / "LabelMapSeg" / "LabelMapSegLib").rglob("*.py")), ids=lambda p: p.name)
+def test_glue_never_imports_qt_at_module_level(path):
+    assert not set(_imported_modules_at_top(path)) & {"qt", "ctk", "PythonQt"}
+
+
+def _imported_modules_at_top(path):
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
 
 
 def test_core_is_typed():
