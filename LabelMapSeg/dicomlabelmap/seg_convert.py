@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 
 from .errors import InvalidDicomError
 from .progress import ProgressCallback, report, scaled
-from .seg_reader import SegContents, _functional, read_seg
+from .seg_reader import FunctionalGroups, SegContents, read_seg
 from .seg_writer import SegWriteOptions, write_label_map_segs
 from .series import COPIED_ATTRIBUTES, ReferenceSeries, SourceSlice
 
@@ -28,12 +28,13 @@ def reference_from_seg(contents: SegContents) -> ReferenceSeries:
     dataset = contents.dataset
     if dataset is None:
         raise InvalidDicomError("the Segmentation's dataset is needed to rebuild its reference", contents.path)
+    groups = contents.groups or FunctionalGroups(dataset)
     geometry = contents.geometry
     sources: dict[int, SourceSlice] = {}
     positions = geometry.slice_positions()
     for index in range(contents.frame_count):
-        plane = _functional(dataset, index, "PlanePositionSequence")
-        derivation = _functional(dataset, index, "DerivationImageSequence")
+        plane = groups.item(index, "PlanePositionSequence")
+        derivation = groups.item(index, "DerivationImageSequence")
         if plane is None or derivation is None or not derivation.get("SourceImageSequence"):
             continue
         k = int(round(float(geometry.to_ijk([[float(v) for v in plane.ImagePositionPatient]])[0, 2])))

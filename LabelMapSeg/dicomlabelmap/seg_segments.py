@@ -9,9 +9,9 @@ from .colors import dicom_lab_to_rgb, rgb_to_dicom_lab
 from .errors import InvalidDicomError
 from .segment import BACKGROUND, Code, Segment, SegmentAlgorithmType
 
-#: Algorithm family written when an algorithm version is given (Segmentation Algorithm
-#: Identification requires a family code; the Segment model keeps no family of its own).
-_ALGORITHM_FAMILY = Code("123110", "DCM", "Artificial Intelligence")
+#: Algorithm family written when an algorithm version is given and the segment names no
+#: family (Segmentation Algorithm Identification requires one).
+DEFAULT_ALGORITHM_FAMILY = Code("123110", "DCM", "Artificial Intelligence")
 
 
 def code_item(code: Code) -> Dataset:
@@ -42,7 +42,7 @@ def segment_item(segment: Segment, with_color: bool = True) -> Dataset:
         item.SegmentAlgorithmName = segment.algorithm_name or "unknown"
         if segment.algorithm_version:
             algorithm = Dataset()
-            algorithm.AlgorithmFamilyCodeSequence = DicomSequence([code_item(_ALGORITHM_FAMILY)])
+            algorithm.AlgorithmFamilyCodeSequence = DicomSequence([code_item(segment.algorithm_family or DEFAULT_ALGORITHM_FAMILY)])
             algorithm.AlgorithmName = segment.algorithm_name or "unknown"
             algorithm.AlgorithmVersion = segment.algorithm_version
             item.SegmentationAlgorithmIdentificationSequence = DicomSequence([algorithm])
@@ -81,6 +81,9 @@ def segment_from_item(item: Dataset) -> Segment:
     segment.algorithm_name = str(item.get("SegmentAlgorithmName", ""))
     for identification in item.get("SegmentationAlgorithmIdentificationSequence", [])[:1]:
         segment.algorithm_version = str(identification.get("AlgorithmVersion", ""))
+        families = identification.get("AlgorithmFamilyCodeSequence", [])
+        if families:
+            segment.algorithm_family = code_from_item(families[0], "AlgorithmFamilyCodeSequence")
     categories = item.get("SegmentedPropertyCategoryCodeSequence", [])
     types = item.get("SegmentedPropertyTypeCodeSequence", [])
     if categories:

@@ -12,7 +12,7 @@ import pydicom
 
 from .errors import DicomLabelMapError
 from .findings import Finding, Severity
-from .seg_reader import _functional, read_seg
+from .seg_reader import FunctionalGroups, read_seg
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE
 
 
@@ -36,6 +36,7 @@ def validate_seg(path: str | Path, run_dciodvfy: bool = True) -> list[Finding]:
 
 def _header_findings(dataset: pydicom.Dataset) -> list[Finding]:
     findings: list[Finding] = []
+    groups = FunctionalGroups(dataset)
 
     def error(message: str, attribute: str | None = None) -> None:
         findings.append(Finding(Severity.ERROR, message, attribute=attribute))
@@ -61,7 +62,7 @@ def _header_findings(dataset: pydicom.Dataset) -> list[Finding]:
             error("a label map needs Bits Allocated 8 or 16, Bits Stored equal, High Bit one less, Pixel Representation 0", "BitsAllocated")
         if dataset.get("SegmentsOverlap", "NO") != "NO":
             error("Segments Overlap must be NO in a label map", "SegmentsOverlap")
-        if any(_functional(dataset, i, "SegmentIdentificationSequence") is not None for i in range(frames)):
+        if any(groups.item(i, "SegmentIdentificationSequence") is not None for i in range(frames)):
             error("a label map has no Segment Identification Sequence per frame", "SegmentIdentificationSequence")
         palette = dataset.get("PhotometricInterpretation") == "PALETTE COLOR"
         with_lab = [int(item.SegmentNumber) for item in dataset.get("SegmentSequence", []) if "RecommendedDisplayCIELabValue" in item]
@@ -80,7 +81,7 @@ def _header_findings(dataset: pydicom.Dataset) -> list[Finding]:
                 attribute="ReferencedSeriesSequence",
             )
         )
-    missing = [i + 1 for i in range(frames) if _functional(dataset, i, "DerivationImageSequence") is None]
+    missing = [i + 1 for i in range(frames) if groups.item(i, "DerivationImageSequence") is None]
     if missing:
         findings.append(
             Finding(

@@ -52,6 +52,9 @@ class Segment:
     algorithm_type: SegmentAlgorithmType = SegmentAlgorithmType.MANUAL
     algorithm_name: str = ""
     algorithm_version: str = ""
+    #: Algorithm family (CID 7162); written with the version in the Segmentation Algorithm
+    #: Identification Sequence, as DCM 123110 "Artificial Intelligence" when not given.
+    algorithm_family: Code | None = None
     #: Free-form extra facts kept with the segment (e.g. the source ROI Number).
     properties: dict[str, str] = field(default_factory=dict)
 

@@ -83,3 +83,16 @@ def test_mypy_is_clean():
         pytest.skip("mypy is not installed")
     result = subprocess.run([mypy], capture_output=True, text=True, cwd=REPOSITORY, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_package_exports_resolve_lazily():
+    """Every name in ``dicomlabelmap.__all__`` resolves, and importing one submodule does not
+    import the others (start-up cost in Slicer and in the command line)."""
+    import dicomlabelmap
+
+    for name in dicomlabelmap.__all__:
+        assert getattr(dicomlabelmap, name) is not None, name
+    code = "import sys, dicomlabelmap.seg_reader; print(sorted(m for m in sys.modules if m.startswith('dicomlabelmap')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in ("dicomlabelmap.conversion", "dicomlabelmap.rasterize", "dicomlabelmap.rtstruct", "dicomlabelmap.labelfiles"):
+        assert f"'{heavy}'" not in loaded, loaded

@@ -52,6 +52,7 @@ def make_volume(reference, sixteen_bit=False, empty_slices=(0, 3)):
             algorithm_type=SegmentAlgorithmType.AUTOMATIC,
             algorithm_name="TotalSegmentator",
             algorithm_version="2.4",
+            algorithm_family=Code("123106", "DCM", "Region Growing"),
         ),
         Segment(numbers[1], "Tumour", color=(0, 255, 0)),
         Segment(numbers[2], "Speckle", color=(10, 20, 250)),
@@ -99,7 +100,7 @@ def test_round_trip_every_syntax(tmp_path, syntax, sixteen_bit, omit_empty, pale
 
 def _segment_summary(segments):
     return sorted(
-        (s.number, s.label, s.description, s.display_color(), s.category, s.type, s.algorithm_type, s.algorithm_name, s.algorithm_version)
+        (s.number, s.label, s.description, s.display_color(), s.category, s.type, s.algorithm_type, s.algorithm_name, s.algorithm_version, s.algorithm_family)
         for s in segments
     )
 
@@ -119,6 +120,17 @@ def test_round_trip_orientations_and_sources(tmp_path, direction, multiframe):
         assert [int(s.ReferencedFrameNumber) for s in sources] == [reference.slices[k].frame_number for k in occupied]
     else:
         assert all("ReferencedFrameNumber" not in s for s in sources)
+
+
+def test_algorithm_family_defaults_to_artificial_intelligence():
+    from dicomlabelmap.seg_segments import segment_from_item, segment_item
+
+    segment = Segment(3, "Auto", algorithm_type=SegmentAlgorithmType.AUTOMATIC, algorithm_name="nnU-Net", algorithm_version="2")
+    item = segment_item(segment)
+    family = item.SegmentationAlgorithmIdentificationSequence[0].AlgorithmFamilyCodeSequence[0]
+    assert (family.CodeValue, family.CodingSchemeDesignator) == ("123110", "DCM")
+    assert segment_from_item(item).algorithm_family == Code("123110", "DCM", "Artificial Intelligence")
+    assert "SegmentationAlgorithmIdentificationSequence" not in segment_item(Segment(4, "Manual"))
 
 
 def test_instance_content(tmp_path):
@@ -420,26 +432,3 @@ def test_dciodvfy_on_a_seg_of_real_ct(tmp_path):
         report = subprocess.run([dciodvfy, "-new", str(path)], capture_output=True, text=True, check=False).stderr
         assert "Error" not in report, report
         assert pydicom.dcmread(path, stop_before_pixels=True).DeidentificationMethod == "not stated by the source images"
-
-
-@pytest.mark.realdata
-@pytest.mark.parametrize(
-    "name", ["dcmqi/sparse-labelmap-ppv5.dcm", "dcmqi/partial_overlaps.dcm", "highdicom/seg_image_ct_binary_overlap.dcm"]
-)
-def test_raw_per_frame_reading_equals_pydicom(name, monkeypatch):
-    """Frame positions and segment numbers read from undecoded bytes (when pydicom left them
-    undecoded) give exactly what pydicom's own decoding gives."""
-    import dicomlabelmap.seg_reader as reader
-
-    path = shared_file(name)
-    raw_reader = reader._raw_frame_values
-    fast = read_seg(path)
-    monkeypatch.setattr(reader, "_raw_frame_values", lambda *arguments: None)
-    slow = read_seg(path)
-    assert len(fast.volumes) == len(slow.volumes)
-    for a, b in zip(fast.volumes, slow.volumes, strict=True):
-        np.testing.assert_array_equal(a.array, b.array)
-        assert a.geometry.is_close(b.geometry, 0)
-    if "sparse" in name:
-        dataset = pydicom.dcmread(path)
-        assert raw_reader(dataset, 2, "PlanePositionSequence", "ImagePositionPatient") is not None
