@@ -156,3 +156,62 @@ def add_label_volumes_to_segmentation_node(volumes: list[LabelVolume], segmentat
             segmentation.AddSegment(vtk_segment, segment_id)
             ids.append(segment_id)
     return ids
+
+
+def set_reference_geometry(segmentation_node: Any, geometry: ImageGeometry, volume_node: Any = None) -> None:
+    """Make ``geometry`` the segmentation's reference image geometry (the grid Slicer edits and
+    converts on): from ``volume_node`` when given (it must be on that grid), else directly."""
+    if volume_node is not None:
+        if not geometry_from_volume_node(volume_node).is_close(geometry, 1e-3):
+            raise GeometryError(f"volume '{volume_node.GetName()}' is not on the segmentation's grid")
+        segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+        return
+    image = slicer.vtkOrientedImageData()
+    image.SetDimensions(geometry.shape[2], geometry.shape[1], geometry.shape[0])
+    image.SetImageToWorldMatrix(ijk_to_ras(geometry))
+    converter = slicer.vtkSegmentationConverter
+    segmentation_node.GetSegmentation().SetConversionParameter(
+        converter.GetReferenceImageGeometryParameterName(), converter.SerializeImageGeometry(image)
+    )
+
+
+def reference_geometry(segmentation_node: Any) -> ImageGeometry | None:
+    """The segmentation's reference image geometry, or ``None`` when it has none."""
+    converter = slicer.vtkSegmentationConverter
+    text = segmentation_node.GetSegmentation().GetConversionParameter(converter.GetReferenceImageGeometryParameterName())
+    image = slicer.vtkOrientedImageData()
+    if not text or not converter.DeserializeImageGeometry(text, image, False):
+        return None
+    extent = image.GetExtent()
+    to_world = vtk.vtkMatrix4x4()
+    image.GetImageToWorldMatrix(to_world)
+    ijk_to_lps = _RAS_FROM_LPS @ _matrix_to_numpy(to_world)
+    # The extent may start anywhere; the grid starts at its first voxel.
+    ijk_to_lps[:3, 3] = (ijk_to_lps @ np.array([extent[0], extent[2], extent[4], 1.0]))[:3]
+    shape = (extent[5] - extent[4] + 1, extent[3] - extent[2] + 1, extent[1] - extent[0] + 1)
+    return ImageGeometry.from_ijk_to_lps(shape, ijk_to_lps)
+
+
+def labelmap_node_from_label_volume(volume: LabelVolume, scene: Any, name: str) -> Any:
+    """A labelmap volume node holding ``volume`` on its exact grid, with a colour table that
+    names and colours each label value."""
+    colors = scene.AddNewNodeByClass("vtkMRMLColorTableNode", f"{name} colors")
+    colors.SetTypeToUser()
+    highest = max([s.number for s in volume.segments] + [0])
+    colors.SetNumberOfColors(highest + 1)
+    colors.SetColor(0, "Background", 0.0, 0.0, 0.0, 0.0)
+    for segment in volume.segments:
+        red, green, blue = (c / 255 for c in segment.display_color())
+        colors.SetColor(segment.number, segment.label, red, green, blue, 1.0)
+    node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", name)
+    image = vtk.vtkImageData()
+    image.SetDimensions(volume.geometry.shape[2], volume.geometry.shape[1], volume.geometry.shape[0])
+    image.AllocateScalars(vtk.VTK_UNSIGNED_SHORT if volume.array.dtype == np.uint16 else vtk.VTK_UNSIGNED_CHAR, 1)
+    numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())[:] = np.ascontiguousarray(volume.array).ravel()
+    node.SetAndObserveImageData(image)
+    node.SetIJKToRASMatrix(ijk_to_ras(volume.geometry))
+    node.CreateDefaultDisplayNodes()
+    display = node.GetDisplayNode()
+    if display is not None:
+        display.SetAndObserveColorNodeID(colors.GetID())
+    return node

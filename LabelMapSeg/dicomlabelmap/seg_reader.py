@@ -43,6 +43,8 @@ from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 
 logger = logging.getLogger(__name__)
 
+#: Distinct encoded frames remembered so that repeats are decoded once.
+_REPEATED_FRAMES = 8
 #: 1-bit frames boxed together on their packed bytes (bounded memory for the intermediate arrays).
 _FRAME_BATCH = 256
 #: Frames must sit within this many pixels (in-plane) / slices of a grid position.
@@ -174,11 +176,20 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArr
         fragments = list(generate_frames(data, number_of_frames=count))
         if len(fragments) != count:
             raise InvalidDicomError(f"Pixel Data holds {len(fragments)} frames, Number of Frames says {count}", attribute="PixelData")
+        repeated: dict[bytes, npt.NDArray[np.integer]] = {}  # identical fragments (e.g. empty frames) decode once
         for fragment in fragments:
-            decoded = decode_frame(fragment, rows, columns, bits, syntax)
-            yield (
-                np.unpackbits(decoded.ravel().astype(np.uint8), bitorder="little")[:pixels].reshape(rows, columns) if bits == 1 else decoded
-            )
+            frame = repeated.get(fragment)
+            if frame is None:
+                decoded = decode_frame(fragment, rows, columns, bits, syntax)
+                frame = (
+                    np.unpackbits(decoded.ravel().astype(np.uint8), bitorder="little")[:pixels].reshape(rows, columns)
+                    if bits == 1
+                    else decoded
+                )
+                if len(repeated) < _REPEATED_FRAMES:
+                    frame.flags.writeable = False
+                    repeated[fragment] = frame
+            yield frame
         return
     buffer = np.frombuffer(data, dtype=np.uint8)
     if bits == 1:

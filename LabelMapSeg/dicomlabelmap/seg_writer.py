@@ -103,27 +103,42 @@ def write_label_map_segs(
     if not folder.is_dir():
         raise OutputError(f"{folder}: no such folder")
     series_uid = generate_uid()
-    paths = []
-    for index, volume in enumerate(volumes):
-        report(progress, index / max(1, len(volumes)), f"Writing layer {index + 1} of {len(volumes)}")
-        dataset = build_label_map_seg(volume, reference, options, series_uid, index + 1)
-        path = folder / f"LabelMapSEG_{index + 1:03d}.dcm"
-        paths.append(
-            write_verified(
-                path,
-                partial(_save, dataset),
-                partial(_verify, volume=volume, reference=reference),
-                overwrite,
+    paths: list[Path] = []
+    try:
+        for index, volume in enumerate(volumes):
+            report(progress, index / max(1, len(volumes)), f"Writing layer {index + 1} of {len(volumes)}")
+            dataset = build_label_map_seg(volume, reference, options, series_uid, index + 1)
+            path = folder / f"LabelMapSEG_{index + 1:03d}.dcm"
+            paths.append(
+                write_verified(
+                    path,
+                    partial(_save, dataset),
+                    partial(_verify, volume=volume, reference=reference),
+                    overwrite,
+                )
             )
-        )
+    except BaseException:
+        # A series is published whole or not at all: remove the layers already written.
+        for path in paths:
+            path.unlink(missing_ok=True)
+        raise
     report(progress, 1.0, "Written and verified")
     return paths
 
 
 # -- building steps ---------------------------------------------------------------------------
+#: Distinct frames remembered so that repeats are encoded once.
+_REPEATED_FRAMES = 8
+
+
 def _validate(volume: LabelVolume, reference: ReferenceSeries, options: SegWriteOptions) -> None:
     if not options.transfer_syntax.writable:
         raise DicomLabelMapError(f"{options.transfer_syntax.value} is read, never written (retired transfer syntax)")
+    if not reference.study_instance_uid or not any(source.sop_instance_uid for source in reference.slices):
+        raise DicomLabelMapError(
+            "the reference series has no Study Instance UID or no source images (it was not read from DICOM); "
+            "a Label Map SEG needs the DICOM images it was drawn on"
+        )
     if not volume.geometry.is_close(reference.geometry, 1e-3):
         raise GeometryError("the label map's grid differs from the reference series' grid; a Label Map SEG must lie on its source images")
     if any(s.number < 1 for s in volume.segments):
@@ -301,13 +316,28 @@ def _pixel_data(dataset: Dataset, frames: npt.NDArray[np.integer], syntax: Trans
     meta.TransferSyntaxUID = UID(syntax.uid)
     dataset.file_meta = meta
     if syntax.encapsulated:
-        dataset.PixelData = encapsulate([encode_frame(frame, syntax) for frame in frames], has_bot=True)
+        dataset.PixelData = encapsulate(_encode_frames(frames, syntax), has_bot=True)
         dataset["PixelData"].VR = "OB"
     else:
         dtype = "<u2" if frames.dtype.itemsize == 2 else "u1"
         data = np.ascontiguousarray(frames).astype(dtype).tobytes()
         dataset.PixelData = data + b"\x00" * (len(data) & 1)
         dataset["PixelData"].VR = "OW" if frames.dtype.itemsize == 2 else "OB"
+
+
+def _encode_frames(frames: npt.NDArray[np.integer], syntax: TransferSyntax) -> list[bytes]:
+    """Each frame encoded; identical frames (empty slices above all) are encoded once."""
+    repeated: dict[bytes, bytes] = {}
+    encoded = []
+    for frame in frames:
+        key = frame.tobytes()
+        data = repeated.get(key)
+        if data is None:
+            data = encode_frame(frame, syntax)
+            if len(repeated) < _REPEATED_FRAMES:
+                repeated[key] = data
+        encoded.append(data)
+    return encoded
 
 
 def _decimal(values: npt.ArrayLike) -> list[float]:

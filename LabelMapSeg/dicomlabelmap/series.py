@@ -109,6 +109,14 @@ class ReferenceSeries:
     def sop_instance_uids(self) -> set[str]:
         return {source.sop_instance_uid for source in self.slices}
 
+    @classmethod
+    def from_geometry(cls, geometry: ImageGeometry, description: str = "") -> ReferenceSeries:
+        """A reference known only by its grid (e.g. a volume not loaded from DICOM): no source
+        images, no patient or study. Enough to rasterize onto; not enough to write DICOM."""
+        positions = geometry.slice_positions()
+        slices = [SourceSlice(Path(), "", "", None, (float(p[0]), float(p[1]), float(p[2]))) for p in positions]
+        return cls(geometry, slices, "", "", description, Dataset())
+
 
 @dataclass(frozen=True)
 class SeriesSummary:

@@ -52,6 +52,62 @@ def test_cmake_lists_every_core_and_glue_file():
     assert listed == present
 
 
+SLICER_FACING = sorted((REPOSITORY / "LabelMapSeg").glob("*.py"))
+HEAVY = {"numpy", "pydicom", "dicomlabelmap", "LabelMapSegLib", "highdicom", "nibabel", "PIL"}
+
+
+def _cmake_list(cmake, variable):
+    body = re.search(rf"set\({variable}\n(.*?)\n  \)", cmake, re.S)
+    assert body, variable
+    return [line.strip().replace("${MODULE_NAME}", "LabelMapSeg") for line in body.group(1).splitlines() if line.strip()]
+
+
+def test_cmake_builds_the_module_every_plugin_and_resource():
+    cmake = (REPOSITORY / "LabelMapSeg" / "CMakeLists.txt").read_text()
+    root = REPOSITORY / "LabelMapSeg"
+    scripts = _cmake_list(cmake, "MODULE_PYTHON_SCRIPTS")
+    plugins = _cmake_list(cmake, "DICOM_PLUGIN_MODULES")
+    resources = _cmake_list(cmake, "MODULE_PYTHON_RESOURCES")
+    top_level = {p.name for p in SLICER_FACING}
+    assert top_level == {s for s in scripts if "/" not in s} | {f"{p}.py" for p in plugins}
+    assert {p.relative_to(root).as_posix() for p in (root / "Resources").rglob("*") if p.is_file()} == {
+        r for r in resources if r.startswith("Resources/")
+    }
+    assert all((root / path).is_file() for path in scripts + resources)
+    assert "slicerMacroBuildScriptedModule(" in cmake and "WITH_GENERIC_TESTS" in cmake
+    assert "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in cmake
+    module = ast.parse((root / "LabelMapSeg.py").read_text())
+    classes = {node.name: [ast.unparse(b) for b in node.bases] for node in module.body if isinstance(node, ast.ClassDef)}
+    assert "ScriptedLoadableModuleTest" in classes["LabelMapSegTest"]
+    for plugin in plugins:  # each plugin file: a DICOMPlugin subclass and its hidden hook module
+        tree = ast.parse((root / f"{plugin}.py").read_text())
+        names = {node.name: [ast.unparse(b) for b in node.bases] for node in tree.body if isinstance(node, ast.ClassDef)}
+        assert "DICOMPlugin" in names[f"{plugin}Class"] and plugin in names
+        assert "parent.hidden = True" in (root / f"{plugin}.py").read_text()
+
+
+@pytest.mark.parametrize("path", SLICER_FACING, ids=lambda p: p.name)
+def test_slicer_facing_files_import_heavy_packages_lazily(path):
+    """Files Slicer imports at start-up keep numpy, pydicom and the core inside functions."""
+    assert not set(_imported_modules_at_top(path)) & HEAVY
+
+
+def test_extension_metadata_and_catalog_entry():
+    import json
+
+    cmake = (REPOSITORY / "CMakeLists.txt").read_text()
+    for variable in ("EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_CONTRIBUTORS", "EXTENSION_DESCRIPTION",
+                     "EXTENSION_ICONURL", "EXTENSION_SCREENSHOTURLS"):
+        assert re.search(rf'set\({variable} "[^"]+"\)', cmake), variable
+    assert 'set(EXTENSION_DEPENDS "SlicerRT")' in cmake
+    entry = json.loads((REPOSITORY / "LabelMapSeg.json").read_text())
+    allowed = {"$schema", "category", "scm_url", "scm_revision", "scm_type", "build_dependencies", "dicom_support_rule",
+               "build_subdirectory", "enabled", "tier"}
+    assert set(entry) <= allowed and {"$schema", "category", "scm_url"} <= set(entry)
+    assert entry["build_dependencies"] == ["SlicerRT"]
+    assert entry["category"] == re.search(r'set\(EXTENSION_CATEGORY "([^"]+)"\)', cmake).group(1)
+
+
 @pytest.mark.parametrize("path", sorted((REPOSITORY / "LabelMapSeg" / "LabelMapSegLib").rglob("*.py")), ids=lambda p: p.name)
 def test_glue_never_imports_qt_at_module_level(path):
     assert not set(_imported_modules_at_top(path)) & {"qt", "ctk", "PythonQt"}
