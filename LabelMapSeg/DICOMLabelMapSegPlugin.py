@@ -76,9 +76,9 @@ class DICOMLabelMapSegPluginClass(DICOMPlugin):
     def load(self, loadable):
         """A segmentation node on the reference volume's grid; False (and the nodes removed)
         on failure, with the reason in the log and in ``loadable.warning``."""
-        from LabelMapSeg import LabelMapSegLogic
-
         from LabelMapSegLib.scene import volume_node_for_instances
+
+        from LabelMapSeg import LabelMapSegLogic
 
         try:
             referenceNode = volume_node_for_instances(slicer.mrmlScene, set(getattr(loadable, "referencedInstanceUIDs", [])))
@@ -164,9 +164,7 @@ class DICOMLabelMapSegPlugin:
         parent.acknowledgementText = "Part of the LabelMapSeg extension."
         parent.dependencies = ["DICOM", "Segmentations"]
         parent.hidden = True
-        try:
-            slicer.modules.dicomPlugins
-        except AttributeError:
+        if not hasattr(slicer.modules, "dicomPlugins"):  # this module may be discovered before DICOM
             slicer.modules.dicomPlugins = {}
         slicer.modules.dicomPlugins["DICOMLabelMapSegPlugin"] = DICOMLabelMapSegPluginClass
         self.parent = parent

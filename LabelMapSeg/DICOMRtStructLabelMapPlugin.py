@@ -110,9 +110,9 @@ class DICOMRtStructLabelMapPluginClass(DICOMPlugin):
     def load(self, loadable):
         """A segmentation node (binary labelmap source representation) on the reference
         volume's grid; False (nodes removed, reason logged and in ``loadable.warning``) on failure."""
-        from LabelMapSeg import LabelMapSegLogic
-
         from LabelMapSegLib.scene import volume_node_for_instances
+
+        from LabelMapSeg import LabelMapSegLogic
 
         try:
             logic = LabelMapSegLogic()
@@ -143,9 +143,7 @@ class DICOMRtStructLabelMapPlugin:
         parent.acknowledgementText = "Part of the LabelMapSeg extension."
         parent.dependencies = ["DICOM", "Segmentations"]
         parent.hidden = True
-        try:
-            slicer.modules.dicomPlugins
-        except AttributeError:
+        if not hasattr(slicer.modules, "dicomPlugins"):  # this module may be discovered before DICOM
             slicer.modules.dicomPlugins = {}
         slicer.modules.dicomPlugins["DICOMRtStructLabelMapPlugin"] = DICOMRtStructLabelMapPluginClass
         self.parent = parent

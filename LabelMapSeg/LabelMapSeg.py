@@ -207,7 +207,6 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _showReport(self, report) -> None:
         import qt
-
         from LabelMapSegLib.scene import REPORT_COLUMNS
 
         rows = report.get("rois", [])
@@ -295,7 +294,6 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         must be on the volume's grid exactly."""
         from dicomlabelmap.errors import GeometryError, ReferenceSeriesError
         from dicomlabelmap.series import ReferenceSeries, read_reference_series
-
         from LabelMapSegLib.scene import files_for_instances, instance_uids
         from LabelMapSegLib.segmentations import geometry_from_volume_node
 
@@ -344,7 +342,6 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         from dicomlabelmap.conversion import rtstruct_to_labels
         from dicomlabelmap.errors import DicomLabelMapError
         from dicomlabelmap.rasterize import RasterOptions
-
         from LabelMapSegLib.scene import REPORT_ATTRIBUTE, removed_on_failure, report_table_node
         from LabelMapSegLib.segmentations import add_label_volumes_to_segmentation_node, set_reference_geometry
 
@@ -418,7 +415,6 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         from dicomlabelmap.findings import Severity
         from dicomlabelmap.seg_validate import validate_seg
         from dicomlabelmap.seg_writer import SegWriteOptions, write_label_map_segs
-
         from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node
 
         if segmentationNode is None or referenceVolumeNode is None:
@@ -443,7 +439,7 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         )
         paths = write_label_map_segs(volumes, reference, outputDirectory, options, overwrite=overwrite, progress=progressCallback)
         lines = []
-        for path, volume in zip(paths, volumes):
+        for path, volume in zip(paths, volumes, strict=True):
             line = f"{path.name}: {len(volume.segments)} segment(s), {path.stat().st_size / 1e6:.2f} MB, {syntax.value}, verified"
             if validate:
                 errors = [f for f in validate_seg(path, run_dciodvfy=False) if f.severity is Severity.ERROR]
@@ -459,7 +455,6 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         node, one layer per instance, on the reference volume's grid when given (else on the
         grid rebuilt from the SEG's own frames). Returns the segmentation node."""
         from dicomlabelmap.seg_reader import read_seg
-
         from LabelMapSegLib.scene import removed_on_failure
         from LabelMapSegLib.segmentations import add_label_volumes_to_segmentation_node, geometry_from_volume_node, set_reference_geometry
 
@@ -577,8 +572,8 @@ class LabelMapSegTest(ScriptedLoadableModuleTest):
         temporary DICOM database and load the CT. Returns (CT node, RTSTRUCT path)."""
         import tempfile
 
-        from DICOMLib import DICOMUtils
         from dicomlabelmap.synthetic import write_demo_case
+        from DICOMLib import DICOMUtils
 
         folder = tempfile.mkdtemp(prefix="LabelMapSegTest")
         ctFolder, rtStructPath = write_demo_case(folder)
@@ -612,7 +607,6 @@ class LabelMapSegTest(ScriptedLoadableModuleTest):
         import tempfile
 
         import numpy as np
-
         from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node
 
         ctNode, rtStructPath = self._loadDemoCase()
@@ -625,7 +619,7 @@ class LabelMapSegTest(ScriptedLoadableModuleTest):
             before = label_volumes_from_segmentation_node(segmentationNode, ctNode)
             after = label_volumes_from_segmentation_node(loaded, ctNode)
             self.assertEqual(len(before), len(after))
-            for a, b in zip(before, after):
+            for a, b in zip(before, after, strict=True):
                 np.testing.assert_array_equal(a.array, b.array)
                 self.assertEqual([(s.number, s.label, s.color) for s in a.segments], [(s.number, s.label, s.color) for s in b.segments])
         self.delayDisplay("Test passed")
