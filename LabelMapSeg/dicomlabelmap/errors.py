@@ -9,8 +9,15 @@ the file, the DICOM attribute, the ROI.
 from __future__ import annotations
 
 import importlib
+import struct
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from pydicom.errors import BytesLengthException
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
 
 class DicomLabelMapError(Exception):
@@ -76,3 +83,40 @@ class OutputError(DicomLabelMapError):
 
 class OperationCancelled(DicomLabelMapError):
     """The user cancelled a long operation through its progress callback."""
+
+
+class ResourceLimitError(InvalidDicomError):
+    """The input declares more data than the configured ceiling (or than it holds); refused
+    before anything that size is allocated."""
+
+
+#: What malformed input makes pydicom, numpy, zlib or our own parsing raise.
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    NotImplementedError,
+    OverflowError,
+    EOFError,
+    OSError,  # pydicom reports broken nested data this way ("No tag to read at file position")
+    UnicodeError,
+    struct.error,
+    zlib.error,
+    BytesLengthException,
+    PydicomInvalidDicomError,
+)
+
+
+@contextmanager
+def malformed_input(path: str | Path | None, what: str) -> Iterator[None]:
+    """Turn the exceptions malformed data raises anywhere below into one
+    :class:`InvalidDicomError` naming the file (the readers' last line of defence: specific
+    checks give more precise messages first)."""
+    try:
+        yield
+    except DicomLabelMapError:
+        raise
+    except DATA_ERRORS as error:
+        raise InvalidDicomError(f"{what} is malformed ({type(error).__name__}: {error})", path) from error

@@ -16,9 +16,10 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from .errors import InvalidDicomError
+from .errors import InvalidDicomError, malformed_input
 from .findings import Finding, Severity
 from .geometry import FloatArray
+from .limits import check_deflated_file
 from .uids import RT_STRUCTURE_SET_STORAGE
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,11 @@ def read_rtstruct(source: str | Path | Dataset) -> StructureSet:
     """
     path = None if isinstance(source, Dataset) else Path(source)
     dataset = source if isinstance(source, Dataset) else _read_file(Path(source))
+    with malformed_input(path, "the RT Structure Set"):
+        return _read_structure_set(dataset, path)
+
+
+def _read_structure_set(dataset: Dataset, path: Path | None) -> StructureSet:
     sop_class = str(dataset.get("SOPClassUID", ""))
     if sop_class != RT_STRUCTURE_SET_STORAGE and dataset.get("Modality") != "RTSTRUCT":
         raise InvalidDicomError(
@@ -150,6 +156,7 @@ def read_rtstruct(source: str | Path | Dataset) -> StructureSet:
 
 
 def _read_file(path: Path) -> Dataset:
+    check_deflated_file(path)
     try:
         return pydicom.dcmread(path)
     except pydicom.errors.InvalidDicomError:

@@ -30,10 +30,11 @@ from pydicom.encaps import generate_frames
 from pydicom.multival import MultiValue
 
 from .codecs import TransferSyntax, decode_frame
-from .errors import DicomLabelMapError, GeometryError, InvalidDicomError
+from .errors import DicomLabelMapError, GeometryError, InvalidDicomError, malformed_input
 from .findings import Finding, Severity
 from .geometry import ImageGeometry
 from .labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes, label_dtype
+from .limits import check_deflated_file, check_frames, check_voxels
 from .masks import BoxMask
 from .rawsequence import RawFormatError, RawItems
 from .seg_segments import segment_from_item
@@ -93,7 +94,8 @@ def read_seg(
     path = None if isinstance(source, Dataset) else Path(source)
     dataset = source if isinstance(source, Dataset) else _read(Path(source))
     try:
-        return _read_dataset(dataset, path, reference, fractional_threshold)
+        with malformed_input(path, "the Segmentation"):
+            return _read_dataset(dataset, path, reference, fractional_threshold)
     except InvalidDicomError as error:
         if error.path is None and path is not None:
             raise InvalidDicomError(str(error), path, error.attribute) from error
@@ -101,6 +103,7 @@ def read_seg(
 
 
 def _read(path: Path) -> Dataset:
+    check_deflated_file(path)
     try:
         return pydicom.dcmread(path)
     except Exception as error:  # noqa: BLE001 - pydicom raises many types on broken files
@@ -128,6 +131,7 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
         geometry = _grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, (rows, columns))
         slices = _place_frames(geometry, positions)
         placements = np.column_stack([slices, np.zeros_like(slices), np.zeros_like(slices)])
+    check_voxels(geometry.shape, 2, "the Segmentation's grid")
     findings: list[Finding] = []
     described = [segment_from_item(item) for item in dataset.get("SegmentSequence", [])]
     if dataset.get("PhotometricInterpretation") == "PALETTE COLOR":
@@ -154,6 +158,7 @@ def _pixel_layout(dataset: Dataset) -> tuple[int, int, int, int]:
         raise InvalidDicomError(f"Rows {rows}, Columns {columns} and Number of Frames {count} must be positive", attribute="Rows")
     if bits not in (1, 8, 16):
         raise InvalidDicomError(f"Bits Allocated {bits} is not 1, 8 or 16", attribute="BitsAllocated")
+    check_frames(rows, columns, count, bits)
     if "PixelData" not in dataset:
         raise InvalidDicomError("Pixel Data is missing", attribute="PixelData")
     return rows, columns, count, bits

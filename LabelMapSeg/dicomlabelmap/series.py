@@ -20,8 +20,9 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
-from .errors import GeometryError, InvalidDicomError, ReferenceSeriesError
+from .errors import DATA_ERRORS, GeometryError, InvalidDicomError, ReferenceSeriesError, ResourceLimitError, malformed_input
 from .geometry import FloatArray, ImageGeometry, check_image_orientation
+from .limits import check_deflated_file
 from .progress import ProgressCallback, report
 from .uids import NON_IMAGE_SOP_CLASSES
 
@@ -234,26 +235,36 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
     seen_instances: set[str] = set()
     for index, path in enumerate(paths):
         report(progress, index / max(1, len(paths)), f"Reading {path.name}")
-        dataset = _read_header(path)
+        try:
+            dataset = _read_header(path)
+        except ResourceLimitError as error:
+            logger.warning("skipping %s: %s", path, error)
+            skipped["exceeds resource limits"] += 1
+            continue
         if dataset is None:
             skipped["not DICOM"] += 1
             continue
-        reason = _non_image_reason(dataset)
+        try:
+            reason = _non_image_reason(dataset)
+            sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
+            series_uid = str(dataset.get("SeriesInstanceUID", "")) or "(no Series Instance UID)"
+        except DATA_ERRORS as error:
+            logger.warning("skipping %s: unreadable header (%s)", path, error)
+            skipped["unreadable header"] += 1
+            continue
         if reason is not None:
             skipped[reason] += 1
             continue
-        sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
         if sop_instance_uid and sop_instance_uid in seen_instances:
             skipped["duplicate SOP Instance UID"] += 1
             continue
         try:
             frames = _frames_of(path, dataset)
-        except (GeometryError, InvalidDicomError, ValueError, TypeError) as error:
+        except (GeometryError, InvalidDicomError) + DATA_ERRORS as error:
             logger.warning("skipping %s: %s", path, error)
             skipped["invalid image geometry"] += 1
             continue
         seen_instances.add(sop_instance_uid)
-        series_uid = str(dataset.get("SeriesInstanceUID", "")) or "(no Series Instance UID)"
         frames_by_series[series_uid].extend(frames)
     report(progress, 1.0, "Read headers")
     return SeriesScan(dict(frames_by_series), dict(skipped))
@@ -288,6 +299,7 @@ def _collect_files(source: str | Path | Sequence[str | Path]) -> Iterable[Path]:
 
 
 def _read_header(path: Path) -> Dataset | None:
+    check_deflated_file(path)
     try:
         return pydicom.dcmread(path, stop_before_pixels=True)
     except PydicomInvalidDicomError:
@@ -398,6 +410,11 @@ def _functional_group(item: Dataset, shared_item: Dataset, sequence: str, keywor
 
 # -- assembling one grid ----------------------------------------------------------------------
 def _assemble(series_uid: str, frames: list[_Frame], skipped: dict[str, int], spacing_tolerance: float) -> ReferenceSeries:
+    with malformed_input(frames[0].path, "the image header"):
+        return _assemble_checked(series_uid, frames, skipped, spacing_tolerance)
+
+
+def _assemble_checked(series_uid: str, frames: list[_Frame], skipped: dict[str, int], spacing_tolerance: float) -> ReferenceSeries:
     first = frames[0]
     _check_consistent(frames)
     row_direction, column_direction = first.orientation[:3], first.orientation[3:]
