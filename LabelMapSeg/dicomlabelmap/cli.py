@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -140,7 +141,53 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("output_dir", type=Path, help="folder to write the demo data and results into")
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
     demo.set_defaults(handler=_run_demo)
+
+    batch = commands.add_parser(
+        "batch",
+        help="convert every RT Structure Set and BINARY/FRACTIONAL SEG under a folder (parallel, resumable)",
+        description="Find every RT Structure Set and BINARY/FRACTIONAL SEG under IN_DIR, match each to its reference "
+        "series, convert them in worker processes, and write batch_summary.json. One bad file never stops the batch; "
+        "a re-run skips inputs whose output folder holds result.json.",
+    )
+    batch.add_argument("input_dir", type=Path, help="folder searched recursively")
+    batch.add_argument("output_dir", type=Path, help="one subfolder per input is written here")
+    batch.add_argument(
+        "--format",
+        choices=["labelmap-seg", "seg.nrrd", "both"],
+        default="labelmap-seg",
+        help="outputs for RT Structure Sets (SEGs always become Label Map SEG)",
+    )
+    batch.add_argument("-t", "--transfer-syntax", choices=[s.value for s in TransferSyntax.writable_syntaxes()], default="rle")
+    batch.add_argument("-j", "--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="worker processes")
+    batch.add_argument("--json", action="store_true", help="print the summary as JSON")
+    batch.set_defaults(handler=_run_batch)
     return parser
+
+
+def _run_batch(arguments: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    formats = ("labelmap-seg", "seg.nrrd") if arguments.format == "both" else (arguments.format,)
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, disable=None, file=sys.stderr, unit="input")
+    except ImportError:
+        bar = None
+
+    def on_result(result: Any, done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.set_description_str(f"{result.status[:6]} {Path(result.input).name[:30]}", refresh=True)
+
+    try:
+        summary = run_batch(arguments.input_dir, arguments.output_dir, formats, arguments.transfer_syntax, arguments.jobs, on_result)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(json.dumps(summary.to_dict(), indent=1) if arguments.json else summary.table())
+    return EXIT_PARTIAL if any(r.status == "failed" for r in summary.results) else EXIT_OK
 
 
 def _add_seg_options(parser: argparse.ArgumentParser, syntaxes: list[str]) -> None:

@@ -15,8 +15,11 @@ import os
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from .errors import ResourceLimitError
+from pydicom.datadict import keyword_for_tag
+
+from .errors import InvalidDicomError, ResourceLimitError, malformed_input
 
 
 @dataclass(frozen=True)
@@ -117,3 +120,19 @@ def _data_set_start(head: bytes) -> int | None:
         return None
     group_length = int.from_bytes(head[140:144], "little")
     return 144 + group_length
+
+
+def check_not_truncated(dataset: Any, path: Path) -> None:
+    """pydicom reads a file cut short without complaint, giving the last element fewer bytes
+    than its header declares; refuse such a file rather than use what is left of it."""
+    with malformed_input(path, "the file"):
+        _check_lengths(dataset, path)
+
+
+def _check_lengths(dataset: Any, path: Path) -> None:
+    for element in dataset.elements():
+        value = getattr(element, "value", None)
+        length = getattr(element, "length", None)
+        if isinstance(value, bytes) and isinstance(length, int) and length != 0xFFFFFFFF and len(value) < length:
+            keyword = keyword_for_tag(element.tag) or str(element.tag)
+            raise InvalidDicomError(f"the file is truncated: {keyword} declares {length} bytes, {len(value)} are present", path, keyword)

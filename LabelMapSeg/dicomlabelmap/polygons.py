@@ -242,11 +242,20 @@ def _candidate_edge_pairs(starts: FloatArray, ends: FloatArray) -> tuple[IntArra
     if count < 2:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     low, high = np.minimum(starts, ends), np.maximum(starts, ends)
-    cell = max(float(np.median(np.max(high - low, axis=1))), 1e-6)
-    first_cell = np.floor((low - low.min(axis=0)) / cell).astype(np.int64)
-    last_cell = np.floor((high - low.min(axis=0)) / cell).astype(np.int64)
-    spans = last_cell - first_cell + 1
-    per_edge = spans[:, 0] * spans[:, 1]
+    origin = low.min(axis=0)
+    extent = float(np.max(high.max(axis=0) - origin))
+    cell = max(float(np.median(np.max(high - low, axis=1))), extent / 4096, 1e-6)
+    while True:
+        # Cells about as long as a typical edge; coarser when a few long edges would span so
+        # many cells that the bucketing itself became the cost (e.g. a million tiny edges
+        # beside ordinary ones): the work stays linear in the number of edges.
+        first_cell = np.floor((low - origin) / cell).astype(np.int64)
+        last_cell = np.floor((high - origin) / cell).astype(np.int64)
+        spans = last_cell - first_cell + 1
+        per_edge = spans[:, 0] * spans[:, 1]
+        if int(per_edge.sum()) <= 16 * count + 1024 or cell > extent:
+            break
+        cell *= 2
     edge = np.repeat(np.arange(count), per_edge)
     offset = np.arange(per_edge.sum()) - np.repeat(np.cumsum(per_edge) - per_edge, per_edge)
     cell_x = first_cell[edge, 0] + offset % spans[edge, 0]

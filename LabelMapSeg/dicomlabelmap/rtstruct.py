@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 from .errors import InvalidDicomError, malformed_input
 from .findings import Finding, Severity
 from .geometry import FloatArray
-from .limits import check_deflated_file
+from .limits import check_deflated_file, check_not_truncated
 from .uids import RT_STRUCTURE_SET_STORAGE
 
 logger = logging.getLogger(__name__)
@@ -156,6 +156,12 @@ def _read_structure_set(dataset: Dataset, path: Path | None) -> StructureSet:
 
 
 def _read_file(path: Path) -> Dataset:
+    dataset = _read_dataset_file(path)
+    check_not_truncated(dataset, path)
+    return dataset
+
+
+def _read_dataset_file(path: Path) -> Dataset:
     check_deflated_file(path)
     try:
         return pydicom.dcmread(path)

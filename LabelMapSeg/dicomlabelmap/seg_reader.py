@@ -34,7 +34,7 @@ from .errors import DicomLabelMapError, GeometryError, InvalidDicomError, malfor
 from .findings import Finding, Severity
 from .geometry import ImageGeometry
 from .labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes, label_dtype
-from .limits import check_deflated_file, check_frames, check_voxels
+from .limits import check_deflated_file, check_frames, check_not_truncated, check_voxels
 from .masks import BoxMask
 from .rawsequence import RawFormatError, RawItems
 from .seg_segments import segment_from_item
@@ -98,11 +98,17 @@ def read_seg(
             return _read_dataset(dataset, path, reference, fractional_threshold)
     except InvalidDicomError as error:
         if error.path is None and path is not None:
-            raise InvalidDicomError(str(error), path, error.attribute) from error
+            raise type(error)(str(error), path, error.attribute) from error
         raise
 
 
 def _read(path: Path) -> Dataset:
+    dataset = _read_dataset_file(path)
+    check_not_truncated(dataset, path)
+    return dataset
+
+
+def _read_dataset_file(path: Path) -> Dataset:
     check_deflated_file(path)
     try:
         return pydicom.dcmread(path)

@@ -1,0 +1,281 @@
+"""Batch conversion of a folder tree: every RT Structure Set and every BINARY/FRACTIONAL SEG is
+matched to its reference series and converted, in worker processes, one bad file never
+stopping the others.
+
+* Each input gets its own output folder, named from sanitised DICOM attributes plus a short
+  hash of the input's path (unique, never a path separator or ``..``). A ``result.json`` is
+  written there last, after every output was verified; a re-run skips inputs that have one.
+* Workers are separate processes (a crash in a codec library or a huge input cannot take the
+  batch down), each running one job and then replaced (bounded memory: at most ``jobs``
+  conversions in memory at a time).
+* The summary (``batch_summary.json`` and a readable table) lists successes, warnings and
+  failures with their reasons, and files that are not DICOM or not convertible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydicom
+
+from .errors import DATA_ERRORS, DicomLabelMapError, GeometryError, OutputError, ReferenceSeriesError
+from .outputs import atomic_output
+from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
+
+logger = logging.getLogger(__name__)
+
+RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
+RESULT_FILE = "result.json"
+SUMMARY_FILE = "batch_summary.json"
+_NAME_LIMIT = 64
+
+
+def safe_name(text: str, fallback: str = "unnamed") -> str:
+    """A file or folder name from free text (Series Description, ROI name): letters, digits,
+    ``-``, ``_`` and ``.`` only, no leading dot (so never ``..``), at most 64 characters."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    cleaned = re.sub(r"_+", "_", cleaned)[:_NAME_LIMIT].rstrip("._-")
+    return cleaned or fallback
+
+
+@dataclass
+class Job:
+    """One input to convert."""
+
+    kind: str  # "rtstruct" or "seg"
+    path: str
+    #: Files the reference series is searched in (RTSTRUCT), or the reference series' files (SEG).
+    reference_files: list[str]
+    output_dir: str
+    formats: tuple[str, ...]
+    transfer_syntax: str
+
+
+@dataclass
+class JobResult:
+    input: str
+    kind: str
+    status: str  # "ok", "failed", "skipped (done before)"
+    output_dir: str = ""
+    outputs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class BatchSummary:
+    results: list[JobResult]
+    not_converted: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = Counter(r.status for r in self.results)
+        return {"counts": dict(counts), "not_converted": self.not_converted, "results": [asdict(r) for r in self.results]}
+
+    def table(self) -> str:
+        rows = [("status", "kind", "input", "outputs / reason")]
+        for result in self.results:
+            detail = result.reason if result.status == "failed" else f"{len(result.outputs)} file(s), {len(result.warnings)} warning(s)"
+            rows.append((result.status, result.kind, result.input, detail))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = ["  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.not_converted.items()))
+        if skipped:
+            lines.append(f"not converted: {skipped}")
+        return "\n".join(lines)
+
+
+def plan(input_dir: Path, output_dir: Path, formats: tuple[str, ...], transfer_syntax: str) -> tuple[list[Job], dict[str, int]]:
+    """Find the inputs and their reference series (headers only)."""
+    images_by_series: dict[str, list[str]] = defaultdict(list)
+    series_by_study: dict[str, set[str]] = defaultdict(set)
+    inputs: list[tuple[str, Path, Any]] = []
+    other: Counter[str] = Counter()
+    for path in sorted(p for p in input_dir.rglob("*") if p.is_file()):
+        if output_dir in path.parents:
+            continue
+        try:
+            dataset = pydicom.dcmread(path, stop_before_pixels=True)
+            sop_class = str(dataset.get("SOPClassUID", ""))
+            series = str(dataset.get("SeriesInstanceUID", ""))
+            study = str(dataset.get("StudyInstanceUID", ""))
+        except Exception:  # noqa: BLE001 - anything unreadable is "not DICOM" here
+            other["not DICOM or unreadable header"] += 1
+            continue
+        if sop_class == RT_STRUCTURE_SET_STORAGE:
+            inputs.append(("rtstruct", path, dataset))
+        elif sop_class == SEGMENTATION_STORAGE and str(dataset.get("SegmentationType", "")) in ("BINARY", "FRACTIONAL"):
+            inputs.append(("seg", path, dataset))
+        elif sop_class == LABEL_MAP_SEGMENTATION_STORAGE:
+            other["already Label Map SEG"] += 1
+        elif "ImagePositionPatient" in dataset or "PerFrameFunctionalGroupsSequence" in dataset or "Rows" in dataset:
+            images_by_series[series].append(str(path))
+            series_by_study[study].add(series)
+        else:
+            other[f"other DICOM ({dataset.get('Modality', 'no modality')})"] += 1
+    jobs = []
+    for kind, path, dataset in inputs:
+        study = str(dataset.get("StudyInstanceUID", ""))
+        referenced = _referenced_series(dataset)
+        if kind == "seg":
+            reference = [f for uid in referenced for f in images_by_series.get(uid, [])]
+        else:  # the series of the same study; the converter picks by Frame of Reference / references
+            candidates = [uid for uid in referenced if uid in images_by_series] or sorted(series_by_study.get(study, set()))
+            reference = [f for uid in candidates for f in images_by_series[uid]]
+        description = str(dataset.get("StructureSetLabel", "") or dataset.get("SeriesDescription", "") or kind)
+        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+        name = f"{safe_name(str(dataset.get('PatientID', '')), 'patient')}_{safe_name(description)}_{digest}"
+        jobs.append(Job(kind, str(path), reference, str(output_dir / name), formats, transfer_syntax))
+    return jobs, dict(other)
+
+
+def _referenced_series(dataset: pydicom.Dataset) -> list[str]:
+    uids = [str(i.SeriesInstanceUID) for i in dataset.get("ReferencedSeriesSequence", []) if "SeriesInstanceUID" in i]
+    for frame in dataset.get("ReferencedFrameOfReferenceSequence", []):
+        for study in frame.get("RTReferencedStudySequence", []):
+            uids += [str(s.SeriesInstanceUID) for s in study.get("RTReferencedSeriesSequence", []) if "SeriesInstanceUID" in s]
+    return uids
+
+
+def run_job(job: Job) -> JobResult:
+    """Convert one input (in a worker process); never raises."""
+    result = JobResult(job.path, job.kind, "failed", job.output_dir)
+    try:
+        _convert(job, result)
+        result.status = "ok"
+    except DicomLabelMapError as error:
+        result.reason = str(error)
+    except DATA_ERRORS + (MemoryError,) as error:
+        result.reason = f"{type(error).__name__}: {error}"
+    return result
+
+
+def _convert(job: Job, result: JobResult) -> None:
+    from .codecs import TransferSyntax
+    from .seg_writer import SegWriteOptions, write_label_map_segs
+
+    folder = Path(job.output_dir)
+    staging = folder.with_name(folder.name + ".partial")
+    _remove_tree(staging)
+    staging.mkdir(parents=True)
+    options = SegWriteOptions(transfer_syntax=TransferSyntax(job.transfer_syntax))
+    try:
+        if job.kind == "rtstruct":
+            from .conversion import rtstruct_to_labels
+
+            if not job.reference_files:
+                raise DicomLabelMapError("no image series found for it in the input folder")
+            conversion = rtstruct_to_labels(job.path, job.reference_files)
+            result.warnings = [str(f) for f in conversion.findings]
+            if "seg.nrrd" in job.formats:
+                from .labelfiles import write_label_file
+
+                write_label_file(staging / "labels.seg.nrrd", conversion.label_volumes)
+            if "labelmap-seg" in job.formats:
+                write_label_map_segs(conversion.label_volumes, conversion.reference, staging, options)
+            report = conversion.to_dict()
+        else:
+            from .seg_convert import convert_to_label_map_seg
+            from .series import read_reference_series
+
+            reference, note = None, "reference series not found"
+            if job.reference_files:
+                try:
+                    reference = read_reference_series(job.reference_files)
+                except (ReferenceSeriesError, GeometryError) as error:
+                    note = f"reference series unusable ({error})"
+            contents, _ = convert_to_label_map_seg(job.path, staging, reference, options)
+            result.warnings = [str(f) for f in contents.findings]
+            if reference is None:
+                result.warnings.append(f"{note}: the grid was rebuilt from the SEG's own frames")
+            report = {"segmentation_type": contents.segmentation_type, "segments": len(contents.segments)}
+        outputs = sorted(p.name for p in staging.iterdir())
+        with atomic_output(staging / RESULT_FILE) as temporary:
+            temporary.write_text(json.dumps({"input": job.path, "outputs": outputs, "warnings": result.warnings, "report": report}))
+        _remove_tree(folder)
+        os.replace(staging, folder)  # the folder appears complete, with its result.json, or not at all
+        result.outputs = outputs
+    finally:
+        _remove_tree(staging)
+
+
+def _remove_tree(folder: Path) -> None:
+    if folder.is_dir():
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
+
+
+def run_batch(
+    input_dir: str | Path,
+    output_dir: str | Path,
+    formats: Iterable[str] = ("labelmap-seg",),
+    transfer_syntax: str = "rle",
+    jobs: int = 2,
+    on_result: Callable[[JobResult, int, int], None] | None = None,
+) -> BatchSummary:
+    """Convert every RT Structure Set and BINARY/FRACTIONAL SEG under ``input_dir``.
+
+    ``formats``: ``"labelmap-seg"`` and/or ``"seg.nrrd"`` (RT Structure Sets only).
+    ``on_result(result, done, total)`` is called as each input finishes (progress bars).
+    """
+    source, target = Path(input_dir), Path(output_dir)
+    if not source.is_dir():
+        raise OutputError(f"{source}: no such folder")
+    target.mkdir(parents=True, exist_ok=True)
+    work, not_converted = plan(source, target.resolve(), tuple(formats), transfer_syntax)
+    results: list[JobResult] = []
+    pending = []
+    for job in work:
+        done = Path(job.output_dir) / RESULT_FILE
+        if done.exists():
+            earlier = json.loads(done.read_text())
+            results.append(JobResult(job.path, job.kind, "skipped (done before)", job.output_dir, earlier["outputs"], earlier["warnings"]))
+        else:
+            pending.append(job)
+    total = len(work)
+    if on_result is not None:
+        for index, earlier in enumerate(results, start=1):
+            on_result(earlier, index, total)
+    finished = [len(results)]
+
+    def notify(result: JobResult) -> None:
+        finished[0] += 1
+        if on_result is not None:
+            on_result(result, finished[0], total)
+
+    results += _run_pool(pending, jobs, notify)
+    summary = BatchSummary(sorted(results, key=lambda r: r.input), not_converted)
+    with atomic_output(target / SUMMARY_FILE, overwrite=True) as temporary:
+        temporary.write_text(json.dumps(summary.to_dict(), indent=1))
+    return summary
+
+
+def _run_pool(jobs: list[Job], workers: int, notify: Callable[[JobResult], None]) -> list[JobResult]:
+    results: list[JobResult] = []
+    if not jobs:
+        return results
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no inherited state, same on every platform
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, max_tasks_per_child=1) as pool:
+        futures: list[tuple[Job, Future[JobResult]]] = [(job, pool.submit(run_job, job)) for job in jobs]
+        for job, future in futures:
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                result = JobResult(job.path, job.kind, "failed", job.output_dir, reason="the worker process died (crash or out of memory)")
+            results.append(result)
+            notify(result)
+    return results

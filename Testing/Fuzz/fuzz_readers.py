@@ -1,0 +1,88 @@
+"""Coverage-guided fuzzing of the readers and codecs with atheris (libFuzzer).
+
+    python Testing/Fuzz/fuzz_readers.py CORPUS_DIR [libFuzzer options, e.g. -max_total_time=3600]
+
+CORPUS_DIR is seeded by ``--seed CORPUS_DIR`` (synthetic files in every transfer syntax, plus
+the real SEG and RTSTRUCT files of ../shared/data when present). The first input byte picks the
+target (SEG reader, RT Structure Set reader, series reader, RLE / deflate-frame / JPEG-LS /
+JPEG 2000 frame decoders); any exception other than the core's DicomLabelMapError is a crash.
+Every crash found becomes a regression test in Testing/Python/test_robustness.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def seed(corpus: Path) -> None:
+    from dicomlabelmap.codecs import TransferSyntax
+    from dicomlabelmap.conversion import rtstruct_to_labels
+    from dicomlabelmap.seg_writer import SegWriteOptions, write_label_map_segs
+    from dicomlabelmap.synthetic import write_demo_case
+
+    corpus.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        ct, rs = write_demo_case(folder)
+        conversion = rtstruct_to_labels(rs, ct)
+        (corpus / "rtstruct").write_bytes(bytes([1]) + rs.read_bytes())
+        (corpus / "ct").write_bytes(bytes([2]) + sorted(ct.iterdir())[0].read_bytes())
+        for syntax in TransferSyntax.writable_syntaxes():
+            out = Path(folder) / syntax.value
+            out.mkdir()
+            (path,) = write_label_map_segs(conversion.label_volumes[:1], conversion.reference, out, SegWriteOptions(transfer_syntax=syntax))
+            (corpus / f"seg-{syntax.value}").write_bytes(bytes([0]) + path.read_bytes())
+    for name, target in (("highdicom/seg_image_ct_binary.dcm", 0), ("pydicom-data/liver_rle.dcm", 0), ("rt-utils/rt.dcm", 1)):
+        if (SHARED / name).exists():
+            (corpus / name.replace("/", "-")).write_bytes(bytes([target]) + (SHARED / name).read_bytes())
+
+
+def one_input(data: bytes) -> None:
+    from dicomlabelmap.codecs import TransferSyntax, decode_frame
+    from dicomlabelmap.errors import DicomLabelMapError
+    from dicomlabelmap.rtstruct import read_rtstruct
+    from dicomlabelmap.seg_reader import read_seg
+    from dicomlabelmap.series import read_reference_series
+
+    if not data:
+        return
+    target, body = data[0] % 7, data[1:]
+    try:
+        if target < 3:
+            with tempfile.NamedTemporaryFile(suffix=".dcm") as file:
+                file.write(body)
+                file.flush()
+                (read_seg, read_rtstruct, lambda p: read_reference_series([p]))[target](file.name)
+        else:
+            syntax = (TransferSyntax.RLE, TransferSyntax.DEFLATED_FRAME, TransferSyntax.JPEG_LS, TransferSyntax.JPEG_2000)[target - 3]
+            rows, columns, bits = 1 + body[:1][0] % 64 if body else 1, 1 + (body[1:2] or b"\0")[0] % 64, (8, 16, 1)[len(body) % 3]
+            decode_frame(body[2:], rows, columns, bits, syntax)
+    except DicomLabelMapError:
+        pass
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--seed":
+        seed(Path(sys.argv[2]))
+        return
+    import logging
+    import warnings
+
+    import atheris
+
+    warnings.simplefilter("ignore")  # pydicom warns on every malformed value
+    logging.disable(logging.CRITICAL)
+    with atheris.instrument_imports():
+        import dicomlabelmap.codecs  # noqa: F401
+        import dicomlabelmap.rtstruct  # noqa: F401
+        import dicomlabelmap.seg_reader  # noqa: F401
+        import dicomlabelmap.series  # noqa: F401
+    atheris.Setup(sys.argv, one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

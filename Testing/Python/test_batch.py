@@ -1,0 +1,102 @@
+"""Batch mode over a folder mixing good studies, broken files and non-DICOM files: every good
+output produced and verified, every bad input listed with its reason, bounded memory, and a
+second run that does no work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from dicomlabelmap.batch import RESULT_FILE, SUMMARY_FILE, run_batch, safe_name
+from dicomlabelmap.conversion import rtstruct_to_labels
+from dicomlabelmap.seg_reader import read_seg
+from dicomlabelmap.synthetic import write_demo_case
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("../../evil", "evil"), ("a/b\\c", "a_b_c"), ("..", "unnamed"), ("", "unnamed"), ("CT\x00\x1bname", "CT_name"), ("x" * 300, "x" * 64)],
+)
+def test_safe_name(text, expected):
+    name = safe_name(text)
+    assert name == expected
+    assert "/" not in name and "\\" not in name and not name.startswith(".")
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    root = tmp_path / "in"
+    ct1, rs1 = write_demo_case(root / "study1")
+    ct2, rs2 = write_demo_case(root / "study2")
+    (root / "notes.txt").write_text("not DICOM")
+    (root / "empty.dcm").write_bytes(b"")
+    data = rs2.read_bytes()
+    (root / "study2" / "RS_truncated.dcm").write_bytes(data[: len(data) // 3])
+    # An RT Structure Set whose series is absent: listed as failed with the reason.
+    lonely = root / "lonely"
+    lonely.mkdir()
+    shutil.copy(rs1, lonely / "RS_copy.dcm")
+    import pydicom
+
+    dataset = pydicom.dcmread(lonely / "RS_copy.dcm")
+    dataset.SOPInstanceUID = pydicom.uid.generate_uid()
+    dataset.StudyInstanceUID = pydicom.uid.generate_uid()
+    dataset.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[0].RTReferencedSeriesSequence[0].SeriesInstanceUID = "1.2.3"
+    dataset.StructureSetLabel = "../../evil"
+    dataset.save_as(lonely / "RS_copy.dcm")
+    return root, (ct1, rs1), (ct2, rs2)
+
+
+def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
+    root, (ct1, rs1), (ct2, rs2) = mixed_folder
+    out = tmp_path / "out"
+    seen = []
+    summary = run_batch(root, out, formats=("labelmap-seg", "seg.nrrd"), jobs=2, on_result=lambda r, done, total: seen.append((done, total)))
+    by_input = {r.input.split("/in/")[1]: r for r in summary.results}
+    assert by_input["study1/RS_demo.dcm"].status == "ok"
+    assert by_input["study2/RS_demo.dcm"].status == "ok"
+    assert by_input["study2/RS_truncated.dcm"].status == "failed" and by_input["study2/RS_truncated.dcm"].reason
+    assert by_input["lonely/RS_copy.dcm"].status == "failed" and "no image series" in by_input["lonely/RS_copy.dcm"].reason
+    assert summary.not_converted.get("not DICOM or unreadable header") == 2
+    assert [d for d, _ in seen] == list(range(1, len(summary.results) + 1)) and {t for _, t in seen} == {len(summary.results)}
+    # Good outputs are complete and equal to a direct conversion.
+    for (ct, rs), key in (((ct1, rs1), "study1/RS_demo.dcm"), ((ct2, rs2), "study2/RS_demo.dcm")):
+        folder = tmp_path / by_input[key].output_dir
+        expected = rtstruct_to_labels(rs, ct)
+        segs = sorted(folder.glob("LabelMapSEG_*.dcm"))
+        assert len(segs) == len(expected.label_volumes) and (folder / "labels.seg.nrrd").exists()
+        for path, volume in zip(segs, expected.label_volumes, strict=True):
+            np.testing.assert_array_equal(read_seg(path, expected.reference).volumes[0].array, volume.array)
+        assert json.loads((folder / RESULT_FILE).read_text())["outputs"]
+    # No partial folders; names are sanitised.
+    names = [p.name for p in out.iterdir()]
+    assert not any(n.endswith(".partial") for n in names)
+    assert all(".." not in n and "/" not in n for n in names)
+    saved = json.loads((out / SUMMARY_FILE).read_text())
+    assert saved["counts"] == {"ok": 2, "failed": 2}
+    # A second run does no work: finished inputs are skipped, outputs untouched.
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("LabelMapSEG_*.dcm")}
+    again = run_batch(root, out, formats=("labelmap-seg", "seg.nrrd"), jobs=2)
+    assert sorted(r.status for r in again.results) == ["failed", "failed", "skipped (done before)", "skipped (done before)"]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("LabelMapSEG_*.dcm")} == stamps
+
+
+def test_batch_command_line_and_bounded_memory(mixed_folder, tmp_path):
+    root, *_ = mixed_folder
+    out = tmp_path / "cli-out"
+    code = (
+        "import resource, subprocess, sys; "
+        "r = subprocess.run([sys.executable, '-m', 'dicomlabelmap', 'batch', sys.argv[1], sys.argv[2], '--json', '-j', '2'], "
+        "capture_output=True, text=True); "
+        "print(r.returncode); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(r.stdout)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(root), str(out)], capture_output=True, text=True, check=True)
+    returncode, peak_kib, report = result.stdout.split("\n", 2)
+    assert int(returncode) == 3  # some inputs failed
+    assert json.loads(report)["counts"] == {"ok": 2, "failed": 2}
+    # Each process (main or worker) stays small for this data; workers are replaced per job.
+    assert int(peak_kib) < 600 * 1024, f"peak RSS {int(peak_kib) / 1024:.0f} MiB"

@@ -1,0 +1,198 @@
+"""Hostile and broken input: every reader and codec either decodes or raises one of the core's
+documented exceptions (DicomLabelMapError) naming the file; sizes are checked before
+allocation. Mutation fuzzing (hypothesis) seeded from synthetic files runs here briefly; the
+coverage-guided atheris harness (Testing/Fuzz/fuzz_readers.py) runs a short bounded pass."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+import zlib
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import REPOSITORY
+from dicomlabelmap.codecs import TransferSyntax, decode_frame
+from dicomlabelmap.conversion import rtstruct_to_labels
+from dicomlabelmap.errors import DicomLabelMapError, InvalidDicomError, ResourceLimitError
+from dicomlabelmap.limits import set_limits
+from dicomlabelmap.rtstruct import read_rtstruct
+from dicomlabelmap.seg_reader import read_seg
+from dicomlabelmap.seg_writer import SegWriteOptions, write_label_map_segs
+from dicomlabelmap.series import read_reference_series
+from dicomlabelmap.synthetic import write_demo_case
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("seeds")
+    ct, rs = write_demo_case(folder)
+    conversion = rtstruct_to_labels(rs, ct)
+    segs = {}
+    for syntax in TransferSyntax.writable_syntaxes():
+        out = folder / syntax.value
+        out.mkdir()
+        (segs[syntax.value],) = write_label_map_segs(conversion.label_volumes[:1], conversion.reference, out, SegWriteOptions(transfer_syntax=syntax))
+    return {"ct": sorted(ct.iterdir())[0], "rtstruct": rs, **segs}
+
+
+def _read(kind, path):
+    if kind == "rtstruct":
+        return read_rtstruct(path)
+    if kind == "ct":
+        return read_reference_series([path])
+    return read_seg(path)
+
+
+def _only_documented_errors(kind, data, tmp_path):
+    path = tmp_path / "case.dcm"
+    path.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _read(kind, path)
+        except DicomLabelMapError as error:
+            assert str(error)
+
+
+mutations = st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=8)
+
+
+@pytest.mark.parametrize("kind", ["rtstruct", "ct", "rle", "explicit", "deflated", "jpegls", "deflated-frame"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=mutations, cut=st.one_of(st.none(), st.floats(0, 1)))
+def test_mutated_files_raise_only_documented_errors(seeds, tmp_path, kind, changes, cut):
+    logging.disable(logging.CRITICAL)
+    data = bytearray(seeds[kind].read_bytes())
+    for where, value in changes:
+        data[132 + int(where * (len(data) - 132))] = value
+    if cut is not None:
+        data = data[: int(cut * len(data))]
+    _only_documented_errors(kind, bytes(data), tmp_path)
+    logging.disable(logging.NOTSET)
+
+
+@pytest.mark.parametrize("syntax", [TransferSyntax.RLE, TransferSyntax.DEFLATED_FRAME, TransferSyntax.JPEG_LS, TransferSyntax.JPEG_2000])
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=400), rows=st.integers(1, 40), columns=st.integers(1, 40), bits=st.sampled_from([1, 8, 16]))
+def test_codecs_raise_only_documented_errors_on_garbage(syntax, data, rows, columns, bits):
+    try:
+        frame = decode_frame(data, rows, columns, bits, syntax)
+    except DicomLabelMapError:
+        return
+    assert frame.size <= rows * columns  # never more than the frame
+
+
+def test_truncated_at_many_offsets(seeds, tmp_path):
+    data = seeds["rle"].read_bytes()
+    whole = read_seg(seeds["rle"]).volumes[0].array
+    for cut in [*np.linspace(140, len(data) - 9, 60).astype(int), len(data) - 4]:
+        path = tmp_path / f"cut{cut}.dcm"
+        path.write_bytes(data[:cut])
+        if cut > len(data) - 8:  # only the closing Sequence Delimitation Item is cut: nothing is lost
+            np.testing.assert_array_equal(read_seg(path).volumes[0].array, whole)
+            continue
+        with pytest.raises(DicomLabelMapError):
+            read_seg(path)
+
+
+def test_rle_offsets_past_the_end():
+    header = np.zeros(16, "<u4")
+    header[0], header[1] = 1, 10_000
+    with pytest.raises(InvalidDicomError, match="offsets"):
+        decode_frame(header.tobytes() + b"\x00\x00", 4, 4, 8, TransferSyntax.RLE)
+
+
+def test_a_huge_declared_seg_is_refused_before_allocating(seeds, tmp_path):
+    dataset = pydicom.dcmread(seeds["explicit"])
+    dataset.NumberOfFrames, dataset.Rows, dataset.Columns = 100000, 65535, 65535
+    path = tmp_path / "huge.dcm"
+    dataset.save_as(path)
+    with pytest.raises(ResourceLimitError, match="exceed"):
+        read_seg(path)
+
+
+def test_counts_that_lie(seeds, tmp_path):
+    dataset = pydicom.dcmread(seeds["explicit"])
+    dataset.NumberOfFrames = int(dataset.NumberOfFrames) + 5  # more frames than the data holds
+    path = tmp_path / "lying.dcm"
+    dataset.save_as(path)
+    with pytest.raises(InvalidDicomError, match="frames|Pixel Data|Per-Frame|frame"):
+        read_seg(path)
+
+
+def test_deflate_bombs_are_refused(seeds, tmp_path):
+    # Deflated Image Frame Compression: a frame never inflates past its size.
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
+    frame = bomb.compress(b"\x00" * 10_000_000) + bomb.flush()
+    with pytest.raises(InvalidDicomError, match="more than"):
+        decode_frame(frame, 64, 64, 8, TransferSyntax.DEFLATED_FRAME)
+    # Deflated Explicit VR Little Endian: the whole data set is measured before pydicom inflates it.
+    old = set_limits(max_bytes=2_000_000)
+    try:
+        source = seeds["deflated"].read_bytes()
+        meta_end = 144 + int.from_bytes(source[140:144], "little")
+        body = zlib.compressobj(9, zlib.DEFLATED, -15)
+        path = tmp_path / "bomb.dcm"
+        path.write_bytes(source[:meta_end] + body.compress(b"\x00" * 50_000_000) + body.flush())
+        with pytest.raises(ResourceLimitError, match="inflates"):
+            read_seg(path)
+    finally:
+        set_limits(**vars(old))
+
+
+def test_blank_and_duplicate_uids(seeds, tmp_path):
+    from dicomlabelmap.synthetic import save
+
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    source = seeds["ct"].parent
+    for path in sorted(source.iterdir()):
+        (folder / path.name).write_bytes(path.read_bytes())
+    first = sorted(folder.iterdir())[0]
+    duplicate = pydicom.dcmread(first)
+    duplicate.save_as(folder / "duplicate.dcm")  # same SOP Instance UID again
+    series = read_reference_series(folder)
+    assert series.skipped.get("duplicate SOP Instance UID") == 1
+    blank = pydicom.dcmread(first)
+    blank.SeriesInstanceUID = ""
+    blank.SOPInstanceUID = pydicom.uid.generate_uid()
+    blank.ImagePositionPatient = [0, 0, 9999]
+    blank.save_as(folder / "blank.dcm")
+    assert read_reference_series(folder, series_instance_uid=series.series_instance_uid).geometry.shape == series.geometry.shape
+    del save
+
+
+def test_a_million_point_contour_is_converted_without_blowing_up(seeds, tmp_path):
+    dataset = pydicom.dcmread(seeds["rtstruct"])
+    contour = dataset.ROIContourSequence[0].ContourSequence[0]
+    z = float(contour.ContourData[2])
+    angles = np.linspace(0, 2 * np.pi, 1_000_000, endpoint=False)
+    points = np.column_stack([20 * np.cos(angles), 15 * np.sin(angles), np.full(angles.size, z)])
+    contour.ContourData = [f"{v:.3f}" for v in points.ravel()]
+    contour.NumberOfContourPoints = angles.size
+    path = tmp_path / "million.dcm"
+    dataset.save_as(path)
+    conversion = rtstruct_to_labels(path, seeds["ct"].parent)
+    assert conversion.rois[0].converted
+
+
+def test_fuzz_harness_replays_its_seed_corpus(tmp_path):
+    """The atheris harness (run it for hours by hand, see its docstring) seeds its corpus and
+    every seed passes its target without an undocumented exception. The bounded in-suite
+    fuzzing is the hypothesis mutation tests above."""
+    sys.path.insert(0, str(REPOSITORY / "Testing" / "Fuzz"))
+    import fuzz_readers
+
+    corpus = tmp_path / "corpus"
+    fuzz_readers.seed(corpus)
+    seeds = sorted(corpus.iterdir())
+    assert len(seeds) >= 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in seeds:
+            fuzz_readers.one_input(path.read_bytes())
