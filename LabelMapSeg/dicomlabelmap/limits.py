@@ -30,6 +30,10 @@ class Limits:
     max_frame_pixels: int = 2**28
     #: Most frames one SEG may declare.
     max_frames: int = 200_000
+    #: Most crossings of contour edges with pixel rows (or path samples) on one slice: about
+    #: the contours' path length in pixels, thousands for real slices. Bounds the memory a
+    #: contour that zig-zags across the image millions of times would take to fill.
+    max_plane_crossings: int = 2**24
 
 
 _limits = Limits()
@@ -62,6 +66,16 @@ def check_frames(rows: int, columns: int, frames: int, bits: int) -> None:
             f"{frames} frames of {rows} x {columns} would decode to {decoded / 2**30:.1f} GiB, "
             f"more than the limit of {ceiling.max_bytes / 2**30:.1f} GiB (set_limits / DICOMLABELMAP_MAX_BYTES)",
             attribute="NumberOfFrames",
+        )
+
+
+def check_plane_crossings(crossings: int, what: str) -> None:
+    """Refuse filling or tracing contours whose path crosses pixel rows too many times."""
+    if crossings > limits().max_plane_crossings:
+        raise ResourceLimitError(
+            f"{what} would take {crossings} pixel-row crossings, more than the limit of {limits().max_plane_crossings} per slice "
+            "(set_limits(max_plane_crossings=...))",
+            attribute="ContourData",
         )
 
 

@@ -12,11 +12,13 @@ gives the holes), or lies on any polygon's path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from .limits import check_plane_crossings
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -87,6 +89,7 @@ def path_pixels(polygon: FloatArray, shape: tuple[int, int], closed: bool = True
     if len(starts) == 0:
         starts, ends = points, points
     lengths = np.ceil(np.max(np.abs(ends - starts), axis=1) * 2).astype(np.int64) + 1
+    check_plane_crossings(int(lengths.sum()) // 2, "tracing the contour's path")
     segment = np.repeat(np.arange(len(starts)), lengths)
     offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     t = offsets / np.maximum(lengths[segment] - 1, 1)
@@ -108,42 +111,49 @@ class PlaneRelations:
     overlapping_pairs: list[tuple[int, int]]
     #: For each polygon, whether two of its non-adjacent edges cross or touch (keyhole, figure eight).
     self_touching: BoolArray
+    #: False when the polygons are so entangled (edges piled on one another, thousands of
+    #: identical contours) that analysing them would take more than :data:`PAIR_BUDGET` pair
+    #: tests beyond what their size asks for; then nothing is reported (all zero / empty).
+    analysed: bool = True
+
+
+#: Most pair tests (edge against edge, point against polygon) per plane beyond 16 per edge and
+#: per polygon. Ordinary contours need a few per edge; only pathological ones need more.
+PAIR_BUDGET = 4_000_000
 
 
 def plane_relations(polygons: Sequence[FloatArray]) -> PlaneRelations:
     """Nesting depth of each polygon, the pairs that cross or touch, and the self-touching ones.
 
-    Edge pairs are found through a uniform grid (only edges sharing a cell are compared), so
-    the cost grows with the number of edges, not with its square.
+    Repeated consecutive vertices are dropped first (a zero-length edge touches nothing the
+    edges beside it do not). Edges are paired through a uniform grid (only edges sharing a
+    cell are compared), containers are found through the grid of bounding boxes and the
+    crossing-number test meets only the edges in the point's horizontal band, so the cost
+    grows with the number of edges and polygons, not with their squares.
     """
     count = len(polygons)
-    sizes = np.array([len(p) for p in polygons], dtype=np.int64)
-    starts = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons]) if count else np.zeros((0, 2))
+    cleaned = [_without_repeated_vertices(np.asarray(p, dtype=np.float64).reshape(-1, 2)) for p in polygons]
+    sizes = np.array([len(p) for p in cleaned], dtype=np.int64)
+    starts = np.concatenate(cleaned) if count else np.zeros((0, 2))
     owner = np.repeat(np.arange(count), sizes)
     first = np.cumsum(sizes) - sizes
     local = np.arange(len(starts)) - first[owner]
     successor = np.where(local == sizes[owner] - 1, first[owner], np.arange(len(starts)) + 1)
     ends = starts[successor] if len(starts) else starts
-    a, b = _candidate_edge_pairs(starts, ends)
-    hits = _segments_intersect(starts[a], ends[a], starts[b], ends[b])
-    a, b = a[hits], b[hits]
-    same = owner[a] == owner[b]
-    # Adjacent edges of one polygon always share a vertex; that is not a self-touch.
-    size = sizes[owner[a]]
-    gap = np.abs(local[a] - local[b])
-    adjacent = same & ((gap == 1) | (gap == size - 1))
-    self_touching = np.zeros(count, dtype=bool)
-    self_touching[owner[a][same & ~adjacent]] = True
-    crossing = {(int(min(x, y)), int(max(x, y))) for x, y in zip(owner[a][~same], owner[b][~same], strict=True)}
-    depth = np.zeros(count, dtype=np.int64)
-    boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in polygons]).reshape(-1, 4)
-    for x in range(count):
-        # A polygon can only contain another whose bounding box lies within its own.
-        inside = np.flatnonzero(np.all(boxes[:, :2] >= boxes[x, :2], axis=1) & np.all(boxes[:, 2:] <= boxes[x, 2:], axis=1))
-        for y in (int(i) for i in inside):
-            if y != x and (min(x, y), max(x, y)) not in crossing and _point_in_polygon(polygons[y][0], polygons[x]):
-                depth[y] += 1
-    return PlaneRelations(depth, sorted(crossing), self_touching)
+    budget = PAIR_BUDGET + 16 * (len(starts) + count)
+    try:
+        a, b = _touching_edges(starts, ends, budget)
+        same = owner[a] == owner[b]
+        # Adjacent edges of one polygon always share a vertex; that is not a self-touch.
+        gap = np.abs(local[a] - local[b])
+        adjacent = same & ((gap == 1) | (gap == sizes[owner[a]] - 1))
+        self_touching = np.zeros(count, dtype=bool)
+        self_touching[owner[a][same & ~adjacent]] = True
+        crossing = np.unique(np.minimum(owner[a], owner[b])[~same] * count + np.maximum(owner[a], owner[b])[~same])
+        depth = _nesting_depth(cleaned, starts, ends, owner, crossing, budget)
+    except _OverBudget:
+        return PlaneRelations(np.zeros(count, dtype=np.int64), [], np.zeros(count, dtype=bool), analysed=False)
+    return PlaneRelations(depth, [(int(k // count), int(k % count)) for k in crossing], self_touching)
 
 
 def polygon_area(polygon: FloatArray) -> float:
@@ -181,6 +191,7 @@ def _crossings(
     first_row = np.maximum(np.ceil(low), 0).astype(np.int64)
     last_row = np.minimum(np.ceil(high) - 1, rows - 1).astype(np.int64)
     counts = np.where(sloped, np.maximum(last_row - first_row + 1, 0), 0)
+    check_plane_crossings(int(counts.sum()), "filling the contours of this slice")
     edge = np.repeat(np.arange(len(x0)), counts)
     row = first_row[edge] + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
     dx, dy = x1 - x0, y1 - y0
@@ -236,40 +247,179 @@ def _intervals_to_mask(
     return np.cumsum(difference.reshape(rows, width), axis=1)[:, :columns] > 0
 
 
-def _candidate_edge_pairs(starts: FloatArray, ends: FloatArray) -> tuple[IntArray, IntArray]:
-    """Index pairs ``(a, b)``, ``a < b``, of edges whose bounding boxes share a grid cell."""
-    count = len(starts)
-    if count < 2:
+def _without_repeated_vertices(polygon: FloatArray) -> FloatArray:
+    """The polygon without vertices equal to the one before them (cyclically); at least one kept."""
+    keep = np.any(polygon != np.roll(polygon, 1, axis=0), axis=1)
+    keep[0] |= not keep.any()
+    return polygon[keep]
+
+
+class _OverBudget(Exception):
+    """More pair tests than the budget allows."""
+
+
+class _GridIndex:
+    """Axis-aligned boxes (``low``, ``high``: ``(n, d)``) filed under every cell of a uniform
+    grid they touch, optionally per group (only items and queries of one group meet).
+
+    The cell is about as long as a typical box, never finer than 2**-20 of the extent, and
+    coarse enough that there are at most 16 (box, cell) entries per box on average, however
+    the box sizes are spread (a million tiny edges beside a few long ones).
+    """
+
+    def __init__(self, low: FloatArray, high: FloatArray, groups: IntArray | None = None):
+        count, dims = low.shape
+        sides = high - low
+        lengths = np.max(sides, axis=1)
+        typical = float(np.median(lengths[lengths > 0])) if np.any(lengths > 0) else 0.0
+        self.origin = low.min(axis=0)
+        extent = float(np.max(high.max(axis=0) - self.origin))
+        self.cell = max(typical, _linear_cell(sides, 16 * count), extent / 2**20, 1e-9)
+        first = np.floor((low - self.origin) / self.cell).astype(np.int64)
+        spans = np.floor((high - self.origin) / self.cell).astype(np.int64) - first + 1
+        per_item = np.prod(spans, axis=1)
+        self.shape = (first + spans).max(axis=0)
+        item = np.repeat(np.arange(count), per_item)
+        rest = _ramp(per_item)
+        key = np.zeros(len(item), dtype=np.int64)
+        stride = 1
+        for dim in range(dims):
+            key += (first[item, dim] + rest % spans[item, dim]) * stride
+            rest //= spans[item, dim]
+            stride *= int(self.shape[dim])
+        if groups is not None:
+            key += groups[item] * stride
+        self.stride = stride
+        self.low = low
+        order = np.argsort(key, kind="stable")  # items stay in increasing order within a cell
+        self.key, self.item = key[order], item[order]
+
+    def query(self, points: FloatArray, groups: IntArray | None, budget: int) -> tuple[IntArray, IntArray]:
+        """For each point, where its cell's items start in ``self.item`` and how many there are."""
+        key = self.cell_keys(points)
+        if groups is not None:
+            key += groups * self.stride
+        first = np.searchsorted(self.key, key, side="left")
+        counts = np.searchsorted(self.key, key, side="right") - first
+        if int(counts.sum()) > budget:
+            raise _OverBudget
+        return first, counts
+
+    def cell_keys(self, points: FloatArray) -> IntArray:
+        """The key of the cell each point falls in (clipped to the grid; group 0)."""
+        cells = np.clip(np.floor((points - self.origin) / self.cell), 0, self.shape - 1).astype(np.int64)
+        key = np.zeros(len(points), dtype=np.int64)
+        stride = 1
+        for dim in range(points.shape[1]):
+            key += cells[:, dim] * stride
+            stride *= int(self.shape[dim])
+        return key
+
+    def shared_cells(self, budget: int) -> tuple[IntArray, IntArray]:
+        """Pairs ``(a, b)`` of distinct items whose boxes overlap, each once: a pair is kept
+        only in the cell holding the low corner of the two boxes' intersection."""
+        partners = np.searchsorted(self.key, self.key, side="right") - np.arange(len(self.key)) - 1
+        if int(partners.sum()) > budget:
+            raise _OverBudget
+        a_parts, b_parts = [], []
+        for left, right in _chunks(np.arange(len(self.key)) + 1, partners):
+            a, b = self.item[left], self.item[right]
+            home = self.cell_keys(np.maximum(self.low[a], self.low[b])) == self.key[left]
+            a_parts.append(a[home])
+            b_parts.append(b[home])
+        return np.concatenate(a_parts), np.concatenate(b_parts)
+
+
+def _linear_cell(sides: FloatArray, entries: int) -> float:
+    """The smallest cell for which boxes of these side lengths are filed under at most
+    ``entries`` cells in all, from the bound ``cells per side <= side / cell + 2``."""
+    if sides.shape[1] == 1:
+        total = float(sides.sum())
+        return total / max(entries - 2 * len(sides), 1)
+    area, perimeter = float(np.prod(sides, axis=1).sum()), float(sides.sum())
+    room = max(entries - 4 * len(sides), 1)
+    if area == 0:
+        return 2 * perimeter / room
+    # area / c**2 + 2 * perimeter / c <= room, solved for u = 1 / c.
+    u = (-2 * perimeter + np.sqrt(4 * perimeter**2 + 4 * area * room)) / (2 * area)
+    return float(1 / u)
+
+
+def _ramp(counts: IntArray) -> IntArray:
+    """``0 .. counts[i] - 1`` for each ``i``, concatenated."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _chunks(first: IntArray, counts: IntArray, size: int = 2**21) -> Iterator[tuple[IntArray, IntArray]]:
+    """(query, position) pairs for every query and each of its ``counts`` positions from
+    ``first``, in chunks of about ``size`` pairs."""
+    cumulative = np.cumsum(counts)
+    low = 0
+    while low < len(counts):
+        done = int(cumulative[low - 1]) if low else 0
+        high = max(low + 1, int(np.searchsorted(cumulative, done + size, side="right")))
+        n = counts[low:high]
+        yield np.repeat(np.arange(low, high), n), np.repeat(first[low:high], n) + _ramp(n)
+        low = high
+
+
+def _touching_edges(starts: FloatArray, ends: FloatArray, budget: int) -> tuple[IntArray, IntArray]:
+    """Pairs ``(a, b)``, ``a < b``, of edges that cross or touch."""
+    if len(starts) < 2:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    low, high = np.minimum(starts, ends), np.maximum(starts, ends)
-    origin = low.min(axis=0)
-    extent = float(np.max(high.max(axis=0) - origin))
-    cell = max(float(np.median(np.max(high - low, axis=1))), extent / 4096, 1e-6)
-    while True:
-        # Cells about as long as a typical edge; coarser when a few long edges would span so
-        # many cells that the bucketing itself became the cost (e.g. a million tiny edges
-        # beside ordinary ones): the work stays linear in the number of edges.
-        first_cell = np.floor((low - origin) / cell).astype(np.int64)
-        last_cell = np.floor((high - origin) / cell).astype(np.int64)
-        spans = last_cell - first_cell + 1
-        per_edge = spans[:, 0] * spans[:, 1]
-        if int(per_edge.sum()) <= 16 * count + 1024 or cell > extent:
-            break
-        cell *= 2
-    edge = np.repeat(np.arange(count), per_edge)
-    offset = np.arange(per_edge.sum()) - np.repeat(np.cumsum(per_edge) - per_edge, per_edge)
-    cell_x = first_cell[edge, 0] + offset % spans[edge, 0]
-    cell_y = first_cell[edge, 1] + offset // spans[edge, 0]
-    key = cell_y * (int(last_cell[:, 0].max()) + 1) + cell_x
-    order = np.lexsort((edge, key))
-    key, edge = key[order], edge[order]
-    group_end = np.searchsorted(key, key, side="right")
-    partners = group_end - np.arange(len(key)) - 1
-    left = np.repeat(np.arange(len(key)), partners)
-    right = left + 1 + (np.arange(partners.sum()) - np.repeat(np.cumsum(partners) - partners, partners))
-    a, b = edge[left], edge[right]
-    unique = np.unique(np.minimum(a, b) * count + np.maximum(a, b))
-    return unique // count, unique % count
+    a, b = _GridIndex(np.minimum(starts, ends), np.maximum(starts, ends)).shared_cells(budget)
+    hits = np.concatenate(
+        [
+            _segments_intersect(starts[a[n : n + 2**21]], ends[a[n : n + 2**21]], starts[b[n : n + 2**21]], ends[b[n : n + 2**21]])
+            for n in range(0, len(a), 2**21)
+        ]
+        or [np.zeros(0, dtype=bool)]
+    )
+    return a[hits], b[hits]
+
+
+def _nesting_depth(
+    polygons: Sequence[FloatArray], starts: FloatArray, ends: FloatArray, owner: IntArray, crossing: IntArray, budget: int
+) -> IntArray:
+    """For each polygon, how many others contain its first vertex, leaving out crossing pairs
+    (keys ``low * count + high``). Only pairs whose bounding boxes nest are tested."""
+    count = len(polygons)
+    depth = np.zeros(count, dtype=np.int64)
+    if count < 2:
+        return depth
+    boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in polygons])
+    points = np.array([p[0] for p in polygons])
+    boxes_index = _GridIndex(boxes[:, :2], boxes[:, 2:])
+    outer_parts, inner_parts = [], []
+    for inner, position in _chunks(*boxes_index.query(points, None, budget)):
+        outer = boxes_index.item[position]
+        nested = (
+            (outer != inner) & np.all(boxes[inner, :2] >= boxes[outer, :2], axis=1) & np.all(boxes[inner, 2:] <= boxes[outer, 2:], axis=1)
+        )
+        outer_parts.append(outer[nested])
+        inner_parts.append(inner[nested])
+    outer, inner = np.concatenate(outer_parts), np.concatenate(inner_parts)
+    apart = ~np.isin(np.minimum(outer, inner) * count + np.maximum(outer, inner), crossing)
+    outer, inner = outer[apart], inner[apart]
+    # Crossing number of each inner polygon's first vertex against its candidate container,
+    # over the container's edges filed under the vertex's horizontal band.
+    sloped = np.flatnonzero(starts[:, 1] != ends[:, 1])  # horizontal edges never straddle the ray
+    if len(outer) == 0 or len(sloped) == 0:
+        return depth
+    y0, y1 = starts[sloped, 1], ends[sloped, 1]
+    bands = _GridIndex(np.minimum(y0, y1)[:, np.newaxis], np.maximum(y0, y1)[:, np.newaxis], owner[sloped])
+    first, counts = bands.query(points[inner, 1:], outer, budget)
+    hits = np.zeros(len(inner), dtype=np.int64)
+    for pair, position in _chunks(first, counts):
+        edge = sloped[bands.item[position]]
+        x, y = points[inner[pair], 0], points[inner[pair], 1]
+        ya, yb = starts[edge, 1], ends[edge, 1]
+        straddles = (ya <= y) != (yb <= y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            crossing_x = starts[edge, 0] + (y - ya) * (ends[edge, 0] - starts[edge, 0]) / (yb - ya)
+        hits += np.bincount(pair[straddles & (crossing_x > x)], minlength=len(inner))
+    np.add.at(depth, inner[hits % 2 == 1], 1)
+    return depth
 
 
 def _cross(o: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
@@ -291,14 +441,3 @@ def _segments_intersect(p1: FloatArray, p2: FloatArray, q1: FloatArray, q2: Floa
 
     touching = on_segment(d1, p1, q1, q2) | on_segment(d2, p2, q1, q2) | on_segment(d3, q1, p1, p2) | on_segment(d4, q2, p1, p2)
     return proper | touching
-
-
-def _point_in_polygon(point: FloatArray, polygon: FloatArray) -> bool:
-    """Crossing-number test of one point against a closed polygon."""
-    x, y = point
-    x0, y0 = polygon[:, 0], polygon[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    straddles = (y0 <= y) != (y1 <= y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing_x = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-    return bool(np.count_nonzero(straddles & (crossing_x > x)) % 2)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import ResourceLimitError
 from .findings import Finding, Severity
 from .geometry import FloatArray, ImageGeometry
 from .masks import BoxMask
@@ -130,7 +131,11 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
     planes, plane_errors = _assign_to_slices(result, geometry, series, options)
     if plane_errors:
         return result
-    drawn = {k: _draw_plane(result, k, planes[k], geometry, options) for k in sorted(planes)}
+    try:
+        drawn = {k: _draw_plane(result, k, planes[k], geometry, options) for k in sorted(planes)}
+    except ResourceLimitError as error:
+        result.add_finding(Severity.ERROR, f"the ROI is not converted: {error}", error.attribute or "ContourData")
+        return result
     result.plane_count = len(planes)
     result.mask = BoxMask.from_planes(geometry.shape, drawn)
     return result
@@ -166,6 +171,14 @@ def _draw_plane(
     filled = fill_polygons(polygons, shape, options.boundary_tolerance)
     relations = plane_relations(polygons)
     plane = filled.mask
+    if not relations.analysed:
+        find(
+            Severity.WARNING,
+            "the contours of this slice are too entangled (edges piled on one another) to be checked for crossings, "
+            "keyholes and holes; the slice is filled by the even-odd rule as usual",
+            "ContourData",
+            k,
+        )
     if len({c.geometric_type for c in contours}) > 1:
         find(
             Severity.WARNING,

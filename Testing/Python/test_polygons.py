@@ -104,9 +104,19 @@ def test_self_touching_detects_keyholes_only():
     assert relations.overlapping_pairs == [] and relations.depth.tolist() == [0, 0, 0]
 
 
+def _point_in_polygon(point, polygon):
+    x, y = point
+    inside = False
+    for (xa, ya), (xb, yb) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        if (ya <= y) != (yb <= y) and xa + (y - ya) * (xb - xa) / (yb - ya) > x:
+            inside = not inside
+    return inside
+
+
 def _brute_force_relations(polygons):
-    """All edge pairs, point-in-polygon for every pair: the slow reference."""
-    from dicomlabelmap.polygons import _point_in_polygon
+    """All edge pairs, point-in-polygon for every pair: the slow reference. A vertex equal to
+    the one before it adds a zero-length edge, which is not a self-touch."""
+    polygons = [p[np.any(p != np.roll(p, 1, axis=0), axis=1)] for p in polygons]
 
     def edges(p):
         return [(p[i], p[(i + 1) % len(p)]) for i in range(len(p))]
@@ -167,3 +177,72 @@ def test_path_pixels_and_area():
     rows, columns = path_pixels(np.array([[1, 1], [4, 1]], float), (6, 6), closed=False)
     assert sorted(set(zip(rows.tolist(), columns.tolist(), strict=True))) == [(1, 1), (1, 2), (1, 3), (1, 4)]
     assert polygon_area(np.array([[0, 0], [4, 0], [4, 3], [0, 3]], float)) == 12
+
+
+def _counting_pair_tests(monkeypatch):
+    """Count the edge pairs and (point, edge) pairs plane_relations actually tests."""
+    import dicomlabelmap.polygons as polygons
+
+    tested = {"edge pairs": 0}
+    original = polygons._segments_intersect
+
+    def counted(p1, p2, q1, q2):
+        tested["edge pairs"] += len(p1)
+        return original(p1, p2, q1, q2)
+
+    monkeypatch.setattr(polygons, "_segments_intersect", counted)
+    return tested
+
+
+def test_relations_work_is_linear_in_contours_and_edges(monkeypatch):
+    """Thousands of islands inside one contour of 200,000 points: the right depths, and the
+    number of edge pairs tested grows with the edges, not with their square."""
+    from dicomlabelmap.synthetic import circle
+
+    tested = _counting_pair_tests(monkeypatch)
+    body = circle(300, 300, 280, 200_000)
+    centres = [(x, y) for x in range(150, 450, 6) for y in range(150, 450, 6)]
+    islands = [circle(x, y, 1.5, 8) for x, y in centres]
+    relations = plane_relations([body, *islands])
+    assert relations.analysed
+    assert relations.depth.tolist() == [0] + [1] * len(islands)
+    assert relations.overlapping_pairs == [] and not relations.self_touching.any()
+    edges = len(body) + 8 * len(islands)
+    assert tested["edge pairs"] <= 20 * edges, tested
+
+
+def test_relations_of_many_touching_speckles_are_exact():
+    """2,500 small squares in a row, each touching the next: every neighbour pair found."""
+    squares = [np.array([[x, 0], [x + 2, 0], [x + 2, 2], [x, 2]], float) for x in range(0, 5000, 2)]
+    relations = plane_relations(squares)
+    assert relations.overlapping_pairs == [(n, n + 1) for n in range(len(squares) - 1)]
+    assert relations.depth.tolist() == [0] * len(squares)
+
+
+def test_repeated_vertices_are_not_keyholes():
+    square = np.array([[0, 0], [4, 0], [4, 4], [4, 4], [0, 4], [0, 0]], float)
+    assert plane_relations([square]).self_touching.tolist() == [False]
+    collapsed = np.full((1000, 2), 5.0)
+    assert plane_relations([collapsed, square]).analysed
+
+
+def test_edges_piled_on_one_another_are_not_analysed_but_still_filled():
+    """A million points going back and forth along one short segment: comparing its edges
+    pairwise would take 5e11 tests; the relations give up (flagged), the fill still works."""
+    zigzag = np.tile([[10.0, 10.0], [10.4, 10.4]], (500_000, 1))
+    ring = np.array([[2, 2], [20, 2], [20, 20], [2, 20]], float)
+    relations = plane_relations([ring, zigzag])
+    assert not relations.analysed
+    assert relations.overlapping_pairs == [] and relations.depth.tolist() == [0, 0]
+    filled = fill_polygons([ring, zigzag], (24, 24))
+    assert filled.mask[10, 10] and filled.mask[5, 5]
+
+
+def test_a_zigzag_across_the_image_is_refused_before_allocating():
+    from dicomlabelmap.errors import ResourceLimitError
+
+    zigzag = np.tile([[10.0, 10.0], [200.0, 500.0]], (100_000, 1))
+    with pytest.raises(ResourceLimitError, match="pixel-row crossings"):
+        fill_polygons([zigzag], (512, 512))
+    with pytest.raises(ResourceLimitError, match="tracing the contour"):
+        path_pixels(zigzag, (512, 512))

@@ -175,10 +175,40 @@ def test_a_million_point_contour_is_converted_without_blowing_up(seeds, tmp_path
     points = np.column_stack([20 * np.cos(angles), 15 * np.sin(angles), np.full(angles.size, z)])
     contour.ContourData = [f"{v:.3f}" for v in points.ravel()]
     contour.NumberOfContourPoints = angles.size
+    dataset.ROIContourSequence[0].ContourSequence = [contour]
     path = tmp_path / "million.dcm"
     dataset.save_as(path)
     conversion = rtstruct_to_labels(path, seeds["ct"].parent)
-    assert conversion.rois[0].converted
+    raster = conversion.rois[0]
+    assert raster.converted
+    # The ellipse (20 x 15 mm semi-axes) covers its area in voxels on its slice.
+    (plane,) = raster.full_mask()[raster.full_mask().any(axis=(1, 2))]
+    spacing = conversion.reference.geometry.spacing
+    area = np.pi * 20 * 15 / (spacing[0] * spacing[1])
+    assert abs(int(plane.sum()) - area) < 0.05 * area, (int(plane.sum()), area)
+
+
+def test_a_contour_zigzagging_across_the_image_fails_only_its_roi(seeds, tmp_path):
+    """Points bouncing across the whole image would take more row crossings to fill than the
+    limit (lowered here so that the file stays small): that ROI is refused with an ERROR naming
+    the limit, the others are converted."""
+    dataset = pydicom.dcmread(seeds["rtstruct"])
+    contour = dataset.ROIContourSequence[0].ContourSequence[0]
+    x0, y0, z = (float(v) for v in contour.ContourData[:3])
+    points = np.tile([[x0 - 60, y0 - 60, z], [x0 + 60, y0 + 60, z]], (20_000, 1))
+    contour.ContourData = [f"{v:.1f}" for v in points.ravel()]
+    contour.NumberOfContourPoints = len(points)
+    path = tmp_path / "zigzag.dcm"
+    dataset.save_as(path)
+    old = set_limits(max_plane_crossings=1_000_000)
+    try:
+        conversion = rtstruct_to_labels(path, seeds["ct"].parent)
+    finally:
+        set_limits(**vars(old))
+    first, *others = conversion.rois
+    assert not first.converted
+    assert any(f.severity.name == "ERROR" and "pixel-row crossings" in f.message for f in first.findings)
+    assert others and all(r.converted for r in others)
 
 
 def test_fuzz_harness_replays_its_seed_corpus(tmp_path):
