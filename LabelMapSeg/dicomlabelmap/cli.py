@@ -355,6 +355,7 @@ def _run_info(arguments: argparse.Namespace) -> int:
 
     contents = read_seg(arguments.seg)
     geometry = contents.geometry
+    voxel_counts = [np.bincount(v.array.ravel()) for v in contents.volumes]  # one pass per layer, not per segment
     data = {
         "file": str(arguments.seg),
         "bytes": arguments.seg.stat().st_size,
@@ -376,9 +377,9 @@ def _run_info(arguments: argparse.Namespace) -> int:
                 "color": list(s.display_color()),
                 "category": str(s.category),
                 "type": str(s.type),
-                "voxels": int(np.count_nonzero(v.array == s.number)),
+                "voxels": int(counts[s.number]) if s.number < len(counts) else 0,
             }
-            for v in contents.volumes
+            for v, counts in zip(contents.volumes, voxel_counts, strict=True)
             for s in v.segments
         ],
         "findings": [f.to_dict() for f in contents.findings],

@@ -44,6 +44,7 @@ class RtStructConversion:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output and tests."""
         geometry = self.reference.geometry
+        layers = {s.number: index for index, volume in enumerate(self.label_volumes) for s in volume.segments}
         return {
             "rtstruct": str(self.structure_set.path) if self.structure_set.path else None,
             "structure_set_label": self.structure_set.label,
@@ -58,16 +59,16 @@ class RtStructConversion:
                 "skipped_files": dict(self.reference.skipped),
             },
             "layers": len(self.label_volumes),
-            "rois": [roi_row(roi, self) for roi in self.rois],
+            "rois": [roi_row(roi, self, layers) for roi in self.rois],
             "findings": [f.to_dict() for f in self.structure_set.findings],
         }
 
 
-def roi_row(roi: RoiRaster, conversion: RtStructConversion) -> dict[str, Any]:
-    """One ROI's line of the report."""
+def roi_row(roi: RoiRaster, conversion: RtStructConversion, layers: dict[int, int]) -> dict[str, Any]:
+    """One ROI's line of the report; ``layers`` maps segment numbers to their layer."""
     voxel_ml = conversion.reference.geometry.voxel_volume_mm3 / 1000
     number = conversion.segment_numbers.get(roi.roi.number)
-    layer = next((i for i, v in enumerate(conversion.label_volumes) if any(s.number == number for s in v.segments)), None)
+    layer = layers.get(number) if number is not None else None
     return {
         "roi_number": roi.roi.number,
         "name": roi.roi.name,

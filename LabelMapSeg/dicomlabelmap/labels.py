@@ -6,6 +6,7 @@ keeps them (shared labelmaps) and as Label Map SEG needs them (one instance per 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import numpy.typing as npt
 
 from .errors import DicomLabelMapError
 from .geometry import ImageGeometry
+from .gridindex import GridIndex
 from .masks import BoxMask
 from .segment import Segment
 
@@ -60,34 +62,49 @@ def assign_layers(masks: Sequence[BoxMask]) -> list[int]:
     """Layer index for each mask such that no two masks of one layer share a voxel.
 
     Uses DSatur graph colouring on the overlap graph: the fewest layers for overlap graphs
-    that need at most two, and close to the fewest otherwise. Masks only compare when their
-    bounding boxes meet.
+    that need at most two, and close to the fewest otherwise. Masks are compared only when
+    their bounding boxes meet (found through a grid, not by comparing all pairs), and the
+    next mask to colour comes from a priority queue, so tens of thousands of segments cost
+    about as much as their voxels.
     """
     count = len(masks)
     neighbours: list[set[int]] = [set() for _ in range(count)]
-    boxes = np.array(
-        [
-            list(m.offset) + [o + n for o, n in zip(m.offset, m.crop.shape, strict=True)] if not m.is_empty() else [0, 0, 0, 0, 0, 0]
-            for m in masks
-        ],
-        dtype=np.int64,
-    ).reshape(count, 6)
-    for a in range(count):
-        if masks[a].is_empty():
-            continue
-        meets = np.all(boxes[a, :3] < boxes[a + 1 :, 3:], axis=1) & np.all(boxes[a + 1 :, :3] < boxes[a, 3:], axis=1)
-        for b in np.flatnonzero(meets) + a + 1:
-            if masks[a].overlaps(masks[int(b)]):
-                neighbours[a].add(int(b))
-                neighbours[int(b)].add(a)
+    for a, b in _overlapping_pairs(masks):
+        neighbours[a].add(b)
+        neighbours[b].add(a)
     layer = [-1] * count
-    for _ in range(count):
-        # DSatur: colour next the uncoloured node whose neighbours use the most distinct layers.
-        candidates = [n for n in range(count) if layer[n] < 0]
-        node = max(candidates, key=lambda n: (len({layer[m] for m in neighbours[n] if layer[m] >= 0}), len(neighbours[n]), -n))
-        used = {layer[m] for m in neighbours[node]}
-        layer[node] = next(c for c in range(count + 1) if c not in used)
+    near_layers: list[set[int]] = [set() for _ in range(count)]  # layers of coloured neighbours
+    # DSatur: colour next the uncoloured mask whose neighbours use the most distinct layers,
+    # then the one with most neighbours, then the first. Stale queue entries are skipped.
+    queue = [(0, -len(neighbours[n]), n) for n in range(count)]
+    heapq.heapify(queue)
+    while queue:
+        saturation, _, node = heapq.heappop(queue)
+        if layer[node] >= 0 or -saturation != len(near_layers[node]):
+            continue
+        chosen = next(c for c in range(count + 1) if c not in near_layers[node])
+        layer[node] = chosen
+        for other in neighbours[node]:
+            if layer[other] < 0 and chosen not in near_layers[other]:
+                near_layers[other].add(chosen)
+                heapq.heappush(queue, (-len(near_layers[other]), -len(neighbours[other]), other))
     return layer
+
+
+def _overlapping_pairs(masks: Sequence[BoxMask]) -> list[tuple[int, int]]:
+    """Index pairs of masks that share a voxel."""
+    filled = [n for n, mask in enumerate(masks) if not mask.is_empty()]
+    if len(filled) < 2:
+        return []
+    low = np.array([masks[n].offset for n in filled], dtype=np.float64)
+    high = low + np.array([masks[n].crop.shape for n in filled], dtype=np.float64) - 1
+    a, b = GridIndex(low, high).shared_cells(budget=2**62)
+    meets = np.all(np.maximum(low[a], low[b]) <= np.minimum(high[a], high[b]), axis=1)
+    return [
+        (filled[x], filled[y])
+        for x, y in zip(a[meets].tolist(), b[meets].tolist(), strict=True)
+        if masks[filled[x]].overlaps(masks[filled[y]])
+    ]
 
 
 def build_label_volumes(geometry: ImageGeometry, items: Sequence[tuple[Segment, BoxMask]]) -> list[LabelVolume]:

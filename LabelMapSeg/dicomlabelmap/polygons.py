@@ -12,12 +12,13 @@ gives the holes), or lies on any polygon's path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from .gridindex import GridIndex, OverBudget, chunks
 from .limits import check_plane_crossings
 
 FloatArray = npt.NDArray[np.float64]
@@ -151,7 +152,7 @@ def plane_relations(polygons: Sequence[FloatArray]) -> PlaneRelations:
         self_touching[owner[a][same & ~adjacent]] = True
         crossing = np.unique(np.minimum(owner[a], owner[b])[~same] * count + np.maximum(owner[a], owner[b])[~same])
         depth = _nesting_depth(cleaned, starts, ends, owner, crossing, budget)
-    except _OverBudget:
+    except OverBudget:
         return PlaneRelations(np.zeros(count, dtype=np.int64), [], np.zeros(count, dtype=bool), analysed=False)
     return PlaneRelations(depth, [(int(k // count), int(k % count)) for k in crossing], self_touching)
 
@@ -254,120 +255,11 @@ def _without_repeated_vertices(polygon: FloatArray) -> FloatArray:
     return polygon[keep]
 
 
-class _OverBudget(Exception):
-    """More pair tests than the budget allows."""
-
-
-class _GridIndex:
-    """Axis-aligned boxes (``low``, ``high``: ``(n, d)``) filed under every cell of a uniform
-    grid they touch, optionally per group (only items and queries of one group meet).
-
-    The cell is about as long as a typical box, never finer than 2**-20 of the extent, and
-    coarse enough that there are at most 16 (box, cell) entries per box on average, however
-    the box sizes are spread (a million tiny edges beside a few long ones).
-    """
-
-    def __init__(self, low: FloatArray, high: FloatArray, groups: IntArray | None = None):
-        count, dims = low.shape
-        sides = high - low
-        lengths = np.max(sides, axis=1)
-        typical = float(np.median(lengths[lengths > 0])) if np.any(lengths > 0) else 0.0
-        self.origin = low.min(axis=0)
-        extent = float(np.max(high.max(axis=0) - self.origin))
-        self.cell = max(typical, _linear_cell(sides, 16 * count), extent / 2**20, 1e-9)
-        first = np.floor((low - self.origin) / self.cell).astype(np.int64)
-        spans = np.floor((high - self.origin) / self.cell).astype(np.int64) - first + 1
-        per_item = np.prod(spans, axis=1)
-        self.shape = (first + spans).max(axis=0)
-        item = np.repeat(np.arange(count), per_item)
-        rest = _ramp(per_item)
-        key = np.zeros(len(item), dtype=np.int64)
-        stride = 1
-        for dim in range(dims):
-            key += (first[item, dim] + rest % spans[item, dim]) * stride
-            rest //= spans[item, dim]
-            stride *= int(self.shape[dim])
-        if groups is not None:
-            key += groups[item] * stride
-        self.stride = stride
-        self.low = low
-        order = np.argsort(key, kind="stable")  # items stay in increasing order within a cell
-        self.key, self.item = key[order], item[order]
-
-    def query(self, points: FloatArray, groups: IntArray | None, budget: int) -> tuple[IntArray, IntArray]:
-        """For each point, where its cell's items start in ``self.item`` and how many there are."""
-        key = self.cell_keys(points)
-        if groups is not None:
-            key += groups * self.stride
-        first = np.searchsorted(self.key, key, side="left")
-        counts = np.searchsorted(self.key, key, side="right") - first
-        if int(counts.sum()) > budget:
-            raise _OverBudget
-        return first, counts
-
-    def cell_keys(self, points: FloatArray) -> IntArray:
-        """The key of the cell each point falls in (clipped to the grid; group 0)."""
-        cells = np.clip(np.floor((points - self.origin) / self.cell), 0, self.shape - 1).astype(np.int64)
-        key = np.zeros(len(points), dtype=np.int64)
-        stride = 1
-        for dim in range(points.shape[1]):
-            key += cells[:, dim] * stride
-            stride *= int(self.shape[dim])
-        return key
-
-    def shared_cells(self, budget: int) -> tuple[IntArray, IntArray]:
-        """Pairs ``(a, b)`` of distinct items whose boxes overlap, each once: a pair is kept
-        only in the cell holding the low corner of the two boxes' intersection."""
-        partners = np.searchsorted(self.key, self.key, side="right") - np.arange(len(self.key)) - 1
-        if int(partners.sum()) > budget:
-            raise _OverBudget
-        a_parts, b_parts = [], []
-        for left, right in _chunks(np.arange(len(self.key)) + 1, partners):
-            a, b = self.item[left], self.item[right]
-            home = self.cell_keys(np.maximum(self.low[a], self.low[b])) == self.key[left]
-            a_parts.append(a[home])
-            b_parts.append(b[home])
-        return np.concatenate(a_parts), np.concatenate(b_parts)
-
-
-def _linear_cell(sides: FloatArray, entries: int) -> float:
-    """The smallest cell for which boxes of these side lengths are filed under at most
-    ``entries`` cells in all, from the bound ``cells per side <= side / cell + 2``."""
-    if sides.shape[1] == 1:
-        total = float(sides.sum())
-        return total / max(entries - 2 * len(sides), 1)
-    area, perimeter = float(np.prod(sides, axis=1).sum()), float(sides.sum())
-    room = max(entries - 4 * len(sides), 1)
-    if area == 0:
-        return 2 * perimeter / room
-    # area / c**2 + 2 * perimeter / c <= room, solved for u = 1 / c.
-    u = (-2 * perimeter + np.sqrt(4 * perimeter**2 + 4 * area * room)) / (2 * area)
-    return float(1 / u)
-
-
-def _ramp(counts: IntArray) -> IntArray:
-    """``0 .. counts[i] - 1`` for each ``i``, concatenated."""
-    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-
-
-def _chunks(first: IntArray, counts: IntArray, size: int = 2**21) -> Iterator[tuple[IntArray, IntArray]]:
-    """(query, position) pairs for every query and each of its ``counts`` positions from
-    ``first``, in chunks of about ``size`` pairs."""
-    cumulative = np.cumsum(counts)
-    low = 0
-    while low < len(counts):
-        done = int(cumulative[low - 1]) if low else 0
-        high = max(low + 1, int(np.searchsorted(cumulative, done + size, side="right")))
-        n = counts[low:high]
-        yield np.repeat(np.arange(low, high), n), np.repeat(first[low:high], n) + _ramp(n)
-        low = high
-
-
 def _touching_edges(starts: FloatArray, ends: FloatArray, budget: int) -> tuple[IntArray, IntArray]:
     """Pairs ``(a, b)``, ``a < b``, of edges that cross or touch."""
     if len(starts) < 2:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    a, b = _GridIndex(np.minimum(starts, ends), np.maximum(starts, ends)).shared_cells(budget)
+    a, b = GridIndex(np.minimum(starts, ends), np.maximum(starts, ends)).shared_cells(budget)
     hits = np.concatenate(
         [
             _segments_intersect(starts[a[n : n + 2**21]], ends[a[n : n + 2**21]], starts[b[n : n + 2**21]], ends[b[n : n + 2**21]])
@@ -389,9 +281,9 @@ def _nesting_depth(
         return depth
     boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in polygons])
     points = np.array([p[0] for p in polygons])
-    boxes_index = _GridIndex(boxes[:, :2], boxes[:, 2:])
+    boxes_index = GridIndex(boxes[:, :2], boxes[:, 2:])
     outer_parts, inner_parts = [], []
-    for inner, position in _chunks(*boxes_index.query(points, None, budget)):
+    for inner, position in chunks(*boxes_index.query(points, None, budget)):
         outer = boxes_index.item[position]
         nested = (
             (outer != inner) & np.all(boxes[inner, :2] >= boxes[outer, :2], axis=1) & np.all(boxes[inner, 2:] <= boxes[outer, 2:], axis=1)
@@ -407,10 +299,10 @@ def _nesting_depth(
     if len(outer) == 0 or len(sloped) == 0:
         return depth
     y0, y1 = starts[sloped, 1], ends[sloped, 1]
-    bands = _GridIndex(np.minimum(y0, y1)[:, np.newaxis], np.maximum(y0, y1)[:, np.newaxis], owner[sloped])
+    bands = GridIndex(np.minimum(y0, y1)[:, np.newaxis], np.maximum(y0, y1)[:, np.newaxis], owner[sloped])
     first, counts = bands.query(points[inner, 1:], outer, budget)
     hits = np.zeros(len(inner), dtype=np.int64)
-    for pair, position in _chunks(first, counts):
+    for pair, position in chunks(first, counts):
         edge = sloped[bands.item[position]]
         x, y = points[inner[pair], 0], points[inner[pair], 1]
         ya, yb = starts[edge, 1], ends[edge, 1]

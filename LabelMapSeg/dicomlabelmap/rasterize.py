@@ -111,24 +111,26 @@ def rasterize_structure_set(
     """
     geometry = reference.geometry if isinstance(reference, ReferenceSeries) else reference
     series = reference if isinstance(reference, ReferenceSeries) else None
+    # Instance UID -> slice, built once: per-contour references are checked against it.
+    slice_of = {source.sop_instance_uid: k for k, source in enumerate(series.slices)} if series else {}
     results = []
     for index, roi in enumerate(structure_set.rois):
         report(progress, index / max(1, len(structure_set.rois)), f"Drawing {roi.name}")
-        results.append(_rasterize_roi(roi, geometry, series, options))
+        results.append(_rasterize_roi(roi, geometry, slice_of, options))
     report(progress, 1.0, "Drawn all ROIs")
     return results
 
 
-def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | None, options: RasterOptions) -> RoiRaster:
+def _rasterize_roi(roi: Roi, geometry: ImageGeometry, slice_of: dict[str, int], options: RasterOptions) -> RoiRaster:
     result = RoiRaster(roi, None, contour_count=len(roi.contours), findings=list(roi.findings))
     result.point_count = sum(c.geometric_type is ContourGeometricType.POINT for c in roi.contours)
     result.open_count = sum(
         c.geometric_type in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR) for c in roi.contours
     )
     result.xor_count = sum(c.geometric_type is ContourGeometricType.CLOSEDPLANAR_XOR for c in roi.contours)
-    if roi.has_errors or not _frame_of_reference_fits(result, geometry, series):
+    if roi.has_errors or not _frame_of_reference_fits(result, geometry, slice_of):
         return result
-    planes, plane_errors = _assign_to_slices(result, geometry, series, options)
+    planes, plane_errors = _assign_to_slices(result, geometry, slice_of, options)
     if plane_errors:
         return result
     try:
@@ -141,15 +143,14 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, series: ReferenceSeries | 
     return result
 
 
-def _frame_of_reference_fits(result: RoiRaster, geometry: ImageGeometry, series: ReferenceSeries | None) -> bool:
+def _frame_of_reference_fits(result: RoiRaster, geometry: ImageGeometry, slice_of: dict[str, int]) -> bool:
     """False (with an ERROR) when the ROI lies in another Frame of Reference than the grid,
     unless its contours name images of the reference series (then a WARNING)."""
     roi, frame = result.roi, geometry.frame_of_reference_uid
     if not roi.frame_of_reference_uid or not frame or roi.frame_of_reference_uid == frame:
         return True
     message = f"the ROI is in Frame of Reference {roi.frame_of_reference_uid}, the reference series in {frame}"
-    series_images = series.sop_instance_uids() if series is not None else set()
-    if not any(uid in series_images for c in roi.contours for uid in c.referenced_sop_instance_uids):
+    if not any(uid in slice_of for c in roi.contours for uid in c.referenced_sop_instance_uids):
         result.add_finding(Severity.ERROR, message, "ReferencedFrameOfReferenceUID")
         return False
     result.add_finding(
@@ -215,7 +216,7 @@ def _draw_plane(
 
 
 def _assign_to_slices(
-    result: RoiRaster, geometry: ImageGeometry, series: ReferenceSeries | None, options: RasterOptions
+    result: RoiRaster, geometry: ImageGeometry, slice_of: dict[str, int], options: RasterOptions
 ) -> tuple[dict[int, list[tuple[Contour, FloatArray]]], bool]:
     """Group the ROI's closed contours by slice, in pixel coordinates ``(i, j)``."""
     report_finding = result.add_finding
@@ -225,7 +226,6 @@ def _assign_to_slices(
     planes: dict[int, list[tuple[Contour, FloatArray]]] = defaultdict(list)
     errors = False
     slab_warned = False
-    uid_to_slice = {source.sop_instance_uid: k for k, source in enumerate(series.slices)} if series else {}
     for contour in result.roi.contours:
         if not contour.geometric_type.encloses_area:
             continue
@@ -255,7 +255,7 @@ def _assign_to_slices(
                 "ContourSlabThickness",
             )
             slab_warned = True
-        referenced = {uid_to_slice[uid] for uid in contour.referenced_sop_instance_uids if uid in uid_to_slice}
+        referenced = {slice_of[uid] for uid in contour.referenced_sop_instance_uids if uid in slice_of}
         if referenced and k not in referenced:
             report_finding(
                 Severity.WARNING,

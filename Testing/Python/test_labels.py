@@ -108,3 +108,33 @@ def test_bad_segment_numbers_are_refused(items, match):
 
 def test_label_dtype():
     assert label_dtype(255) == np.uint8 and label_dtype(256) == np.uint16
+
+
+def test_the_most_segments_a_label_map_holds_are_packed_in_one_pass():
+    """65535 segments (3000 single voxels, 400 bars in overlapping chains, the rest empty):
+    layers exact, every segment kept. Comparing all pairs or rescanning all masks for each
+    choice (the obvious algorithms) would take hours here."""
+    shape = (40, 64, 64)
+    geometry = axial_geometry(shape)
+    rng = np.random.default_rng(0)
+    voxels = rng.choice(np.prod(shape), 3000, replace=False)
+    items = []
+    for n, flat in enumerate(voxels, start=1):
+        items.append((Segment(n, f"dot {n}"), BoxMask(shape, tuple(int(v) for v in np.unravel_index(flat, shape)), np.ones((1, 1, 1), bool))))
+    for n in range(400):
+        # two-voxel bars along the rows of slice 0: each overlaps its neighbours in its row
+        items.append((Segment(3001 + n, f"bar {n}"), BoxMask(shape, (0, n // 63, n % 63), np.ones((1, 1, 2), bool))))
+    items += [(Segment(n, f"empty {n}"), BoxMask.empty(shape)) for n in range(3401, 65536)]
+    volumes = build_label_volumes(geometry, items)
+    assert sum(len(v.segments) for v in volumes) == 65535
+    assert all(v.array.dtype == np.uint16 for v in volumes)
+    dots_and_bars = [mask for _, mask in items[:3400]]
+    layers = assign_layers(dots_and_bars)
+    # No two masks of one layer share a voxel.
+    for layer in set(layers):
+        members = [m for m, l in zip(dots_and_bars, layers, strict=True) if l == layer]
+        total = np.zeros(shape, np.int64)
+        for m in members:
+            total[m.box] += m.crop
+        assert total.max() == 1
+    assert len(volumes) == max(layers) + 1 <= 3
