@@ -537,11 +537,11 @@ def _labelmap_volume(
     if background is not None:
         lookup[background] = 0
     present = {int(v) for v in np.unique(raw)}
-    described = {s.number for s in segments}
+    kept = {s.number for s in segments}
     for value in sorted(present):
         mapped = int(lookup[value])
-        if mapped != 0 and mapped not in described:
-            described.add(mapped)
+        if mapped != 0 and mapped not in kept:
+            kept.add(mapped)
             findings.append(
                 Finding(
                     Severity.WARNING,

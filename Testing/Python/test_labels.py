@@ -132,7 +132,7 @@ def test_the_most_segments_a_label_map_holds_are_packed_in_one_pass():
     layers = assign_layers(dots_and_bars)
     # No two masks of one layer share a voxel.
     for layer in set(layers):
-        members = [m for m, l in zip(dots_and_bars, layers, strict=True) if l == layer]
+        members = [m for m, index in zip(dots_and_bars, layers, strict=True) if index == layer]
         total = np.zeros(shape, np.int64)
         for m in members:
             total[m.box] += m.crop
