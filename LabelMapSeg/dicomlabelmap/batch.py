@@ -21,7 +21,7 @@ import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -161,12 +161,17 @@ def run_job(job: Job) -> JobResult:
     return result
 
 
+def _staging(folder: Path) -> Path:
+    """Where a job's outputs are written before the folder is renamed into place."""
+    return folder.with_name(folder.name + ".partial")
+
+
 def _convert(job: Job, result: JobResult) -> None:
     from .codecs import TransferSyntax
     from .seg_writer import SegWriteOptions, write_label_map_segs
 
     folder = Path(job.output_dir)
-    staging = folder.with_name(folder.name + ".partial")
+    staging = _staging(folder)
     _remove_tree(staging)
     staging.mkdir(parents=True)
     options = SegWriteOptions(transfer_syntax=TransferSyntax(job.transfer_syntax))
@@ -262,20 +267,44 @@ def run_batch(
     return summary
 
 
-def _run_pool(jobs: list[Job], workers: int, notify: Callable[[JobResult], None]) -> list[JobResult]:
+def _run_pool(
+    jobs: list[Job], workers: int, notify: Callable[[JobResult], None], runner: Callable[[Job], JobResult] = run_job
+) -> list[JobResult]:
+    """Run ``jobs`` in worker processes. When a worker dies (crash, out-of-memory kill) the pool
+    breaks and cannot say which job killed it: the jobs it left unfinished are then run again
+    one at a time, each in a fresh process, so that only the culprit fails."""
     results: list[JobResult] = []
+
+    def done(result: JobResult) -> None:
+        results.append(result)
+        notify(result)
+
+    for job in _pool_round(jobs, workers, runner, done):
+        for lost in _pool_round([job], 1, runner, done):
+            _remove_tree(_staging(Path(lost.output_dir)))
+            done(JobResult(lost.path, lost.kind, "failed", lost.output_dir, reason="the worker process died while converting it (crash or out of memory)"))
+    return results
+
+
+def _pool_round(jobs: list[Job], workers: int, runner: Callable[[Job], JobResult], done: Callable[[JobResult], None]) -> list[Job]:
+    """One pool over ``jobs``; returns the jobs left without a result because the pool broke."""
     if not jobs:
-        return results
+        return []
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # no inherited state, same on every platform
+    lost: list[Job] = []
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, max_tasks_per_child=1) as pool:
-        futures: list[tuple[Job, Future[JobResult]]] = [(job, pool.submit(run_job, job)) for job in jobs]
-        for job, future in futures:
+        futures = {pool.submit(runner, job): job for job in jobs}
+        for future in as_completed(futures):
+            job = futures[future]
             try:
                 result = future.result()
             except BrokenProcessPool:
-                result = JobResult(job.path, job.kind, "failed", job.output_dir, reason="the worker process died (crash or out of memory)")
-            results.append(result)
-            notify(result)
-    return results
+                lost.append(job)
+                continue
+            except Exception as error:  # a bug, not bad input: still only this job fails
+                logger.exception("converting %s", job.path)
+                result = JobResult(job.path, job.kind, "failed", job.output_dir, reason=f"internal error {type(error).__name__}: {error}")
+            done(result)
+    return sorted(lost, key=lambda job: job.path)

@@ -100,3 +100,46 @@ def test_batch_command_line_and_bounded_memory(mixed_folder, tmp_path):
     assert json.loads(report)["counts"] == {"ok": 2, "failed": 2}
     # Each process (main or worker) stays small for this data; workers are replaced per job.
     assert int(peak_kib) < 600 * 1024, f"peak RSS {int(peak_kib) / 1024:.0f} MiB"
+
+
+def crashing_runner(job):
+    """Worker stand-in: dies like an out-of-memory kill for 'crash' inputs, raises a bug for
+    'bug' inputs, succeeds otherwise (importable by the spawned workers)."""
+    import os
+    import time
+
+    from dicomlabelmap.batch import JobResult
+
+    name = job.path.rsplit("/", 1)[-1]
+    time.sleep(0.2)  # let the other jobs be in flight when a worker dies
+    if name.startswith("crash"):
+        os._exit(9)
+    if name.startswith("bug"):
+        raise TypeError("a bug in the converter")
+    return JobResult(job.path, job.kind, "ok", job.output_dir)
+
+
+def test_a_dying_worker_fails_only_its_own_input(tmp_path):
+    """A worker killed mid-job breaks the whole process pool; the jobs it left are run again
+    one by one in fresh processes, so only the culprit is reported failed (and its staging
+    folder removed), and an exception in a worker fails only that input."""
+    from dicomlabelmap.batch import Job, _run_pool
+
+    names = ["a1", "crash1", "a2", "a3", "bug1", "a4", "crash2", "a5"]
+    jobs = []
+    for name in names:
+        folder = tmp_path / name
+        (tmp_path / f"{name}.partial").mkdir()
+        jobs.append(Job("rtstruct", f"{tmp_path}/{name}", [], str(folder), ("labelmap-seg",), "rle"))
+    seen = []
+    results = _run_pool(jobs, 2, seen.append, runner=crashing_runner)
+    by_name = {r.input.rsplit("/", 1)[-1]: r for r in results}
+    assert sorted(by_name) == sorted(names) and len(results) == len(names) == len(seen)
+    for name, result in by_name.items():
+        if name.startswith("crash"):
+            assert result.status == "failed" and "worker process died" in result.reason
+            assert not (tmp_path / f"{name}.partial").exists()
+        elif name.startswith("bug"):
+            assert result.status == "failed" and "internal error TypeError: a bug in the converter" in result.reason
+        else:
+            assert result.status == "ok", (name, result)
