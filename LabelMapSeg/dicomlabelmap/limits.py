@@ -114,8 +114,11 @@ def check_deflated_file(path: Path) -> None:
                 data = inflater.decompress(chunk, _CHUNK)
                 total += len(data)
                 while inflater.unconsumed_tail and total <= ceiling:
-                    data = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+                    tail = inflater.unconsumed_tail
+                    data = inflater.decompress(tail, _CHUNK)
                     total += len(data)
+                    if not data and len(inflater.unconsumed_tail) == len(tail):
+                        return  # zlib makes no progress (a corrupt stream): the reader reports it
                 if total > ceiling:
                     raise ResourceLimitError(
                         f"the deflated data set inflates to more than {ceiling / 2**30:.1f} GiB (a decompression bomb?)",

@@ -6,7 +6,13 @@ CORPUS_DIR is seeded by ``--seed CORPUS_DIR`` (synthetic files in every transfer
 the real SEG and RTSTRUCT files of ../shared/data when present). The first input byte picks the
 target (SEG reader, RT Structure Set reader, series reader, RLE / deflate-frame / JPEG-LS /
 JPEG 2000 frame decoders); any exception other than the core's DicomLabelMapError is a crash.
-Every crash found becomes a regression test in Testing/Python/test_robustness.py.
+Pass ``-timeout=10`` so that a slow input is reported as a hang (libFuzzer's default is 20 minutes).
+
+    python Testing/Fuzz/fuzz_readers.py --replay FILE_OR_DIR ...
+
+runs saved inputs once each (crash-*, timeout-* files libFuzzer wrote) and exits non-zero on the
+first that fails. Every input found this way is kept in Testing/Fuzz/regressions/ (our own
+synthetic data only) and replayed by Testing/Python/test_robustness.py.
 """
 
 from __future__ import annotations
@@ -64,9 +70,24 @@ def one_input(data: bytes) -> None:
         pass
 
 
+def replay(paths: list[Path]) -> None:
+    """Run each saved input once (a hang shows as a run that does not end)."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    files = sorted(f for p in paths for f in ([p] if p.is_file() else p.iterdir()) if f.is_file())
+    for path in files:
+        print(path, flush=True)
+        one_input(path.read_bytes())
+    print(f"{len(files)} input(s) passed")
+
+
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--seed":
         seed(Path(sys.argv[2]))
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--replay":
+        replay([Path(p) for p in sys.argv[2:]])
         return
     import logging
     import warnings

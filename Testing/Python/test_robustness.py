@@ -6,6 +6,7 @@ coverage-guided atheris harness (Testing/Fuzz/fuzz_readers.py) runs a short boun
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 import zlib
@@ -226,3 +227,62 @@ def test_fuzz_harness_replays_its_seed_corpus(tmp_path):
         warnings.simplefilter("ignore")
         for path in seeds:
             fuzz_readers.one_input(path.read_bytes())
+
+
+def test_fuzz_regressions_replay_quickly():
+    """Every input the fuzzer found (Testing/Fuzz/regressions) now ends with a documented
+    error or a result, in its own process so that a hang fails the test instead of blocking."""
+    import subprocess
+
+    regressions = REPOSITORY / "Testing" / "Fuzz" / "regressions"
+    inputs = sorted(regressions.iterdir())
+    assert inputs
+    result = subprocess.run(
+        [sys.executable, str(REPOSITORY / "Testing" / "Fuzz" / "fuzz_readers.py"), "--replay", str(regressions)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY / "LabelMapSeg")},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{len(inputs)} input(s) passed" in result.stdout
+
+
+def test_a_deflate_stream_that_stalls_does_not_hang_the_bomb_check(tmp_path):
+    """Found by atheris: zlib can stop making progress on a corrupt raw deflate stream (no
+    output, input not consumed, no error); the inflate-size check looped forever on it."""
+    from dicomlabelmap.limits import check_deflated_file
+
+    data = (REPOSITORY / "Testing" / "Fuzz" / "regressions" / "deflated-data-set-zlib-stall").read_bytes()[1:]
+    path = tmp_path / "stall.dcm"
+    path.write_bytes(data)
+    check_deflated_file(path)  # returns: the stream is left to the reader to reject
+    with pytest.raises(DicomLabelMapError):
+        read_seg(path)
+
+
+def test_atheris_bounded_run(tmp_path):
+    """A short coverage-guided run (fixed seed, 3000 inputs, 10 s per input) over the seeded
+    corpus: libFuzzer exits non-zero and writes a crash-/timeout- file on any undocumented
+    exception or hang. The long run is the documented command in the harness."""
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("atheris") is None:
+        pytest.skip("atheris is not installed (it builds on Linux for Python < 3.13)")
+    harness = str(REPOSITORY / "Testing" / "Fuzz" / "fuzz_readers.py")
+    env = {**os.environ, "PYTHONPATH": str(REPOSITORY / "LabelMapSeg")}
+    corpus = tmp_path / "corpus"
+    subprocess.run([sys.executable, harness, "--seed", str(corpus)], check=True, env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, harness, str(corpus), "-seed=1", "-runs=3000", "-timeout=10", "-rss_limit_mb=4096", f"-artifact_prefix={tmp_path}/"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
+    found = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("crash-", "timeout-", "oom-")))
+    assert result.returncode == 0 and not found, (found, result.stderr[-3000:])
+    assert "Done 3000 runs" in result.stderr
