@@ -229,11 +229,15 @@ def run_batch(
     transfer_syntax: str = "rle",
     jobs: int = 2,
     on_result: Callable[[JobResult, int, int], None] | None = None,
+    overwrite: bool = False,
 ) -> BatchSummary:
     """Convert every RT Structure Set and BINARY/FRACTIONAL SEG under ``input_dir``.
 
     ``formats``: ``"labelmap-seg"`` and/or ``"seg.nrrd"`` (RT Structure Sets only).
     ``on_result(result, done, total)`` is called as each input finishes (progress bars).
+    Inputs whose output folder is complete from an earlier run are skipped, unless
+    ``overwrite`` (then converted again; each folder is replaced only once its new
+    contents are complete).
     """
     source, target = Path(input_dir), Path(output_dir)
     if not source.is_dir():
@@ -244,7 +248,7 @@ def run_batch(
     pending = []
     for job in work:
         done = Path(job.output_dir) / RESULT_FILE
-        if done.exists():
+        if done.exists() and not overwrite:
             earlier = json.loads(done.read_text())
             results.append(JobResult(job.path, job.kind, "skipped (done before)", job.output_dir, earlier["outputs"], earlier["warnings"]))
         else:

@@ -160,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("-t", "--transfer-syntax", choices=[s.value for s in TransferSyntax.writable_syntaxes()], default="rle")
     batch.add_argument("-j", "--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="worker processes")
     batch.add_argument("--json", action="store_true", help="print the summary as JSON")
+    batch.add_argument("--overwrite", action="store_true", help="convert inputs finished by an earlier run again (default: skip them)")
     batch.set_defaults(handler=_run_batch)
     return parser
 
@@ -182,7 +183,7 @@ def _run_batch(arguments: argparse.Namespace) -> int:
             bar.set_description_str(f"{result.status[:6]} {Path(result.input).name[:30]}", refresh=True)
 
     try:
-        summary = run_batch(arguments.input_dir, arguments.output_dir, formats, arguments.transfer_syntax, arguments.jobs, on_result)
+        summary = run_batch(arguments.input_dir, arguments.output_dir, formats, arguments.transfer_syntax, arguments.jobs, on_result, arguments.overwrite)
     finally:
         if bar is not None:
             bar.close()

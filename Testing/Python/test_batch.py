@@ -83,6 +83,15 @@ def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
     again = run_batch(root, out, formats=("labelmap-seg", "seg.nrrd"), jobs=2)
     assert sorted(r.status for r in again.results) == ["failed", "failed", "skipped (done before)", "skipped (done before)"]
     assert {p: p.stat().st_mtime_ns for p in out.rglob("LabelMapSEG_*.dcm")} == stamps
+    # Asked to overwrite, it converts them again and replaces the folders whole.
+    redone = run_batch(root, out, formats=("labelmap-seg",), jobs=2, overwrite=True)
+    assert sorted(r.status for r in redone.results) == ["failed", "failed", "ok", "ok"]
+    for result in redone.results:
+        if result.status == "ok":
+            folder = tmp_path / result.output_dir
+            assert sorted(p.name for p in folder.iterdir()) == sorted([*result.outputs, RESULT_FILE])
+            assert not (folder / "labels.seg.nrrd").exists()  # the earlier run's extra output is gone
+    assert not any(p.name.endswith(".partial") for p in out.iterdir())
 
 
 def test_batch_command_line_and_bounded_memory(mixed_folder, tmp_path):
