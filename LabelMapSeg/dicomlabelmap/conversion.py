@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ReferenceSeriesError
+from .errors import InvalidDicomError, ReferenceSeriesError
 from .findings import Finding, Severity
-from .labels import LabelVolume, build_label_volumes
+from .labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes
 from .progress import ProgressCallback, report, scaled
 from .rasterize import RasterOptions, RoiRaster, rasterize_structure_set
 from .rtstruct import StructureSet, read_rtstruct
@@ -139,6 +139,12 @@ def rtstruct_to_labels(
     """
     report(progress, 0.0, "Reading the RT Structure Set")
     structure_set = rtstruct if isinstance(rtstruct, StructureSet) else read_rtstruct(rtstruct)
+    if len(structure_set.rois) > MAX_SEGMENT_NUMBER:
+        raise InvalidDicomError(
+            f"the RT Structure Set holds {len(structure_set.rois)} ROIs; a label map holds at most {MAX_SEGMENT_NUMBER} segments",
+            structure_set.path,
+            "StructureSetROISequence",
+        )
     if isinstance(reference, ReferenceSeries):
         series = reference
     else:

@@ -286,3 +286,16 @@ def test_atheris_bounded_run(tmp_path):
     found = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("crash-", "timeout-", "oom-")))
     assert result.returncode == 0 and not found, (found, result.stderr[-3000:])
     assert "Done 3000 runs" in result.stderr
+
+
+def test_more_rois_than_a_label_map_holds_are_refused_before_drawing(seeds):
+    """65536 ROIs cannot all become segments of 16-bit label maps: refused up front, naming
+    the attribute, instead of after drawing them all."""
+    from dataclasses import replace
+
+    structure_set = read_rtstruct(seeds["rtstruct"])
+    roi = structure_set.rois[0]
+    many = replace(structure_set, rois=[replace(roi, number=n, contours=[]) for n in range(1, 65537)])
+    with pytest.raises(InvalidDicomError, match="65536 ROIs.*at most 65535") as caught:
+        rtstruct_to_labels(many, seeds["ct"].parent)
+    assert caught.value.attribute == "StructureSetROISequence"
