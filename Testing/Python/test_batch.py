@@ -48,7 +48,30 @@ def mixed_folder(tmp_path):
     dataset.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[0].RTReferencedSeriesSequence[0].SeriesInstanceUID = "1.2.3"
     dataset.StructureSetLabel = "../../evil"
     dataset.save_as(lonely / "RS_copy.dcm")
+    _binary_seg(ct1, rtstruct_to_labels(rs1, ct1).label_volumes[0], root / "study1" / "SEG_binary.dcm")
     return root, (ct1, rs1), (ct2, rs2)
+
+
+def _binary_seg(ct_dir, volume, path):
+    """A BINARY SEG written by highdicom (the peer) from a label layer, one segment per label
+    (renumbered 1..n as highdicom requires), with Series Description '../../evil'."""
+    import highdicom as hd
+    import pydicom
+    from pydicom.sr.codedict import codes
+
+    images = sorted((pydicom.dcmread(p) for p in ct_dir.iterdir()), key=lambda image: float(image.ImagePositionPatient[2]))
+    numbers = [s.number for s in volume.segments if (volume.array == s.number).any()]
+    masks = np.stack([volume.array == n for n in numbers], axis=-1).astype(np.uint8)
+    descriptions = [
+        hd.seg.SegmentDescription(k, f"label {n}", codes.SCT.Tissue, codes.SCT.Tissue, hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+        for k, n in enumerate(numbers, start=1)
+    ]
+    seg = hd.seg.Segmentation(
+        images, masks, hd.seg.SegmentationTypeValues.BINARY, descriptions, hd.UID(), 5, hd.UID(), 1, "test", "test", "1", "0",
+        series_description="../../evil",
+    )
+    seg.save_as(path)
+    return numbers
 
 
 def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
@@ -59,6 +82,7 @@ def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
     by_input = {r.input.split("/in/")[1]: r for r in summary.results}
     assert by_input["study1/RS_demo.dcm"].status == "ok"
     assert by_input["study2/RS_demo.dcm"].status == "ok"
+    assert by_input["study1/SEG_binary.dcm"].status == "ok"
     assert by_input["study2/RS_truncated.dcm"].status == "failed" and by_input["study2/RS_truncated.dcm"].reason
     assert by_input["lonely/RS_copy.dcm"].status == "failed" and "no image series" in by_input["lonely/RS_copy.dcm"].reason
     assert summary.not_converted.get("not DICOM or unreadable header") == 2
@@ -72,20 +96,30 @@ def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
         for path, volume in zip(segs, expected.label_volumes, strict=True):
             np.testing.assert_array_equal(read_seg(path, expected.reference).volumes[0].array, volume.array)
         assert json.loads((folder / RESULT_FILE).read_text())["outputs"]
+    # The BINARY SEG became one Label Map SEG on study 1's grid, each label's voxels kept.
+    first = rtstruct_to_labels(rs1, ct1)
+    layer = first.label_volumes[0]
+    numbers = [s.number for s in layer.segments if (layer.array == s.number).any()]
+    seg_folder = tmp_path / by_input["study1/SEG_binary.dcm"].output_dir
+    assert "evil" in seg_folder.name and ".." not in seg_folder.name
+    (converted,) = sorted(seg_folder.glob("*.dcm"))
+    (label_map,) = read_seg(converted, first.reference).volumes
+    for k, n in enumerate(numbers, start=1):
+        np.testing.assert_array_equal(label_map.array == k, layer.array == n)
     # No partial folders; names are sanitised.
     names = [p.name for p in out.iterdir()]
     assert not any(n.endswith(".partial") for n in names)
     assert all(".." not in n and "/" not in n for n in names)
     saved = json.loads((out / SUMMARY_FILE).read_text())
-    assert saved["counts"] == {"ok": 2, "failed": 2}
+    assert saved["counts"] == {"ok": 3, "failed": 2}
     # A second run does no work: finished inputs are skipped, outputs untouched.
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("LabelMapSEG_*.dcm")}
     again = run_batch(root, out, formats=("labelmap-seg", "seg.nrrd"), jobs=2)
-    assert sorted(r.status for r in again.results) == ["failed", "failed", "skipped (done before)", "skipped (done before)"]
+    assert sorted(r.status for r in again.results) == ["failed", "failed"] + ["skipped (done before)"] * 3
     assert {p: p.stat().st_mtime_ns for p in out.rglob("LabelMapSEG_*.dcm")} == stamps
     # Asked to overwrite, it converts them again and replaces the folders whole.
     redone = run_batch(root, out, formats=("labelmap-seg",), jobs=2, overwrite=True)
-    assert sorted(r.status for r in redone.results) == ["failed", "failed", "ok", "ok"]
+    assert sorted(r.status for r in redone.results) == ["failed", "failed", "ok", "ok", "ok"]
     for result in redone.results:
         if result.status == "ok":
             folder = tmp_path / result.output_dir
@@ -106,7 +140,7 @@ def test_batch_command_line_and_bounded_memory(mixed_folder, tmp_path):
     result = subprocess.run([sys.executable, "-c", code, str(root), str(out)], capture_output=True, text=True, check=True)
     returncode, peak_kib, report = result.stdout.split("\n", 2)
     assert int(returncode) == 3  # some inputs failed
-    assert json.loads(report)["counts"] == {"ok": 2, "failed": 2}
+    assert json.loads(report)["counts"] == {"ok": 3, "failed": 2}
     # Each process (main or worker) stays small for this data; workers are replaced per job.
     assert int(peak_kib) < 600 * 1024, f"peak RSS {int(peak_kib) / 1024:.0f} MiB"
 
