@@ -37,10 +37,15 @@ class GridIndex:
         typical = float(np.median(lengths[lengths > 0])) if np.any(lengths > 0) else 0.0
         self.origin = low.min(axis=0)
         extent = float(np.max(high.max(axis=0) - self.origin))
-        self.cell = max(typical, _linear_cell(sides, 16 * count), extent / 2**20, 1e-9)
-        first = np.floor((low - self.origin) / self.cell).astype(np.int64)
-        spans = np.floor((high - self.origin) / self.cell).astype(np.int64) - first + 1
-        per_item = np.prod(spans, axis=1)
+        self.cell = max(typical, extent / 2**20, 1e-9)
+        for _ in range(2):
+            first = np.floor((low - self.origin) / self.cell).astype(np.int64)
+            spans = np.floor((high - self.origin) / self.cell).astype(np.int64) - first + 1
+            per_item = np.prod(spans, axis=1)
+            if int(per_item.sum()) <= 16 * count:
+                break
+            # A few long boxes among many small ones: the coarsest cell the bound asks for.
+            self.cell = max(self.cell, _linear_cell(sides, 16 * count))
         self.shape = (first + spans).max(axis=0)
         item = np.repeat(np.arange(count), per_item)
         rest = ramp(per_item)
@@ -105,13 +110,27 @@ def _linear_cell(sides: FloatArray, entries: int) -> float:
         shifted[:, :-1] += 2 * per_box
         shifted[:, 1:] += sides[:, dim : dim + 1] * per_box
         per_box = shifted
-    coefficients = per_box.sum(axis=0)  # of u**0 .. u**dims, summed over boxes
+    coefficients = per_box.sum(axis=0).tolist()  # of u**0 .. u**dims, summed over boxes
     coefficients[0] -= entries
-    if coefficients[0] >= 0 or not np.any(coefficients[1:] > 0):
+    if coefficients[0] >= 0 or not any(c > 0 for c in coefficients[1:]):
         return 0.0  # the bound cannot be met, or every box is a point: no limit from here
-    roots = np.roots(coefficients[::-1])
-    u = max(float(r.real) for r in roots if abs(r.imag) <= 1e-9 * max(1.0, abs(r)) and r.real > 0)
-    return 1 / u
+
+    if len(coefficients) == 2:  # linear: c0 + c1 u = 0
+        return -coefficients[1] / coefficients[0]
+    if len(coefficients) == 3:  # quadratic, the positive root written to avoid cancellation
+        c0, c1, c2 = coefficients
+        return float((c1 + np.sqrt(c1 * c1 - 4 * c2 * c0)) / (-2 * c0))
+
+    def excess(u: float) -> float:
+        return sum(c * u**power for power, c in enumerate(coefficients))
+
+    low, high = 0.0, 1.0
+    while excess(high) < 0:
+        low, high = high, high * 2
+    for _ in range(60):  # bisection: the polynomial increases for u > 0
+        middle = (low + high) / 2
+        low, high = (middle, high) if excess(middle) < 0 else (low, middle)
+    return 1 / high
 
 
 def ramp(counts: IntArray) -> IntArray:

@@ -281,10 +281,14 @@ def _nesting_depth(
         return depth
     boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()] for p in polygons])
     points = np.array([p[0] for p in polygons])
-    boxes_index = GridIndex(boxes[:, :2], boxes[:, 2:])
+    if count <= 64:  # few polygons (the usual slice): all pairs at once cost less than an index
+        grid_outer, grid_inner = np.divmod(np.arange(count * count), count)
+        candidates = [(grid_inner, grid_outer)]
+    else:
+        boxes_index = GridIndex(boxes[:, :2], boxes[:, 2:])
+        candidates = [(inner, boxes_index.item[position]) for inner, position in chunks(*boxes_index.query(points, None, budget))]
     outer_parts, inner_parts = [], []
-    for inner, position in chunks(*boxes_index.query(points, None, budget)):
-        outer = boxes_index.item[position]
+    for inner, outer in candidates:
         nested = (
             (outer != inner) & np.all(boxes[inner, :2] >= boxes[outer, :2], axis=1) & np.all(boxes[inner, 2:] <= boxes[outer, 2:], axis=1)
         )
@@ -293,17 +297,24 @@ def _nesting_depth(
     outer, inner = np.concatenate(outer_parts), np.concatenate(inner_parts)
     apart = ~np.isin(np.minimum(outer, inner) * count + np.maximum(outer, inner), crossing)
     outer, inner = outer[apart], inner[apart]
-    # Crossing number of each inner polygon's first vertex against its candidate container,
-    # over the container's edges filed under the vertex's horizontal band.
-    sloped = np.flatnonzero(starts[:, 1] != ends[:, 1])  # horizontal edges never straddle the ray
-    if len(outer) == 0 or len(sloped) == 0:
+    if len(outer) == 0:
         return depth
-    y0, y1 = starts[sloped, 1], ends[sloped, 1]
-    bands = GridIndex(np.minimum(y0, y1)[:, np.newaxis], np.maximum(y0, y1)[:, np.newaxis], owner[sloped])
-    first, counts = bands.query(points[inner, 1:], outer, budget)
+    # Crossing number of each inner polygon's first vertex against its candidate container:
+    # over all the container's edges when that is little work, else only over the edges
+    # filed under the vertex's horizontal band.
+    sizes = np.bincount(owner, minlength=count)
+    if int(sizes[outer].sum()) <= 2**20:
+        lookups = chunks((np.cumsum(sizes) - sizes)[outer], sizes[outer])
+        edge_at = np.arange(len(starts))
+    else:
+        sloped = np.flatnonzero(starts[:, 1] != ends[:, 1])  # horizontal edges never straddle the ray
+        y0, y1 = starts[sloped, 1], ends[sloped, 1]
+        bands = GridIndex(np.minimum(y0, y1)[:, np.newaxis], np.maximum(y0, y1)[:, np.newaxis], owner[sloped])
+        lookups = chunks(*bands.query(points[inner, 1:], outer, budget))
+        edge_at = sloped[bands.item]
     hits = np.zeros(len(inner), dtype=np.int64)
-    for pair, position in chunks(first, counts):
-        edge = sloped[bands.item[position]]
+    for pair, position in lookups:
+        edge = edge_at[position]
         x, y = points[inner[pair], 0], points[inner[pair], 1]
         ya, yb = starts[edge, 1], ends[edge, 1]
         straddles = (ya <= y) != (yb <= y)
