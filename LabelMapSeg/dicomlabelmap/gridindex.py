@@ -42,7 +42,7 @@ class GridIndex:
             first = np.floor((low - self.origin) / self.cell).astype(np.int64)
             spans = np.floor((high - self.origin) / self.cell).astype(np.int64) - first + 1
             per_item = np.prod(spans, axis=1)
-            if int(per_item.sum()) <= 16 * count:
+            if float(np.prod(spans.astype(np.float64), axis=1).sum()) <= 16 * count:  # in floats: no overflow
                 break
             # A few long boxes among many small ones: the coarsest cell the bound asks for.
             self.cell = max(self.cell, _linear_cell(sides, 16 * count))
