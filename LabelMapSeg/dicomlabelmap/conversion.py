@@ -29,8 +29,13 @@ class RtStructConversion:
     rois: list[RoiRaster]
     #: Label layers on the reference grid; each converted ROI is one segment.
     label_volumes: list[LabelVolume]
-    #: Segment number of each converted ROI, by ROI Number.
+    #: Segment number of each converted ROI, by the ROI's position in the Structure Set ROI
+    #: Sequence (:attr:`Roi.position`; ROI Numbers may repeat in real files).
     segment_numbers: dict[int, int] = field(default_factory=dict)
+
+    def segment_number(self, raster: RoiRaster) -> int | None:
+        """The segment number (label value) of a converted ROI."""
+        return self.segment_numbers.get(raster.roi.position)
 
     @property
     def findings(self) -> list[Finding]:
@@ -67,7 +72,7 @@ class RtStructConversion:
 def roi_row(roi: RoiRaster, conversion: RtStructConversion, layers: dict[int, int]) -> dict[str, Any]:
     """One ROI's line of the report; ``layers`` maps segment numbers to their layer."""
     voxel_ml = conversion.reference.geometry.voxel_volume_mm3 / 1000
-    number = conversion.segment_numbers.get(roi.roi.number)
+    number = conversion.segment_number(roi)
     layer = layers.get(number) if number is not None else None
     return {
         "roi_number": roi.roi.number,
@@ -150,11 +155,11 @@ def rtstruct_to_labels(
     else:
         series = _find_reference(structure_set, reference, series_instance_uid, progress)
     rasters = rasterize_structure_set(structure_set, series, options, scaled(progress, 0.4, 0.9))
-    numbers = {raster.roi.number: position for position, raster in enumerate(rasters, start=1)}
-    items = [(segment_for_roi(r, numbers[r.roi.number]), r.mask) for r in rasters if r.mask is not None]
+    numbers = {raster.roi.position: number for number, raster in enumerate(rasters, start=1)}
+    items = [(segment_for_roi(r, numbers[r.roi.position]), r.mask) for r in rasters if r.mask is not None]
     report(progress, 0.9, "Packing label layers")
     volumes = build_label_volumes(series.geometry, items)  # type: ignore[arg-type]
-    converted = {r.roi.number: numbers[r.roi.number] for r in rasters if r.converted}
+    converted = {r.roi.position: numbers[r.roi.position] for r in rasters if r.converted}
     report(progress, 1.0, "Converted")
     return RtStructConversion(structure_set, series, rasters, volumes, converted)
 

@@ -157,6 +157,67 @@ def plane_relations(polygons: Sequence[FloatArray]) -> PlaneRelations:
     return PlaneRelations(depth, [(int(k // count), int(k % count)) for k in crossing], self_touching)
 
 
+#: Two outlines whose paths lie within this many pixels of each other everywhere are one outline.
+DEFAULT_DUPLICATE_TOLERANCE = 0.05
+
+#: Largest point-to-edge test count for comparing two outlines that differ in their vertices.
+_DUPLICATE_COMPARE_BUDGET = 4_000_000
+
+
+def repeated_outlines(polygons: Sequence[FloatArray], tolerance: float = DEFAULT_DUPLICATE_TOLERANCE) -> list[int | None]:
+    """For each polygon, the index of an earlier polygon with the same closed path, or ``None``.
+
+    The same path means every vertex of each lies within ``tolerance`` of the other's path,
+    whatever the starting vertex and direction (repeated vertices ignored). Candidates are
+    found through their bounding boxes, so unrelated outlines are never compared point by point.
+    """
+    cleaned = [_without_repeated_vertices(np.asarray(p, dtype=np.float64).reshape(-1, 2)) for p in polygons]
+    result: list[int | None] = [None] * len(cleaned)
+    if len(cleaned) < 2:
+        return result
+    boxes = np.array([np.concatenate([p.min(axis=0), p.max(axis=0)]) for p in cleaned])
+    cell = max(4 * tolerance, 1e-6)
+    keys = np.floor(boxes[:, :2] / cell).astype(np.int64)
+    filed: dict[tuple[int, int], list[int]] = {}
+    for index in range(len(cleaned)):
+        kx, ky = int(keys[index, 0]), int(keys[index, 1])
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for earlier in filed.get((kx + dx, ky + dy), ()):
+                    if result[index] is None and np.all(np.abs(boxes[earlier] - boxes[index]) <= tolerance):
+                        if _same_path(cleaned[earlier], cleaned[index], tolerance):
+                            result[index] = result[earlier] if result[earlier] is not None else earlier
+        if result[index] is None:
+            filed.setdefault((kx, ky), []).append(index)
+    return result
+
+
+def _same_path(a: FloatArray, b: FloatArray, tolerance: float) -> bool:
+    if len(a) == len(b):
+        start = int(np.argmin(np.sum((b - a[0]) ** 2, axis=1)))
+        for candidate in (np.roll(b, -start, axis=0), np.roll(b[::-1], start + 1, axis=0)):
+            if np.max(np.abs(candidate - a)) <= tolerance:
+                return True
+    if len(a) * len(b) > _DUPLICATE_COMPARE_BUDGET:
+        return False  # too costly to settle; the caller's crossing rule still keeps the area
+    return _vertices_near_path(a, b, tolerance) and _vertices_near_path(b, a, tolerance)
+
+
+def _vertices_near_path(points: FloatArray, polygon: FloatArray, tolerance: float) -> bool:
+    """Whether every point lies within ``tolerance`` of the closed polygon's path."""
+    starts, ends = polygon, np.roll(polygon, -1, axis=0)
+    direction = ends - starts
+    length2 = np.maximum(np.sum(direction**2, axis=1), 1e-300)
+    for chunk in np.array_split(points, max(1, len(points) * len(polygon) // 1_000_000 + 1)):
+        offset = chunk[:, np.newaxis, :] - starts[np.newaxis]
+        t = np.clip(np.sum(offset * direction[np.newaxis], axis=2) / length2[np.newaxis], 0.0, 1.0)
+        nearest = starts[np.newaxis] + t[..., np.newaxis] * direction[np.newaxis]
+        distance2 = np.min(np.sum((chunk[:, np.newaxis, :] - nearest) ** 2, axis=2), axis=1)
+        if np.any(distance2 > tolerance**2):
+            return False
+    return True
+
+
 def polygon_area(polygon: FloatArray) -> float:
     """Unsigned shoelace area of a closed polygon (in squared coordinate units)."""
     x, y = polygon[:, 0], polygon[:, 1]

@@ -71,7 +71,7 @@ def write_preview(conversion: RtStructConversion, path: str | Path, slices: list
 
 
 def _color(conversion: RtStructConversion, raster: RoiRaster) -> tuple[float, float, float]:
-    red, green, blue = raster.roi.color or default_color(conversion.segment_numbers.get(raster.roi.number, 0))
+    red, green, blue = raster.roi.color or default_color(conversion.segment_number(raster) or 0)
     return (red / 255, green / 255, blue / 255)
 
 

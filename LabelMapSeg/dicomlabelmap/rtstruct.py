@@ -68,6 +68,8 @@ class Roi:
     description: str = ""
     generation_algorithm: str = ""
     contours: list[Contour] = field(default_factory=list)
+    #: 0-based position in the Structure Set ROI Sequence: unique even when ROI Numbers repeat.
+    position: int = 0
     #: Problems found while reading this ROI; an ERROR means it cannot be converted.
     findings: list[Finding] = field(default_factory=list)
 
@@ -148,10 +150,10 @@ def _read_structure_set(dataset: Dataset, path: Path | None) -> StructureSet:
     rois = _read_rois(dataset, structure_set)
     _read_observations(dataset, rois)
     _read_contours(dataset, rois, structure_set)
-    for roi in rois.values():
+    for roi in rois:
         if not roi.contours and not roi.has_errors:
             roi._finding(Severity.WARNING, "the ROI has no contours: it converts to an empty segment", "ContourSequence")
-    structure_set.rois = list(rois.values())
+    structure_set.rois = rois
     return structure_set
 
 
@@ -190,8 +192,10 @@ def _referenced_series(dataset: Dataset) -> list[str]:
     return uids
 
 
-def _read_rois(dataset: Dataset, structure_set: StructureSet) -> dict[int, Roi]:
-    rois: dict[int, Roi] = {}
+def _read_rois(dataset: Dataset, structure_set: StructureSet) -> list[Roi]:
+    """The ROIs in the order of the Structure Set ROI Sequence; a repeated ROI Number keeps
+    both ROIs apart (see :func:`_match_items`)."""
+    rois: list[Roi] = []
     default_frame = structure_set.frame_of_reference_uids[0] if len(structure_set.frame_of_reference_uids) == 1 else None
     for position, item in enumerate(dataset.StructureSetROISequence):
         try:
@@ -205,17 +209,6 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> dict[int, Roi]:
             continue
         name = str(item.get("ROIName", "") or f"ROI {number}")
         frame = str(item.get("ReferencedFrameOfReferenceUID", "") or "") or None
-        if number in rois:
-            structure_set.findings.append(
-                Finding(
-                    Severity.ERROR,
-                    f"ROI Number {number} is used twice ('{rois[number].name}' and '{name}'); the second is ignored",
-                    number,
-                    name,
-                    "ROINumber",
-                )
-            )
-            continue
         roi = Roi(
             number=number,
             name=name,
@@ -224,6 +217,7 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> dict[int, Roi]:
             frame_of_reference_uid=frame or default_frame,
             description=str(item.get("ROIDescription", "")),
             generation_algorithm=str(item.get("ROIGenerationAlgorithm", "")),
+            position=position,
         )
         if frame is None:
             roi._finding(
@@ -231,25 +225,80 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> dict[int, Roi]:
                 "Referenced Frame of Reference UID is missing; the reference series' Frame of Reference is assumed",
                 "ReferencedFrameOfReferenceUID",
             )
-        rois[number] = roi
+        rois.append(roi)
+    by_number: dict[int, list[Roi]] = {}
+    for roi in rois:
+        by_number.setdefault(roi.number, []).append(roi)
+    for number, same in by_number.items():
+        if len(same) > 1:
+            names = " and ".join(f"'{roi.name}'" for roi in same)
+            for roi in same:
+                roi._finding(
+                    Severity.WARNING,
+                    f"ROI Number {number} is used by {len(same)} ROIs ({names}); they are kept apart and matched to the "
+                    "ROI Contour and RT ROI Observations items referencing that number in the order they appear",
+                    "ROINumber",
+                )
     return rois
 
 
-def _read_observations(dataset: Dataset, rois: dict[int, Roi]) -> None:
-    for item in dataset.get("RTROIObservationsSequence", []):
-        try:
-            roi = rois.get(int(item.ReferencedROINumber))
-        except (AttributeError, TypeError, ValueError):
-            continue
-        if roi is not None and item.get("RTROIInterpretedType"):
-            roi.interpreted_type = str(item.RTROIInterpretedType)
+def _referenced_number(item: Dataset) -> int | None:
+    try:
+        return int(item.ReferencedROINumber)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
-def _read_contours(dataset: Dataset, rois: dict[int, Roi], structure_set: StructureSet) -> None:
-    for position, item in enumerate(dataset.get("ROIContourSequence", [])):
-        try:
-            number = int(item.ReferencedROINumber)
-        except (AttributeError, TypeError, ValueError):
+def _match_items(rois: list[Roi], items: list[tuple[int, Dataset]]) -> tuple[dict[int, tuple[int, Dataset]], dict[int, list[int]]]:
+    """Pair items (``(position, item)`` with a Referenced ROI Number) with ROIs.
+
+    A number used by as many items as ROIs pairs them in the order they appear (one each in
+    the usual case). Otherwise the pairing is ambiguous: returns, by ROI Number, the
+    positions of the items that reference it, and pairs none of them.
+    """
+    rois_of: dict[int, list[Roi]] = {}
+    for roi in rois:
+        rois_of.setdefault(roi.number, []).append(roi)
+    items_of: dict[int, list[tuple[int, Dataset]]] = {}
+    for position, item in items:
+        number = _referenced_number(item)
+        if number is not None:
+            items_of.setdefault(number, []).append((position, item))
+    paired: dict[int, tuple[int, Dataset]] = {}
+    ambiguous: dict[int, list[int]] = {}
+    for number, referencing in items_of.items():
+        owners = rois_of.get(number, [])
+        if len(owners) == len(referencing):
+            for roi, entry in zip(owners, referencing, strict=True):
+                paired[roi.position] = entry
+        elif owners:
+            ambiguous[number] = [position for position, _ in referencing]
+    return paired, ambiguous
+
+
+def _read_observations(dataset: Dataset, rois: list[Roi]) -> None:
+    items = list(enumerate(dataset.get("RTROIObservationsSequence", [])))
+    paired, ambiguous = _match_items(rois, items)
+    for roi in rois:
+        if roi.position in paired:
+            item = paired[roi.position][1]
+            if item.get("RTROIInterpretedType"):
+                roi.interpreted_type = str(item.RTROIInterpretedType)
+        elif roi.number in ambiguous:
+            roi._finding(
+                Severity.WARNING,
+                f"RT ROI Observations items {', '.join(str(p + 1) for p in ambiguous[roi.number])} reference ROI Number "
+                f"{roi.number}, which {sum(r.number == roi.number for r in rois)} ROI(s) use; the interpreted type is left empty",
+                "ReferencedROINumber",
+            )
+
+
+def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSet) -> None:
+    items = list(enumerate(dataset.get("ROIContourSequence", [])))
+    defined = {roi.number for roi in rois}
+    for position, item in items:
+        number = _referenced_number(item)
+        if number is None:
             structure_set.findings.append(
                 Finding(
                     Severity.WARNING,
@@ -257,9 +306,7 @@ def _read_contours(dataset: Dataset, rois: dict[int, Roi], structure_set: Struct
                     attribute="ReferencedROINumber",
                 )
             )
-            continue
-        roi = rois.get(number)
-        if roi is None:
+        elif number not in defined:
             count = len(item.get("ContourSequence", []))
             structure_set.findings.append(
                 Finding(
@@ -269,7 +316,29 @@ def _read_contours(dataset: Dataset, rois: dict[int, Roi], structure_set: Struct
                     attribute="ReferencedROINumber",
                 )
             )
+    paired, ambiguous = _match_items(rois, items)
+    for roi in rois:
+        if roi.number in ambiguous:
+            positions = ", ".join(str(p + 1) for p in ambiguous[roi.number])
+            roi._finding(
+                Severity.ERROR,
+                f"ROI Contour items {positions} reference ROI Number {roi.number}, which "
+                f"{sum(r.number == roi.number for r in rois)} ROI(s) use: which contours belong to this ROI is ambiguous, "
+                "so it is not converted",
+                "ReferencedROINumber",
+            )
             continue
+        if roi.position not in paired:
+            if ambiguous:
+                roi._finding(
+                    Severity.ERROR,
+                    "no ROI Contour item references this ROI while ROI Number(s) "
+                    f"{', '.join(str(n) for n in sorted(ambiguous))} are referenced by several: its contours may be "
+                    "among those, so it is not converted",
+                    "ReferencedROINumber",
+                )
+            continue
+        item = paired[roi.position][1]
         roi.color = _display_color(item, roi)
         for index, contour_item in enumerate(item.get("ContourSequence", [])):
             contour = _read_contour(contour_item, index, roi)

@@ -93,12 +93,21 @@ def test_partially_overlapping_xor_contours_are_exclusive_or_without_warning():
     assert not result["X"].findings
 
 
-def test_partially_overlapping_closed_planar_contours_are_reported():
+def test_partially_overlapping_closed_planar_contours_are_reported_and_united():
+    # Crossing CLOSED_PLANAR contours are undefined in PS3.3 C.8.8.6.3; their union is drawn
+    # (even-odd would cancel the common area).
     contours = [SyntheticContour(0, square(1.5, 8.5)), SyntheticContour(0, square(5.5, 12.5))]
     result, geometry = rasterize([SyntheticRoi("P", contours)])
     (finding,) = result["P"].findings
-    assert finding.slice_index == 0 and "contours 1 and 2 cross or touch" in finding.message
-    assert np.array_equal(result["P"].full_mask(), expected_square(geometry, 0, 1.5, 8.5) ^ expected_square(geometry, 0, 5.5, 12.5))
+    assert finding.slice_index == 0 and finding.kind == "crossing" and "contours 1, 2 cross or touch" in finding.message
+    assert np.array_equal(result["P"].full_mask(), expected_square(geometry, 0, 1.5, 8.5) | expected_square(geometry, 0, 5.5, 12.5))
+
+
+def test_crossing_xor_contours_stay_exclusive_or():
+    contours = [SyntheticContour(0, square(1.5, 8.5), "CLOSEDPLANAR_XOR"), SyntheticContour(0, square(5.5, 12.5), "CLOSEDPLANAR_XOR")]
+    result, geometry = rasterize([SyntheticRoi("X", contours)])
+    assert not result["X"].findings
+    assert np.array_equal(result["X"].full_mask(), expected_square(geometry, 0, 1.5, 8.5) ^ expected_square(geometry, 0, 5.5, 12.5))
 
 
 def test_slice_mixing_types_is_reported():

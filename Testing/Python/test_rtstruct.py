@@ -100,14 +100,6 @@ def test_bad_display_color_gets_default():
     assert roi.color is None and _only_finding(roi).attribute == "ROIDisplayColor"
 
 
-def test_duplicate_roi_number_keeps_the_first():
-    dataset, _ = _dataset()
-    dataset.StructureSetROISequence[1].ROINumber = 1
-    structure_set = read_rtstruct(dataset)
-    assert [roi.name for roi in structure_set.rois] == ["Bad"]
-    assert any(f.attribute == "ROINumber" and "used twice" in f.message for f in structure_set.findings)
-
-
 def test_offset_vector_is_applied():
     dataset, geometry = _dataset()
     dataset.ROIContourSequence[0].ContourSequence[0].ContourOffsetVector = [1.0, -2.0, 0.0]
