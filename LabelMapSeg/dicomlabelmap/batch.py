@@ -60,6 +60,8 @@ class Job:
     output_dir: str
     formats: tuple[str, ...]
     transfer_syntax: str
+    #: Accept reference series with missing slices (grid kept, positions empty).
+    allow_missing_slices: bool = False
 
 
 @dataclass
@@ -181,7 +183,7 @@ def _convert(job: Job, result: JobResult) -> None:
 
             if not job.reference_files:
                 raise DicomLabelMapError("no image series found for it in the input folder")
-            conversion = rtstruct_to_labels(job.path, job.reference_files)
+            conversion = rtstruct_to_labels(job.path, job.reference_files, allow_missing_slices=job.allow_missing_slices)
             result.warnings = [str(f) for f in conversion.findings]
             if "seg.nrrd" in job.formats:
                 from .labelfiles import write_label_file
@@ -197,7 +199,7 @@ def _convert(job: Job, result: JobResult) -> None:
             reference, note = None, "reference series not found"
             if job.reference_files:
                 try:
-                    reference = read_reference_series(job.reference_files)
+                    reference = read_reference_series(job.reference_files, allow_missing_slices=job.allow_missing_slices)
                 except (ReferenceSeriesError, GeometryError) as error:
                     note = f"reference series unusable ({error})"
             contents, _ = convert_to_label_map_seg(job.path, staging, reference, options)
@@ -230,6 +232,7 @@ def run_batch(
     jobs: int = 2,
     on_result: Callable[[JobResult, int, int], None] | None = None,
     overwrite: bool = False,
+    allow_missing_slices: bool = False,
 ) -> BatchSummary:
     """Convert every RT Structure Set and BINARY/FRACTIONAL SEG under ``input_dir``.
 
@@ -237,13 +240,16 @@ def run_batch(
     ``on_result(result, done, total)`` is called as each input finishes (progress bars).
     Inputs whose output folder is complete from an earlier run are skipped, unless
     ``overwrite`` (then converted again; each folder is replaced only once its new
-    contents are complete).
+    contents are complete). ``allow_missing_slices``: see
+    :meth:`~dicomlabelmap.series.SeriesScan.select`.
     """
     source, target = Path(input_dir), Path(output_dir)
     if not source.is_dir():
         raise OutputError(f"{source}: no such folder")
     target.mkdir(parents=True, exist_ok=True)
     work, not_converted = plan(source, target.resolve(), tuple(formats), transfer_syntax)
+    for job in work:
+        job.allow_missing_slices = allow_missing_slices
     results: list[JobResult] = []
     pending = []
     for job in work:

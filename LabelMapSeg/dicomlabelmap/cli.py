@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         help="largest spread of a contour along the slice normal (default: a tenth of the slice spacing)",
     )
     rtstruct.add_argument("--no-mark-small", action="store_true", help="do not set the voxels along contours that enclose no voxel centre")
+    rtstruct.add_argument(
+        "--allow-missing-slices",
+        action="store_true",
+        help="accept a reference series with missing slices: keep its regular grid, leave those positions without an image (reported)",
+    )
     rtstruct.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
     rtstruct.add_argument("--overwrite", action="store_true", help="replace existing output files")
     rtstruct.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
@@ -161,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("-j", "--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="worker processes")
     batch.add_argument("--json", action="store_true", help="print the summary as JSON")
     batch.add_argument("--overwrite", action="store_true", help="convert inputs finished by an earlier run again (default: skip them)")
+    batch.add_argument(
+        "--allow-missing-slices", action="store_true", help="accept reference series with missing slices (regular grid kept, reported)"
+    )
     batch.set_defaults(handler=_run_batch)
     return parser
 
@@ -183,7 +191,16 @@ def _run_batch(arguments: argparse.Namespace) -> int:
             bar.set_description_str(f"{result.status[:6]} {Path(result.input).name[:30]}", refresh=True)
 
     try:
-        summary = run_batch(arguments.input_dir, arguments.output_dir, formats, arguments.transfer_syntax, arguments.jobs, on_result, arguments.overwrite)
+        summary = run_batch(
+            arguments.input_dir,
+            arguments.output_dir,
+            formats,
+            arguments.transfer_syntax,
+            arguments.jobs,
+            on_result,
+            arguments.overwrite,
+            arguments.allow_missing_slices,
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -259,7 +276,9 @@ def _convert_and_write(
         mark_unfilled_contours=not getattr(arguments, "no_mark_small", False),
     )
     with _progress_bar() as progress:
-        conversion = rtstruct_to_labels(rtstruct, reference, getattr(arguments, "series_uid", None), options, progress)
+        conversion = rtstruct_to_labels(
+            rtstruct, reference, getattr(arguments, "series_uid", None), options, progress, getattr(arguments, "allow_missing_slices", False)
+        )
     if not any(roi.converted for roi in conversion.rois) and conversion.rois:
         failures = "; ".join(str(f) for f in conversion.findings if f.severity.value == "error")
         raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")

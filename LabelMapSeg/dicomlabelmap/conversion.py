@@ -62,6 +62,8 @@ class RtStructConversion:
                 "spacing": geometry.spacing.tolist(),
                 "ijk_to_lps": geometry.ijk_to_lps.tolist(),
                 "skipped_files": dict(self.reference.skipped),
+                "skipped": [{"file": path, "reason": reason} for path, reason in self.reference.skipped_files],
+                "missing_slices": self.reference.missing_slices,
             },
             "layers": len(self.label_volumes),
             "rois": [roi_row(roi, self, layers) for roi in self.rois],
@@ -122,6 +124,7 @@ def rtstruct_to_labels(
     series_instance_uid: str | None = None,
     options: RasterOptions = RasterOptions(),
     progress: ProgressCallback | None = None,
+    allow_missing_slices: bool = False,
 ) -> RtStructConversion:
     """Convert an RT Structure Set to label layers on its reference series' grid.
 
@@ -137,6 +140,9 @@ def rtstruct_to_labels(
         Rasterization options.
     progress
         ``progress(fraction, message)``; raise :class:`OperationCancelled` in it to stop.
+    allow_missing_slices
+        Accept a reference series with missing slices: the regular grid is kept, the missing
+        positions have no image and are reported (default: refused).
 
     Segments are numbered 1, 2, ... in the order of the Structure Set ROI Sequence (every ROI
     keeps its number even when another fails). ROIs that cannot be converted are left out
@@ -153,7 +159,18 @@ def rtstruct_to_labels(
     if isinstance(reference, ReferenceSeries):
         series = reference
     else:
-        series = _find_reference(structure_set, reference, series_instance_uid, progress)
+        series = _find_reference(structure_set, reference, series_instance_uid, progress, allow_missing_slices)
+    if series.missing_slices:
+        from .findings import format_ranges
+
+        structure_set.findings.append(
+            Finding(
+                Severity.WARNING,
+                f"the reference series has no image at slice(s) {format_ranges(series.missing_slices)} of its regular grid; "
+                "those positions are kept (contours there are drawn as on any slice)",
+                attribute="ImagePositionPatient",
+            )
+        )
     rasters = rasterize_structure_set(structure_set, series, options, scaled(progress, 0.4, 0.9))
     numbers = {raster.roi.position: number for number, raster in enumerate(rasters, start=1)}
     items = [(segment_for_roi(r, numbers[r.roi.position]), r.mask) for r in rasters if r.mask is not None]
@@ -169,6 +186,7 @@ def _find_reference(
     source: str | Path | Sequence[str | Path],
     series_instance_uid: str | None,
     progress: ProgressCallback | None,
+    allow_missing_slices: bool = False,
 ) -> ReferenceSeries:
     scan = scan_series(source, scaled(progress, 0.05, 0.35))
     frames = set(structure_set.frame_of_reference_uids) | {
@@ -180,7 +198,7 @@ def _find_reference(
         uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in referenced_instances for f in frames_of)
     }
     try:
-        return scan.select(series_instance_uid, frame, preferred)
+        return scan.select(series_instance_uid, frame, preferred, allow_missing_slices=allow_missing_slices)
     except ReferenceSeriesError as error:
         named = [
             uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in referenced_instances for f in frames_of)
@@ -196,5 +214,5 @@ def _find_reference(
                     attribute="FrameOfReferenceUID",
                 )
             )
-            return scan.select(named[0])
+            return scan.select(named[0], allow_missing_slices=allow_missing_slices)
         raise ReferenceSeriesError(f"reference series for {structure_set.path or 'the RT Structure Set'}: {error}") from error

@@ -40,6 +40,8 @@ class InvalidDicomError(DicomLabelMapError):
     def __init__(self, message: str, path: str | Path | None = None, attribute: str | None = None):
         self.path = None if path is None else Path(path)
         self.attribute = attribute
+        #: The message without the file name.
+        self.reason = message
         prefix = f"{self.path}: " if self.path is not None else ""
         super().__init__(prefix + message)
 

@@ -1,8 +1,13 @@
 """Label map files for use outside DICOM: Slicer ``.seg.nrrd``, ``.nrrd``, ``.nii.gz``/``.nii``.
 
-* ``.seg.nrrd`` (through ``slicerio``): every layer, segment names, colours, label values,
-  terminology entries; Slicer and slicerio read it. Geometry is exact (LPS, 17 digits).
-* ``.nrrd`` (through ``pynrrd``): one label map in LPS, geometry exact.
+* ``.seg.nrrd``: every layer, segment names, colours, label values, terminology entries;
+  Slicer and slicerio read it. Header values are UTF-8, as Slicer writes them (names in any
+  script round-trip). Geometry is exact (LPS, 17 digits).
+* ``.nrrd``: one label map in LPS, geometry exact.
+
+Both NRRD kinds are written and read by :mod:`~dicomlabelmap.nrrdio` (gzip at a fast level by
+default; ``compression_level`` 9 for the smallest files, 0 for raw); NRRD variants it does not
+read (detached data, text encodings) go through pynrrd.
 * ``.nii.gz`` (through ``nibabel``): one label map; NIfTI is RAS, so the first two axes of the
   LPS matrix change sign; NIfTI stores the matrix in 32-bit floats (about 1e-5 mm off).
 
@@ -21,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DicomLabelMapError, MissingDependencyError, OutputError, optional_import
+from .errors import DicomLabelMapError, OutputError, optional_import
 from .geometry import ImageGeometry
 from .labels import LabelVolume
+from .nrrdio import DEFAULT_COMPRESSION_LEVEL, NrrdFormatError, NrrdImage, UnsupportedNrrd, read_nrrd, write_nrrd
 from .outputs import double_suffix, write_verified
 from .segment import Segment
 from .terminology import apply_terminology_string, to_terminology_string
@@ -36,8 +42,16 @@ _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _PROPERTY_TAG_PREFIX = "DICOMLabelMap."
 
 
-def write_label_file(path: str | Path, volumes: Sequence[LabelVolume], overwrite: bool = False, split_layers: bool = False) -> list[Path]:
+def write_label_file(
+    path: str | Path,
+    volumes: Sequence[LabelVolume],
+    overwrite: bool = False,
+    split_layers: bool = False,
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL,
+) -> list[Path]:
     """Write label layers to ``path`` (format from the suffix), verified by reading back.
+
+    ``compression_level`` (0-9) applies to the NRRD kinds: 1 (default) is fast, 9 smallest.
 
     Returns
     -------
@@ -59,14 +73,14 @@ def write_label_file(path: str | Path, volumes: Sequence[LabelVolume], overwrite
     if not volumes:
         raise OutputError(f"{target}: nothing to write")
     if suffix == ".seg.nrrd":
-        return [write_verified(target, lambda p: _write_seg_nrrd(p, volumes), lambda p: _verify(p, volumes), overwrite)]
+        return [write_verified(target, lambda p: _write_seg_nrrd(p, volumes, compression_level), lambda p: _verify(p, volumes), overwrite)]
     if len(volumes) > 1 and not split_layers:
         raise OutputError(
             f"{target}: the segments overlap, so they need {len(volumes)} label layers, and {suffix} holds one; "
             "write .seg.nrrd, or one file per layer (split layers)"
         )
     stem = target.name[: -len(suffix)]
-    writer = _write_nrrd if suffix == ".nrrd" else _write_nifti
+    writer = partial(_write_nrrd, compression_level=compression_level) if suffix == ".nrrd" else _write_nifti
     written = []
     for index, volume in enumerate(volumes):
         layer_path = target if index == 0 else target.with_name(f"{stem}_layer{index + 1}{suffix}")
@@ -94,103 +108,124 @@ def read_label_file(path: str | Path) -> list[LabelVolume]:
 
 
 # -- .seg.nrrd ------------------------------------------------------------------------------------
-def _slicerio() -> Any:
-    return optional_import("slicerio.segmentation", "slicerio", "reading and writing .seg.nrrd files")
-
-
-def _write_seg_nrrd(path: Path, volumes: Sequence[LabelVolume]) -> None:
-    slicerio = _slicerio()
+def _write_seg_nrrd(path: Path, volumes: Sequence[LabelVolume], compression_level: int = DEFAULT_COMPRESSION_LEVEL) -> None:
+    """Slicer's segmentation file: the layers as a list axis, segments as ``SegmentN_*`` header
+    values (UTF-8, as Slicer writes them)."""
     geometry = volumes[0].geometry
-    arrays = [volume.array.transpose(2, 1, 0) for volume in volumes]
-    voxels = arrays[0] if len(arrays) == 1 else np.stack(arrays)
-    segments = []
+    dtype = np.uint16 if any(volume.array.dtype.itemsize > 1 for volume in volumes) else np.uint8
+    arrays = [volume.array.astype(dtype, copy=False) for volume in volumes]
+    shape = volumes[0].array.shape
+    extent = f"0 {shape[2] - 1} 0 {shape[1] - 1} 0 {shape[0] - 1}"
+    values = {
+        "Segmentation_ContainedRepresentationNames": "Binary labelmap|",
+        "Segmentation_MasterRepresentation": "Binary labelmap",
+        "Segmentation_ReferenceImageExtentOffset": "0 0 0",
+    }
+    index = 0
     for layer, volume in enumerate(volumes):
         for segment in volume.segments:
-            entry: dict[str, Any] = {
-                "id": f"Segment_{segment.number}",
-                "name": segment.label,
-                "labelValue": segment.number,
-                "layer": layer,
-                "color": [c / 255 for c in segment.display_color()],
-                "terminology": slicerio.terminology_entry_from_string(to_terminology_string(segment)),
-                "tags": {f"{_PROPERTY_TAG_PREFIX}{key}": value for key, value in segment.properties.items()},
-            }
+            tags = {f"{_PROPERTY_TAG_PREFIX}{key}": value for key, value in segment.properties.items()}
             if segment.description:
-                entry["tags"][f"{_PROPERTY_TAG_PREFIX}Description"] = segment.description
-            segments.append(entry)
-    segmentation = {
-        "voxels": voxels,
-        "ijkToLPS": geometry.ijk_to_lps,
-        "segments": segments,
-        "containedRepresentationNames": ["Binary labelmap"],
-        "masterRepresentation": "Binary labelmap",
-    }
-    slicerio.write_segmentation(str(path), segmentation)
+                tags[f"{_PROPERTY_TAG_PREFIX}Description"] = segment.description
+            tags["TerminologyEntry"] = to_terminology_string(segment)
+            prefix = f"Segment{index}_"
+            values[prefix + "Color"] = " ".join(repr(c / 255) for c in segment.display_color())
+            values[prefix + "ColorAutoGenerated"] = "0"
+            values[prefix + "Extent"] = extent
+            values[prefix + "ID"] = f"Segment_{segment.number}"
+            values[prefix + "LabelValue"] = str(segment.number)
+            values[prefix + "Layer"] = str(layer)
+            values[prefix + "Name"] = segment.label
+            values[prefix + "NameAutoGenerated"] = "0"
+            # Slicer's tag list: "key:value|" per tag; a "|" inside a value would split it.
+            values[prefix + "Tags"] = "".join(f"{key}:{value.replace('|', '/')}|" for key, value in tags.items())
+            index += 1
+    write_nrrd(path, arrays, geometry.ijk_to_lps, values, compression_level, list_axis=len(arrays) > 1)
 
 
 def _read_seg_nrrd(path: Path) -> list[LabelVolume]:
-    slicerio = _slicerio()
-    try:
-        segmentation = slicerio.read_segmentation(str(path))
-    except Exception as error:  # noqa: BLE001 - slicerio and pynrrd raise many types
-        raise DicomLabelMapError(f"{path}: not a readable .seg.nrrd file ({type(error).__name__}: {error})") from error
-    voxels = np.asarray(segmentation["voxels"])
-    layers = voxels[np.newaxis] if voxels.ndim == 3 else voxels
-    shape = tuple(int(n) for n in layers.shape[1:][::-1])
-    geometry = ImageGeometry.from_ijk_to_lps(shape, segmentation["ijkToLPS"])  # type: ignore[arg-type]
-    volumes = [LabelVolume(np.ascontiguousarray(layer.transpose(2, 1, 0)), geometry, []) for layer in layers]
-    for entry in segmentation["segments"]:
-        segment = Segment(
-            number=int(entry["labelValue"]),
-            label=str(entry.get("name", "")),
-            color=tuple(int(round(float(c) * 255)) for c in entry["color"]) if "color" in entry else None,  # type: ignore[arg-type]
-        )
-        tags = dict(entry.get("tags", {}))
-        if "terminology" in entry:
-            segment = apply_terminology_string(segment, slicerio.terminology_entry_to_string(entry["terminology"]))
+    image = _read_nrrd_image(path)
+    voxels = image.voxels
+    layers = [voxels] if voxels.ndim == 3 else [voxels[..., layer] for layer in range(voxels.shape[-1])]
+    geometry = ImageGeometry.from_ijk_to_lps(tuple(int(n) for n in layers[0].shape), image.ijk_to_lps)  # type: ignore[arg-type]
+    volumes = [LabelVolume(np.ascontiguousarray(layer), geometry, []) for layer in layers]
+    values = image.values
+    index = 0
+    while f"Segment{index}_ID" in values or f"Segment{index}_Name" in values:
+        prefix = f"Segment{index}_"
+        # Slicer before 4.11 wrote one layer per segment, label value 1, without these fields.
+        label_value = int(values.get(prefix + "LabelValue", "1"))
+        layer = int(values.get(prefix + "Layer", str(index if len(volumes) > 1 else 0)))
+        if not 0 <= layer < len(volumes):
+            raise DicomLabelMapError(f"{path}: segment {index} is on layer {layer}, the file holds {len(volumes)}")
+        color = None
+        if prefix + "Color" in values:
+            try:
+                color = tuple(int(round(float(c) * 255)) for c in values[prefix + "Color"].split())
+            except ValueError:
+                color = None
+        segment = Segment(number=label_value, label=values.get(prefix + "Name", ""), color=color if color and len(color) == 3 else None)  # type: ignore[arg-type]
+        tags = _parse_tags(values.get(prefix + "Tags", ""))
+        if "TerminologyEntry" in tags:
+            segment = apply_terminology_string(segment, tags.pop("TerminologyEntry"))
         segment.description = str(tags.pop(f"{_PROPERTY_TAG_PREFIX}Description", ""))
-        segment.properties = {
-            key[len(_PROPERTY_TAG_PREFIX) :]: str(value) for key, value in tags.items() if key.startswith(_PROPERTY_TAG_PREFIX)
-        }
-        volumes[int(entry.get("layer", 0))].segments.append(segment)
+        segment.properties = {key[len(_PROPERTY_TAG_PREFIX) :]: str(value) for key, value in tags.items() if key.startswith(_PROPERTY_TAG_PREFIX)}
+        volumes[layer].segments.append(segment)
+        index += 1
     _fit_dtype(volumes)
     return volumes
 
 
+def _parse_tags(text: str) -> dict[str, str]:
+    tags = {}
+    for entry in text.split("|"):
+        if entry:
+            key, _, value = entry.partition(":")
+            tags[key] = value
+    return tags
+
+
 # -- .nrrd ----------------------------------------------------------------------------------------
-def _nrrd() -> Any:
-    return optional_import("nrrd", "pynrrd", "reading and writing .nrrd files")
+def _write_nrrd(path: Path, volume: LabelVolume, compression_level: int = DEFAULT_COMPRESSION_LEVEL) -> None:
+    write_nrrd(path, [volume.array], volume.geometry.ijk_to_lps, None, compression_level)
 
 
-def _write_nrrd(path: Path, volume: LabelVolume) -> None:
-    header = {
-        "space": "left-posterior-superior",
-        "space directions": volume.geometry.ijk_to_lps[:3, :3].T,
-        "space origin": volume.geometry.origin,
-        "kinds": ["domain", "domain", "domain"],
-        "encoding": "gzip",
-    }
-    _nrrd().write(str(path), volume.array.transpose(2, 1, 0), header, index_order="F")
-
-
-def _read_nrrd(path: Path) -> list[LabelVolume]:
+def _read_nrrd_image(path: Path) -> NrrdImage:
+    """Our UTF-8 NRRD reader; NRRD variants it leaves aside go through pynrrd."""
     try:
-        data, header = _nrrd().read(str(path), index_order="F")
-    except MissingDependencyError:
-        raise
-    except Exception as error:  # noqa: BLE001
-        raise DicomLabelMapError(f"{path}: not a readable .nrrd file ({type(error).__name__}: {error})") from error
-    if data.ndim != 3:
-        raise DicomLabelMapError(f"{path}: a label map must be 3D, this NRRD has {data.ndim} dimensions")
+        return read_nrrd(path)
+    except UnsupportedNrrd:
+        pass
+    except NrrdFormatError as error:
+        raise DicomLabelMapError(f"{path}: not a readable {double_suffix(path)} file ({error})") from error
+    except OSError as error:
+        raise DicomLabelMapError(f"{path}: cannot read the file ({error.strerror or error})") from error
+    nrrd = optional_import("nrrd", "pynrrd", "reading NRRD files with detached data or text encodings")
+    try:
+        data, header = nrrd.read(str(path), index_order="C")
+    except Exception as error:  # noqa: BLE001 - pynrrd raises many types
+        raise DicomLabelMapError(f"{path}: not a readable NRRD file ({type(error).__name__}: {error})") from error
+    kinds = list(header.get("kinds", []))
+    if data.ndim == 4 and kinds and kinds[0] == "list":
+        data = np.moveaxis(data, 0, -1) if data.shape[0] == header["sizes"][0] else data
+    directions = np.asarray([row for row in header["space directions"] if row is not None and not np.any(np.isnan(np.asarray(row, dtype=float)))])
     matrix = np.eye(4)
-    matrix[:3, :3] = np.asarray(header["space directions"], dtype=np.float64).T
+    matrix[:3, :3] = directions.T
     matrix[:3, 3] = np.asarray(header.get("space origin", [0, 0, 0]), dtype=np.float64)
     space = str(header.get("space", "left-posterior-superior"))
     if space in ("right-anterior-superior", "RAS"):
         matrix = _LPS_TO_RAS @ matrix
     elif space not in ("left-posterior-superior", "LPS"):
         raise DicomLabelMapError(f"{path}: NRRD space '{space}' is not supported (use LPS or RAS)")
-    return [_volume_from_array(data, matrix)]
+    values = {key: str(value) for key, value in header.get("keyvaluepairs", {}).items()}
+    return NrrdImage(np.ascontiguousarray(data), matrix, values)
+
+
+def _read_nrrd(path: Path) -> list[LabelVolume]:
+    image = _read_nrrd_image(path)
+    if image.voxels.ndim != 3:
+        raise DicomLabelMapError(f"{path}: a label map must be 3D, this NRRD has {image.voxels.ndim} dimensions")
+    return [_volume_from_array(image.voxels, image.ijk_to_lps)]
 
 
 # -- NIfTI ----------------------------------------------------------------------------------------
@@ -217,17 +252,18 @@ def _read_nifti(path: Path) -> list[LabelVolume]:
         raise DicomLabelMapError(f"{path}: not a readable NIfTI file ({type(error).__name__}: {error})") from error
     if data.ndim != 3:
         raise DicomLabelMapError(f"{path}: a label map must be 3D, this NIfTI has {data.ndim} dimensions")
-    return [_volume_from_array(data, _LPS_TO_RAS @ np.asarray(image.affine, dtype=np.float64))]
+    return [_volume_from_array(data.transpose(2, 1, 0), _LPS_TO_RAS @ np.asarray(image.affine, dtype=np.float64))]
 
 
 # -- shared ---------------------------------------------------------------------------------------
-def _volume_from_array(data_ijk: np.ndarray, ijk_to_lps: np.ndarray) -> LabelVolume:
-    if not np.issubdtype(data_ijk.dtype, np.integer):
-        if not np.all(np.equal(np.mod(data_ijk, 1), 0)):
+def _volume_from_array(data_kji: np.ndarray, ijk_to_lps: np.ndarray) -> LabelVolume:
+    """A label volume from a ``(k, j, i)`` array; every non-zero value becomes a segment."""
+    if not np.issubdtype(data_kji.dtype, np.integer):
+        if not np.all(np.equal(np.mod(data_kji, 1), 0)):
             raise DicomLabelMapError("the label map holds non-integer values")
-    if data_ijk.size and (data_ijk.min() < 0 or data_ijk.max() > 65535):
-        raise DicomLabelMapError(f"label values must lie in 0..65535, found {data_ijk.min()}..{data_ijk.max()}")
-    array = np.ascontiguousarray(data_ijk.transpose(2, 1, 0))
+    if data_kji.size and (data_kji.min() < 0 or data_kji.max() > 65535):
+        raise DicomLabelMapError(f"label values must lie in 0..65535, found {data_kji.min()}..{data_kji.max()}")
+    array = np.ascontiguousarray(data_kji)
     shape = tuple(int(n) for n in array.shape)
     geometry = ImageGeometry.from_ijk_to_lps(shape, ijk_to_lps)  # type: ignore[arg-type]
     values = [int(v) for v in np.unique(array) if v != 0]

@@ -200,7 +200,8 @@ def _patient_study_and_equipment(
     series.SeriesInstanceUID = reference.series_instance_uid
     instances: dict[str, str] = {}
     for source in reference.slices:
-        instances.setdefault(source.sop_instance_uid, source.sop_class_uid)
+        if source.sop_instance_uid:  # missing slices and positions rebuilt without a source have none
+            instances.setdefault(source.sop_instance_uid, source.sop_class_uid)
     series.ReferencedInstanceSequence = DicomSequence([_reference_item(cls, uid) for uid, cls in instances.items()])
     dataset.ReferencedSeriesSequence = DicomSequence([series])
 
@@ -219,7 +220,10 @@ def _frame_indices(volume: LabelVolume, reference: ReferenceSeries, options: Seg
     known = np.array([bool(source.sop_instance_uid) for source in reference.slices])
     unknown_but_drawn = np.flatnonzero(occupied & ~known)
     if unknown_but_drawn.size:
-        raise DicomLabelMapError(f"slice {int(unknown_but_drawn[0])} holds labels but its source image is unknown")
+        raise DicomLabelMapError(
+            f"slice {int(unknown_but_drawn[0])} holds labels but the reference series has no image there (a missing slice, "
+            "or a position rebuilt without its source); a Label Map SEG frame must reference its source image"
+        )
     chosen = np.flatnonzero(occupied if options.omit_empty_frames else known)
     # A SEG needs at least one frame; an all-empty label map keeps its first known slice.
     return chosen if chosen.size else np.flatnonzero(known)[:1]

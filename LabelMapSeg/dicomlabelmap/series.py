@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
@@ -27,6 +28,12 @@ from .progress import ProgressCallback, report
 from .uids import NON_IMAGE_SOP_CLASSES
 
 logger = logging.getLogger(__name__)
+
+#: Series key of images without a Series Instance UID (heavily anonymised files).
+NO_SERIES_UID = "(no Series Instance UID)"
+
+#: Smallest tolerance (mm) for a slice's position on the fitted uniform grid.
+POSITION_TOLERANCE_MM = 0.01
 
 #: Attributes of the source copied into derived objects (Patient, General Study,
 #: Patient Study, Clinical Trial Subject/Study, Frame of Reference modules).
@@ -64,6 +71,10 @@ COPIED_ATTRIBUTES: tuple[str, ...] = (
 )
 
 
+#: ``SourceSlice.sop_class_uid`` of a grid position that has no image.
+MISSING_SLICE = "(missing)"
+
+
 @dataclass(frozen=True)
 class SourceSlice:
     """Where one slice of the reference grid comes from."""
@@ -91,6 +102,13 @@ class ReferenceSeries:
     attributes: Dataset
     #: Files that were not used, by reason.
     skipped: dict[str, int] = field(default_factory=dict)
+    #: Every file not used, with its reason: ``[(path, reason), ...]``.
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def missing_slices(self) -> list[int]:
+        """Indices ``k`` of grid positions without an image (only with ``allow_missing_slices``)."""
+        return [k for k, source in enumerate(self.slices) if not source.sop_instance_uid and source.sop_class_uid == MISSING_SLICE]
 
     @property
     def frame_of_reference_uid(self) -> str | None:
@@ -158,6 +176,8 @@ class SeriesScan:
 
     frames_by_series: dict[str, list[_Frame]]
     skipped: dict[str, int]
+    #: ``(path, reason, series UID or "")`` of every file not used.
+    skipped_files: list[tuple[str, str, str]] = field(default_factory=list)
 
     def summaries(self) -> list[SeriesSummary]:
         result = []
@@ -180,6 +200,7 @@ class SeriesScan:
         frame_of_reference_uid: str | None = None,
         preferred_series_uids: Iterable[str] = (),
         spacing_tolerance: float = 0.01,
+        allow_missing_slices: bool = False,
     ) -> ReferenceSeries:
         """Choose one series and assemble its grid.
 
@@ -193,7 +214,12 @@ class SeriesScan:
             Otherwise, among several candidates take the one listed here (for example the series
             an RT Structure Set references).
         spacing_tolerance
-            Allowed deviation of a slice gap from the median gap, as a fraction of it.
+            Allowed deviation of each slice's position from the fitted uniform grid, as a fraction
+            of the slice spacing (at least :data:`POSITION_TOLERANCE_MM`).
+        allow_missing_slices
+            Accept a series whose slices sit on a uniform grid with some positions empty (a
+            slice missing): the grid keeps every position, the missing ones have no image
+            (:attr:`ReferenceSeries.missing_slices`). Off by default: such a series is refused.
 
         Raises
         ------
@@ -223,7 +249,16 @@ class SeriesScan:
                     "several image series found; choose one by Series Instance UID: " + "; ".join(s.describe() for s in candidates)
                 )
             chosen = candidates[0].series_instance_uid
-        return _assemble(chosen, self.frames_by_series[chosen], dict(self.skipped), spacing_tolerance)
+        skipped_here = [(path, reason) for path, reason, uid in self.skipped_files if uid in ("", chosen)]
+        try:
+            series = _assemble(chosen, self.frames_by_series[chosen], dict(self.skipped), spacing_tolerance, allow_missing_slices)
+        except ReferenceSeriesError as error:
+            own = [f"{path}: {reason}" for path, reason, uid in self.skipped_files if uid == chosen]
+            if own:
+                raise ReferenceSeriesError(f"{error} ({len(own)} file(s) of this series were skipped: {'; '.join(own[:3])})") from error
+            raise
+        series.skipped_files = [(str(path), reason) for path, reason in skipped_here]
+        return series
 
 
 def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCallback | None = None) -> SeriesScan:
@@ -232,42 +267,50 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
     paths = list(_collect_files(source))
     frames_by_series: dict[str, list[_Frame]] = defaultdict(list)
     skipped: Counter[str] = Counter()
+    skipped_files: list[tuple[str, str, str]] = []
     seen_instances: set[str] = set()
+
+    def skip(path: Path, reason: str, detail: str | None = None, series_uid: str = "") -> None:
+        skipped[reason] += 1
+        skipped_files.append((str(path), detail or reason, series_uid))
+
     for index, path in enumerate(paths):
         report(progress, index / max(1, len(paths)), f"Reading {path.name}")
         try:
             dataset = _read_header(path)
         except ResourceLimitError as error:
             logger.warning("skipping %s: %s", path, error)
-            skipped["exceeds resource limits"] += 1
+            skip(path, "exceeds resource limits", f"exceeds resource limits ({error})")
             continue
         if dataset is None:
-            skipped["not DICOM"] += 1
+            skip(path, "not DICOM")
             continue
         try:
             reason = _non_image_reason(dataset)
             sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
-            series_uid = str(dataset.get("SeriesInstanceUID", "")) or "(no Series Instance UID)"
+            series_uid = str(dataset.get("SeriesInstanceUID", "")) or NO_SERIES_UID
         except DATA_ERRORS as error:
             logger.warning("skipping %s: unreadable header (%s)", path, error)
-            skipped["unreadable header"] += 1
+            skip(path, "unreadable header", f"unreadable header ({error})")
             continue
         if reason is not None:
-            skipped[reason] += 1
+            skip(path, reason)
             continue
         if sop_instance_uid and sop_instance_uid in seen_instances:
-            skipped["duplicate SOP Instance UID"] += 1
+            skip(path, "duplicate SOP Instance UID", f"duplicate SOP Instance UID {sop_instance_uid}", series_uid)
             continue
         try:
             frames = _frames_of(path, dataset)
         except (GeometryError, InvalidDicomError) + DATA_ERRORS as error:
             logger.warning("skipping %s: %s", path, error)
-            skipped["invalid image geometry"] += 1
+            detail = getattr(error, "reason", str(error))
+            attribute = getattr(error, "attribute", None)
+            skip(path, f"invalid image geometry ({attribute})" if attribute else "invalid image geometry", f"invalid image geometry: {detail}", series_uid)
             continue
         seen_instances.add(sop_instance_uid)
         frames_by_series[series_uid].extend(frames)
     report(progress, 1.0, "Read headers")
-    return SeriesScan(dict(frames_by_series), dict(skipped))
+    return SeriesScan(dict(frames_by_series), dict(skipped), skipped_files)
 
 
 def read_reference_series(
@@ -277,12 +320,15 @@ def read_reference_series(
     preferred_series_uids: Iterable[str] = (),
     spacing_tolerance: float = 0.01,
     progress: ProgressCallback | None = None,
+    allow_missing_slices: bool = False,
 ) -> ReferenceSeries:
     """Read a reference image series from a folder (recursively), a file or a list of them.
 
     See :meth:`SeriesScan.select` for the parameters and errors.
     """
-    return scan_series(source, progress).select(series_instance_uid, frame_of_reference_uid, preferred_series_uids, spacing_tolerance)
+    return scan_series(source, progress).select(
+        series_instance_uid, frame_of_reference_uid, preferred_series_uids, spacing_tolerance, allow_missing_slices
+    )
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -409,12 +455,16 @@ def _functional_group(item: Dataset, shared_item: Dataset, sequence: str, keywor
 
 
 # -- assembling one grid ----------------------------------------------------------------------
-def _assemble(series_uid: str, frames: list[_Frame], skipped: dict[str, int], spacing_tolerance: float) -> ReferenceSeries:
+def _assemble(
+    series_uid: str, frames: list[_Frame], skipped: dict[str, int], spacing_tolerance: float, allow_missing_slices: bool = False
+) -> ReferenceSeries:
     with malformed_input(frames[0].path, "the image header"):
-        return _assemble_checked(series_uid, frames, skipped, spacing_tolerance)
+        return _assemble_checked(series_uid, frames, skipped, spacing_tolerance, allow_missing_slices)
 
 
-def _assemble_checked(series_uid: str, frames: list[_Frame], skipped: dict[str, int], spacing_tolerance: float) -> ReferenceSeries:
+def _assemble_checked(
+    series_uid: str, frames: list[_Frame], skipped: dict[str, int], spacing_tolerance: float, allow_missing_slices: bool
+) -> ReferenceSeries:
     first = frames[0]
     _check_consistent(frames)
     row_direction, column_direction = first.orientation[:3], first.orientation[3:]
@@ -425,23 +475,32 @@ def _assemble_checked(series_uid: str, frames: list[_Frame], skipped: dict[str, 
     frames = [frames[i] for i in order]
     distances = distances[order]
     _check_stacked(frames, normal)
-    slice_spacing = _slice_spacing(frames, distances, spacing_tolerance)
+    _check_single_image_set(series_uid, frames, distances)
+    slice_spacing, indices = _slice_grid(frames, distances, spacing_tolerance, allow_missing_slices)
+    count = int(indices[-1]) + 1 if len(indices) else 1
     geometry = ImageGeometry.from_orientation(
         first.orientation,
         frames[0].position,
         first.pixel_spacing,
         slice_spacing,
-        (len(frames), first.rows, first.columns),
+        (count, first.rows, first.columns),
         str(first.dataset.get("FrameOfReferenceUID", "")) or None,
     )
     attributes = Dataset()
     for keyword in COPIED_ATTRIBUTES:
         if keyword in first.dataset:
             attributes[keyword] = first.dataset[keyword]
-    slices = [
-        SourceSlice(frame.path, frame.sop_class_uid, frame.sop_instance_uid, frame.frame_number, tuple(frame.position.tolist()))  # type: ignore[arg-type]
-        for frame in frames
-    ]
+    slices: list[SourceSlice] = []
+    positions = geometry.slice_positions()
+    by_index = dict(zip((int(i) for i in indices), frames, strict=True))
+    for k in range(count):
+        frame = by_index.get(k)
+        if frame is None:
+            slices.append(SourceSlice(Path(), MISSING_SLICE, "", None, tuple(float(v) for v in positions[k])))  # type: ignore[arg-type]
+        else:
+            slices.append(
+                SourceSlice(frame.path, frame.sop_class_uid, frame.sop_instance_uid, frame.frame_number, tuple(frame.position.tolist()))  # type: ignore[arg-type]
+            )
     return ReferenceSeries(
         geometry,
         slices,
@@ -495,12 +554,19 @@ def _check_stacked(frames: list[_Frame], normal: FloatArray) -> None:
             )
 
 
-def _slice_spacing(frames: list[_Frame], distances: FloatArray, spacing_tolerance: float) -> float:
+def _slice_grid(
+    frames: list[_Frame], distances: FloatArray, spacing_tolerance: float, allow_missing_slices: bool
+) -> tuple[float, npt.NDArray[np.int64]]:
+    """The slice spacing and each frame's index on the uniform grid.
+
+    Every slice's position is checked against the grid fitted to the whole stack (not gap by
+    gap, so that a slow drift of the spacing is caught).
+    """
     if len(frames) == 1:
         spacing = frames[0].spacing_between_slices or frames[0].thickness
         if spacing is None:
             logger.warning("single-slice series without Slice Thickness: slice spacing set to 1 mm")
-        return spacing or 1.0
+        return spacing or 1.0, np.zeros(1, dtype=np.int64)
     gaps = np.diff(distances)
     duplicate = np.flatnonzero(gaps <= 1e-3)
     if duplicate.size:
@@ -509,17 +575,58 @@ def _slice_spacing(frames: list[_Frame], distances: FloatArray, spacing_toleranc
             f"two slices at the same position ({distances[duplicate[0]]:.3f} mm along the normal): "
             f"{_frame_name(a)} and {_frame_name(b)} (several acquisitions in one series?)"
         )
-    expected = float(np.median(gaps))
-    tolerance = max(1e-3, spacing_tolerance * expected)
-    bad = np.flatnonzero(np.abs(gaps - expected) > tolerance)
-    if bad.size:
-        index = int(bad[np.argmax(np.abs(gaps[bad] - expected))])
-        a, b = frames[index], frames[index + 1]
+    # The step: the usual gap among the smallest ones (gaps over a missing slice are multiples).
+    step = float(np.median(gaps[gaps <= 1.5 * gaps.min()]))
+    relative = (distances - distances[0]) / step
+    indices = np.round(relative).astype(np.int64)
+    # Least-squares fit of position = origin + index * spacing over the whole stack.
+    spacing, origin = np.polyfit(indices.astype(np.float64), distances, 1) if len(frames) > 2 else (float(distances[1] - distances[0]), distances[0])
+    spacing, origin = float(spacing), float(origin)
+    residual = distances - (origin + indices * spacing)
+    tolerance = max(POSITION_TOLERANCE_MM, spacing_tolerance * spacing)
+    worst = int(np.argmax(np.abs(residual)))
+    if abs(residual[worst]) > tolerance or np.any(np.diff(indices) < 1):
         raise ReferenceSeriesError(
-            f"slice spacing is not uniform: {gaps[index]:.3f} mm between {_frame_name(a)} and {_frame_name(b)} "
-            f"where {expected:.3f} mm is expected (missing or extra slices?)"
+            f"slice positions are not on a uniform grid: {_frame_name(frames[worst])} lies {residual[worst]:+.3f} mm from "
+            f"the grid of {spacing:.4f} mm fitted to all {len(frames)} slices (tolerance {tolerance:.3f} mm = "
+            f"{spacing_tolerance:.0%} of the spacing; slowly drifting spacing, or missing or extra slices?)"
         )
-    return float(np.mean(gaps))
+    jumps = np.flatnonzero(np.diff(indices) > 1)
+    if jumps.size and not allow_missing_slices:
+        missing = int(np.sum(np.diff(indices)[jumps] - 1))
+        a, b = frames[jumps[0]], frames[jumps[0] + 1]
+        raise ReferenceSeriesError(
+            f"{missing} slice(s) missing from the series: {gaps[jumps[0]]:.3f} mm between {_frame_name(a)} and "
+            f"{_frame_name(b)} where the spacing is {spacing:.3f} mm; use --allow-missing-slices (allow_missing_slices=True) "
+            "to keep the regular grid with those positions empty"
+        )
+    if jumps.size:
+        logger.warning("%d slice position(s) of the series have no image; they are kept empty", int(np.sum(np.diff(indices)[jumps] - 1)))
+    return spacing, indices
+
+
+def _check_single_image_set(series_uid: str, frames: list[_Frame], distances: FloatArray) -> None:
+    """Refuse two image sets stored under one Series Instance UID (e.g. a second reconstruction
+    shifted by half a slice): single-frame images whose Instance Numbers each appear at most
+    twice, some twice, at different positions. (A number used by every image says nothing.)"""
+    if any(frame.frame_number is not None for frame in frames):
+        return
+    where: dict[int, list[int]] = defaultdict(list)
+    for index, frame in enumerate(frames):
+        try:
+            where[int(frame.dataset.get("InstanceNumber"))].append(index)
+        except (TypeError, ValueError):
+            continue
+    repeated = [(number, found) for number, found in where.items() if len(found) > 1]
+    if not repeated or any(len(found) > 2 for found in where.values()):
+        return
+    number, (a, b) = min(repeated)
+    raise ReferenceSeriesError(
+        f"series {series_uid} holds two image sets (two reconstructions?): Instance Number {number} is used by "
+        f"{_frame_name(frames[a])} at {distances[a]:.3f} mm and by {_frame_name(frames[b])} at {distances[b]:.3f} mm "
+        f"along the normal ({len(repeated)} Instance Numbers repeat); put each set in its own folder or give each its own "
+        "Series Instance UID"
+    )
 
 
 def _describe_skipped(skipped: dict[str, int]) -> str:

@@ -306,15 +306,16 @@ def test_lung_agrees_with_an_independent_even_odd_rasterisation(lung):
     _, reference, original = lung
     geometry = reference.geometry
     rows, columns = geometry.shape[1:]
-    jj, ii = np.mgrid[0:rows, 0:columns]
-    centres = np.column_stack([ii.ravel(), jj.ravel()])
     for raster in original.rois:
         expected = np.zeros(geometry.shape, bool)
         for contour in raster.roi.contours:
             ijk = geometry.to_ijk(contour.points)
             k = int(round(float(ijk[:, 2].mean())))
-            inside = path_module.Path(ijk[:, :2]).contains_points(centres).reshape(rows, columns)
-            expected[k] ^= inside
+            low = np.maximum(np.floor(ijk[:, :2].min(axis=0)).astype(int), 0)
+            high = np.minimum(np.ceil(ijk[:, :2].max(axis=0)).astype(int), [columns - 1, rows - 1])
+            jj, ii = np.mgrid[low[1] : high[1] + 1, low[0] : high[0] + 1]
+            inside = path_module.Path(ijk[:, :2]).contains_points(np.column_stack([ii.ravel(), jj.ravel()])).reshape(jj.shape)
+            expected[k, low[1] : high[1] + 1, low[0] : high[0] + 1] ^= inside
         ours = raster.full_mask()
         dice = 2 * np.count_nonzero(ours & expected) / (ours.sum() + expected.sum())
         assert dice >= 0.998, (raster.roi.name, dice)

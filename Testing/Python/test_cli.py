@@ -87,3 +87,67 @@ def test_installed_console_script_runs_the_demo(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Island in hole (XOR)" in result.stdout
     assert (tmp_path / "demo" / "demo.seg.nrrd").exists() and (tmp_path / "demo" / "demo_preview.png").exists()
+
+
+def test_missing_slice_is_refused_by_default_and_kept_with_allow_missing_slices(tmp_path, capsys):
+    """A CT with one slice absent: refused with a hint naming the option; with it, the regular
+    grid is kept, the contour on the missing position is drawn there, and the gap is reported."""
+    from conftest import axial_geometry
+    from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
+
+    geometry = axial_geometry(shape=(5, 12, 12))
+    images = make_image_series(geometry)
+    square = [[2.5, 2.5], [6.5, 2.5], [6.5, 6.5], [2.5, 6.5]]
+    roi = SyntheticRoi("Target", [SyntheticContour(k, square) for k in (1, 2, 3)])
+    rtstruct = tmp_path / "RS.dcm"
+    make_rtstruct(images, geometry, [roi], image_references=False).save_as(rtstruct, enforce_file_format=True)
+    paths = save(images, tmp_path / "ct")
+    paths[2].unlink()
+    output = tmp_path / "out.nrrd"
+    assert main(["rtstruct", str(rtstruct), "-r", str(tmp_path / "ct"), "-o", str(output)]) == EXIT_ERROR
+    error = capsys.readouterr().err
+    assert "1 slice(s) missing" in error and "--allow-missing-slices" in error and not output.exists()
+    code = main(["rtstruct", str(rtstruct), "-r", str(tmp_path / "ct"), "-o", str(output), "--allow-missing-slices", "--json"])
+    assert code == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["reference"]["missing_slices"] == [2] and report["reference"]["shape"] == [5, 12, 12]
+    assert any("no image at slice(s) 2" in f["message"] for f in report["findings"])
+    (volume,) = read_label_file(output)
+    expected = np.zeros((5, 12, 12), bool)
+    expected[1:4, 3:7, 3:7] = True
+    assert volume.geometry.is_close(geometry) and np.array_equal(volume.array == 1, expected)
+
+
+def test_unicode_roi_names_survive_every_step(tmp_path, capsys):
+    """ROI names in German, Chinese and Japanese: RTSTRUCT -> .seg.nrrd -> Label Map SEG ->
+    .seg.nrrd, and the report table and JSON, all with the exact names (was: UnicodeEncodeError)."""
+    from conftest import axial_geometry
+    from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
+
+    names = ["Rückenmark", "脊髓", "脊髄"]
+    geometry = axial_geometry(shape=(4, 12, 12))
+    images = make_image_series(geometry)
+    rois = [SyntheticRoi(name, [SyntheticContour(k, [[2.5, 2.5], [6.5, 2.5], [6.5, 6.5], [2.5, 6.5]])]) for k, name in enumerate(names)]
+    dataset = make_rtstruct(images, geometry, rois)
+    dataset.SpecificCharacterSet = "ISO_IR 192"
+    rtstruct = tmp_path / "RS.dcm"
+    dataset.save_as(rtstruct, enforce_file_format=True)
+    save(images, tmp_path / "ct")
+    labels = tmp_path / "labels.seg.nrrd"
+    assert main(["rtstruct", str(rtstruct), "-r", str(tmp_path / "ct"), "-o", str(labels)]) == EXIT_OK
+    table = capsys.readouterr().out
+    assert all(name in table for name in names)
+    assert main(["rtstruct", str(rtstruct), "-r", str(tmp_path / "ct"), "-o", str(tmp_path / "x.seg.nrrd"), "--json"]) == EXIT_OK
+    assert [row["name"] for row in json.loads(capsys.readouterr().out)["rois"]] == names
+    assert [s.label for v in read_label_file(labels) for s in v.segments] == names
+    assert main(["encode", str(labels), "-r", str(tmp_path / "ct"), "-o", str(tmp_path / "seg")]) == EXIT_OK
+    capsys.readouterr()
+    (seg,) = sorted((tmp_path / "seg").glob("*.dcm"))
+    import pydicom
+
+    written = pydicom.dcmread(seg)
+    assert written.SpecificCharacterSet == "ISO_IR 192"
+    assert [str(item.SegmentLabel) for item in written.SegmentSequence if item.SegmentNumber != 0] == names
+    back = tmp_path / "back.seg.nrrd"
+    assert main(["decode", str(seg), "-r", str(tmp_path / "ct"), "-o", str(back)]) == EXIT_OK
+    assert [s.label for v in read_label_file(back) for s in v.segments] == names

@@ -144,16 +144,39 @@ def test_unknown_output_suffix(tmp_path):
         write_label_file(tmp_path / "x.png", _volumes())
 
 
-@pytest.mark.parametrize(
-    ("suffix", "module", "package"),
-    [(".nii.gz", "nibabel", "nibabel"), (".nrrd", "nrrd", "pynrrd"), (".seg.nrrd", "slicerio.segmentation", "slicerio")],
-)
-def test_missing_optional_package_is_named(tmp_path, monkeypatch, suffix, module, package):
+def test_missing_optional_package_is_named(tmp_path, monkeypatch):
     import sys
 
     from dicomlabelmap.errors import MissingDependencyError
 
-    monkeypatch.setitem(sys.modules, module, None)  # makes "import <module>" raise ImportError
-    with pytest.raises(MissingDependencyError, match=f"pip install {package}"):
-        write_label_file(tmp_path / f"x{suffix}", _volumes(layers=1))
+    monkeypatch.setitem(sys.modules, "nibabel", None)  # makes "import nibabel" raise ImportError
+    with pytest.raises(MissingDependencyError, match="pip install nibabel"):
+        write_label_file(tmp_path / "x.nii.gz", _volumes(layers=1))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".nrrd", ".seg.nrrd"])
+def test_nrrd_needs_no_optional_package(tmp_path, monkeypatch, suffix):
+    import sys
+
+    for module in ("nrrd", "slicerio", "slicerio.segmentation"):
+        monkeypatch.setitem(sys.modules, module, None)
+    volumes = _volumes(layers=1)
+    (path,) = write_label_file(tmp_path / f"x{suffix}", volumes)
+    assert np.array_equal(read_label_file(path)[0].array, volumes[0].array)
+
+
+NAMES = ["Rückenmark", "脊髓", "脊髄", "Ösophagus – links", "Лёгкое", "a|b\\c"]
+
+
+@pytest.mark.parametrize("compression_level", [0, 1, 9])
+def test_unicode_names_and_descriptions_round_trip_through_seg_nrrd(tmp_path, compression_level):
+    array = (np.arange(np.prod(GEOMETRY.shape)).reshape(GEOMETRY.shape) % 7).astype(np.uint8)
+    segments = [Segment(n, name, f"Beschreibung {name} – 説明") for n, name in enumerate(NAMES, start=1)]
+    volumes = [LabelVolume(array, GEOMETRY, segments)]
+    (path,) = write_label_file(tmp_path / "u.seg.nrrd", volumes, compression_level=compression_level)
+    (back,) = read_label_file(path)
+    assert [(s.label, s.description) for s in back.segments] == [(s.label, s.description.replace("|", "/")) for s in volumes[0].segments]
+    raw = path.read_bytes()
+    assert "Rückenmark".encode() in raw  # UTF-8 in the header, as Slicer writes it
+    assert (raw[raw.index(b"encoding: ") + 10 : raw.index(b"encoding: ") + 13] == b"raw") == (compression_level == 0)

@@ -88,8 +88,74 @@ def test_several_series_are_listed_then_chosen(tmp_path):
 def test_missing_slice_names_the_gap_and_files(tmp_path):
     paths = save(make_image_series(axial_geometry(shape=(6, 8, 8))), tmp_path)
     paths[2].unlink()  # slice 2 of 0..5: the gap opens between the files of slices 1 and 3
-    with pytest.raises(ReferenceSeriesError, match=r"not uniform: 4\.000 mm between .*IMG0002\.dcm and .*IMG0004\.dcm where 2\.000 mm"):
+    with pytest.raises(
+        ReferenceSeriesError, match=r"1 slice\(s\) missing .*: 4\.000 mm between .*IMG0002\.dcm and .*IMG0004\.dcm .*--allow-missing-slices"
+    ):
         read_reference_series(tmp_path)
+
+
+def test_missing_slices_allowed_keep_the_regular_grid(tmp_path):
+    geometry = axial_geometry(shape=(6, 8, 8))
+    paths = save(make_image_series(geometry), tmp_path)
+    paths[2].unlink()
+    paths[3].unlink()
+    series = read_reference_series(tmp_path, allow_missing_slices=True)
+    assert series.geometry.is_close(geometry) and series.geometry.shape == (6, 8, 8)
+    assert series.missing_slices == [2, 3]
+    assert [s.path.name for k, s in enumerate(series.slices) if k not in (2, 3)] == ["IMG0001.dcm", "IMG0002.dcm", "IMG0005.dcm", "IMG0006.dcm"]
+
+
+def test_slowly_drifting_spacing_is_refused_against_the_fitted_grid(tmp_path):
+    # Each gap within 1% of the median, but the positions drift a whole slice over 300 slices.
+    geometry = axial_geometry(shape=(300, 4, 4), spacing=(1.0, 1.0, 1.0))
+    images = make_image_series(geometry)
+    gaps = 1.0 + np.linspace(-0.0099, 0.0099, 299)
+    z = np.concatenate([[0.0], np.cumsum(gaps)]) + 30.0
+    for image, position in zip(images, z, strict=True):
+        x, y, _ = (float(v) for v in image.ImagePositionPatient)
+        image.ImagePositionPatient = [x, y, f"{position:.6f}"]
+    assert np.all(np.abs(np.diff(z) - np.median(np.diff(z))) <= 0.01 * np.median(np.diff(z)))
+    save(images, tmp_path)
+    with pytest.raises(ReferenceSeriesError, match=r"not on a uniform grid: .* from the grid of .* fitted to all 300 slices"):
+        read_reference_series(tmp_path)
+
+
+def test_uniform_series_with_rounded_positions_is_accepted(tmp_path):
+    geometry = axial_geometry(shape=(40, 4, 4), spacing=(1.0, 1.0, 0.625))
+    images = make_image_series(geometry)
+    for image in images:
+        x, y, z = (float(v) for v in image.ImagePositionPatient)
+        image.ImagePositionPatient = [x, y, f"{z:.2f}"]  # 0.005 mm rounding, as many scanners write
+    save(images, tmp_path)
+    assert read_reference_series(tmp_path).geometry.shape == (40, 4, 4)
+
+
+def test_two_reconstructions_under_one_series_uid_are_refused(tmp_path):
+    geometry = axial_geometry(shape=(5, 8, 8), spacing=(1.0, 1.0, 3.0))
+    first = make_image_series(geometry)
+    second = make_image_series(geometry)
+    for image in second:
+        x, y, z = (float(v) for v in image.ImagePositionPatient)
+        image.ImagePositionPatient = [x, y, z + 1.5]
+        image.SeriesInstanceUID = first[0].SeriesInstanceUID
+        image.StudyInstanceUID = first[0].StudyInstanceUID
+        image.FrameOfReferenceUID = first[0].FrameOfReferenceUID
+    save(first, tmp_path / "a")
+    save(second, tmp_path / "b")
+    with pytest.raises(ReferenceSeriesError, match=r"holds two image sets .*Instance Number 1 is used by .*a/IMG000\d\.dcm at 4\d\.000 mm and by .*b/IMG000\d\.dcm at 4\d\.500 mm"):
+        read_reference_series(tmp_path)
+
+
+def test_skipped_file_is_named_with_the_missing_attribute(tmp_path):
+    images = make_image_series(axial_geometry(shape=(4, 8, 8)))
+    del images[1].PixelSpacing
+    save(images, tmp_path)
+    scan = scan_series(tmp_path)
+    assert scan.skipped == {"invalid image geometry (PixelSpacing)": 1}
+    ((path, reason, _),) = scan.skipped_files
+    assert path.endswith("IMG0002.dcm") and reason == "invalid image geometry: PixelSpacing is missing"
+    with pytest.raises(ReferenceSeriesError, match=r"missing from the series.*1 file\(s\) of this series were skipped: .*IMG0002\.dcm: invalid image geometry: PixelSpacing is missing"):
+        scan.select()
 
 
 def test_duplicate_position_is_refused(tmp_path):

@@ -54,3 +54,41 @@ def test_slicer_reads_our_seg_nrrd_exactly(tmp_path):
         assert np.array_equal(voxels, conversion.label_volumes[layer].array)
     # Slicer's layers are ours, one to one.
     assert all(len(ours) == 1 for ours in layer_of_file.values()) and len(layer_of_file) == 3
+
+
+UNICODE_NAMES = ["Rückenmark", "脊髓", "脊髄 (左)", "Лёгкое"]
+
+
+def test_slicer_reads_our_unicode_names_and_we_read_slicers(tmp_path):
+    """Segment names in any script: Slicer's C++ reader gets ours exactly, and a .seg.nrrd that
+    Slicer's own writer made (UTF-8 header) reads back with the same names and descriptions."""
+    from dicomlabelmap import read_label_file
+    from dicomlabelmap.labels import LabelVolume
+    from dicomlabelmap.segment import Segment
+    from slicer_scene import new_scene
+    from test_labelfiles import GEOMETRY
+
+    array = (np.arange(np.prod(GEOMETRY.shape)).reshape(GEOMETRY.shape) % 5).astype(np.uint8)
+    segments = [Segment(n, name, description=f"{name} – Beschreibung") for n, name in enumerate(UNICODE_NAMES, start=1)]
+    ours = tmp_path / "ours.seg.nrrd"
+    write_label_file(ours, [LabelVolume(array, GEOMETRY, segments)])
+
+    scene = new_scene()
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    storage = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    storage.SetFileName(str(ours))
+    assert storage.ReadData(node) == 1
+    segmentation = node.GetSegmentation()
+    names = [segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments())]
+    assert names == UNICODE_NAMES
+    tag = vtk.reference("")
+    assert segmentation.GetNthSegment(0).GetTag("DICOMLabelMap.Description", tag) and str(tag) == "Rückenmark – Beschreibung"
+
+    theirs = tmp_path / "theirs.seg.nrrd"
+    writer = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    writer.SetFileName(str(theirs))
+    assert writer.WriteData(node) == 1
+    back = read_label_file(theirs)
+    assert [s.label for v in back for s in v.segments] == UNICODE_NAMES
+    assert [s.description for v in back for s in v.segments] == [s.description for s in segments]
+    assert np.array_equal(back[0].array, array)
