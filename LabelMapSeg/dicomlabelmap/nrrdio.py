@@ -134,7 +134,7 @@ def write_nrrd(
 
 def _write_payload(handle: BinaryIO, header: bytes, payload: np.ndarray, level: int) -> None:
     handle.write(header)
-    raw = memoryview(payload.reshape(-1).view(np.uint8))
+    raw = memoryview(payload.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
     if level <= 0:
         handle.write(raw)
         return
@@ -159,7 +159,7 @@ def read_nrrd(path: str | Path) -> NrrdImage:
     with open(source, "rb") as handle:
         magic = handle.readline()
         if not magic.startswith(b"NRRD000"):
-            raise NrrdFormatError(f"not a NRRD file")
+            raise NrrdFormatError("not a NRRD file")
         fields: dict[str, str] = {}
         values: dict[str, str] = {}
         while True:

@@ -618,15 +618,41 @@ def _check_single_image_set(series_uid: str, frames: list[_Frame], distances: Fl
         except (TypeError, ValueError):
             continue
     repeated = [(number, found) for number, found in where.items() if len(found) > 1]
-    if not repeated or any(len(found) > 2 for found in where.values()):
+    advice = "put each set in its own folder or give each its own Series Instance UID"
+    if repeated and all(len(found) <= 2 for found in where.values()):
+        number, (a, b) = min(repeated)
+        raise ReferenceSeriesError(
+            f"series {series_uid} holds two image sets (two reconstructions?): Instance Number {number} is used by "
+            f"{_frame_name(frames[a])} at {distances[a]:.3f} mm and by {_frame_name(frames[b])} at {distances[b]:.3f} mm "
+            f"along the normal ({len(repeated)} Instance Numbers repeat); {advice}"
+        )
+    if len(frames) < 4:
         return
-    number, (a, b) = min(repeated)
-    raise ReferenceSeriesError(
-        f"series {series_uid} holds two image sets (two reconstructions?): Instance Number {number} is used by "
-        f"{_frame_name(frames[a])} at {distances[a]:.3f} mm and by {_frame_name(frames[b])} at {distances[b]:.3f} mm "
-        f"along the normal ({len(repeated)} Instance Numbers repeat); put each set in its own folder or give each its own "
-        "Series Instance UID"
-    )
+    # Sets numbered on from each other interleave: along the normal their Instance Numbers
+    # jump forwards and backwards in turn, or an attribute of the reconstruction alternates.
+    numbers = [_int_or_none(frame.dataset.get("InstanceNumber")) for frame in frames]
+    if None not in numbers:
+        steps = np.sign(np.diff(np.array(numbers, dtype=np.int64)))
+        if np.all(steps[0::2] == steps[0]) and np.all(steps[1::2] == -steps[0]) and steps[0] != 0:
+            raise ReferenceSeriesError(
+                f"series {series_uid} holds two interleaved image sets (two reconstructions?): along the normal the "
+                f"Instance Numbers alternate between two sequences ({numbers[0]}, {numbers[1]}, {numbers[2]}, {numbers[3]}, ... in "
+                f"{_frame_name(frames[0])}, {_frame_name(frames[1])}, ...); {advice}"
+            )
+    for keyword in ("AcquisitionNumber", "ConvolutionKernel", "SliceThickness", "ReconstructionDiameter"):
+        values = [str(frame.dataset.get(keyword, "")) for frame in frames]
+        if values[0] != values[1] and values[0::2] == [values[0]] * len(values[0::2]) and values[1::2] == [values[1]] * len(values[1::2]):
+            raise ReferenceSeriesError(
+                f"series {series_uid} holds two interleaved image sets: {keyword} alternates between '{values[0]}' "
+                f"({_frame_name(frames[0])}) and '{values[1]}' ({_frame_name(frames[1])}) from slice to slice; {advice}"
+            )
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
 
 
 def _describe_skipped(skipped: dict[str, int]) -> str:

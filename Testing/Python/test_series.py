@@ -146,6 +146,31 @@ def test_two_reconstructions_under_one_series_uid_are_refused(tmp_path):
         read_reference_series(tmp_path)
 
 
+@pytest.mark.parametrize("how", ["numbered on", "acquisition number"])
+def test_two_reconstructions_numbered_apart_are_refused(tmp_path, how):
+    # A second set 1.5 mm off on 3 mm slices interleaves into a uniform 1.5 mm grid: only its
+    # Instance Numbers (or an alternating attribute) tell the two sets apart.
+    geometry = axial_geometry(shape=(5, 8, 8), spacing=(1.0, 1.0, 3.0))
+    first, second = make_image_series(geometry), make_image_series(geometry)
+    for image in second:
+        x, y, z = (float(v) for v in image.ImagePositionPatient)
+        image.ImagePositionPatient = [x, y, z + 1.5]
+        for keyword in ("SeriesInstanceUID", "StudyInstanceUID", "FrameOfReferenceUID"):
+            setattr(image, keyword, getattr(first[0], keyword))
+        image.InstanceNumber = int(image.InstanceNumber) + 5
+    if how == "acquisition number":
+        # One numbering along the normal over both sets; only the acquisition alternates.
+        for image in first + second:
+            z = float(image.ImagePositionPatient[2])
+            image.InstanceNumber = int(round((z - 30.0) / 1.5)) + 1
+            image.AcquisitionNumber = 1 if image in first else 2
+    save(first, tmp_path / "a")
+    save(second, tmp_path / "b")
+    match = "Instance Numbers alternate" if how == "numbered on" else "AcquisitionNumber alternates"
+    with pytest.raises(ReferenceSeriesError, match=f"two interleaved image sets.*{match}"):
+        read_reference_series(tmp_path)
+
+
 def test_skipped_file_is_named_with_the_missing_attribute(tmp_path):
     images = make_image_series(axial_geometry(shape=(4, 8, 8)))
     del images[1].PixelSpacing
