@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,14 +36,22 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         values["segment_number"] = "" if row["segment_number"] is None else row["segment_number"]
         values["volume_ml"] = f"{row['volume_ml']:.2f}"
         cells.append([str(values[key]) for key, _, _ in _COLUMNS])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(_COLUMNS))]
+    widths = [max(display_width(line[i]) for line in cells) for i in range(len(_COLUMNS))]
     lines = []
     for line in cells:
-        lines.append(
-            "  ".join(f"{text:{align}{width}}" for text, width, (_, _, align) in zip(line, widths, _COLUMNS, strict=True)).rstrip()
-        )
+        lines.append("  ".join(_pad(text, width, align) for text, width, (_, _, align) in zip(line, widths, _COLUMNS, strict=True)).rstrip())
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives ``text``: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def _pad(text: str, width: int, align: str) -> str:
+    padding = " " * max(0, width - display_width(text))
+    return padding + text if align == ">" else text + padding
 
 
 def format_conversion(conversion: RtStructConversion) -> str:
