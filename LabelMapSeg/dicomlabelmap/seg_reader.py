@@ -37,6 +37,7 @@ from .labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes, label_
 from .limits import check_deflated_file, check_frames, check_not_truncated, check_voxels
 from .masks import BoxMask
 from .rawsequence import RawFormatError, RawItems
+from .seg_checks import fragment_count, is_background_item, referenced_instance_count, spacing_contradiction
 from .seg_segments import segment_from_item
 from .segment import Segment
 from .series import ReferenceSeries
@@ -130,22 +131,27 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
     )
     rows, columns, count, bits = _pixel_layout(dataset)
     groups = FunctionalGroups(dataset)
+    grid_findings: list[Finding] = []
     if "TotalPixelMatrixRows" in dataset and groups.item(0, "PlanePositionSlideSequence") is not None:
         geometry, placements = _tiled_grid(dataset, groups, count)
     else:
         positions, orientation, pixel_spacing, spacing_between = _frame_geometry(groups, count)
-        geometry = _grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, (rows, columns))
+        geometry, grid_findings = _grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, (rows, columns))
         slices = _place_frames(geometry, positions)
         placements = np.column_stack([slices, np.zeros_like(slices), np.zeros_like(slices)])
     check_voxels(geometry.shape, 2, "the Segmentation's grid")
-    findings: list[Finding] = []
-    described = [segment_from_item(item) for item in dataset.get("SegmentSequence", [])]
+    findings: list[Finding] = list(grid_findings)
+    _check_frame_count(dataset, groups, count)
+    items = list(dataset.get("SegmentSequence", []))
+    described = [segment_from_item(item) for item in items]
     if dataset.get("PhotometricInterpretation") == "PALETTE COLOR":
         _colors_from_palette(dataset, described)
     if segmentation_type == "LABELMAP":
-        padding = dataset.get("PixelPaddingValue")
-        background = None if padding is None else int(padding)
-        volumes = [_labelmap_volume(_iter_frames(dataset, syntax), bits, placements, geometry, described, background, findings)]
+        backgrounds = _background_numbers(dataset, items, findings)
+        _check_segment_numbers(described, bits, findings)
+        covered = None if "TotalPixelMatrixRows" in dataset and groups.item(0, "PlanePositionSlideSequence") is not None else placements[:, 0]
+        volumes = [_labelmap_volume(_iter_frames(dataset, syntax), bits, placements, geometry, described, backgrounds, findings, covered)]
+        background = min(backgrounds) if backgrounds else None
     else:
         background = None
         numbers = _frame_segment_numbers(groups, count)
@@ -184,6 +190,9 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArr
         return
     data = dataset.PixelData
     if syntax.encapsulated:
+        held = fragment_count(data)
+        if held is not None and held > count:
+            raise InvalidDicomError(f"Number of Frames is {count} but Pixel Data holds {held} frames", attribute="NumberOfFrames")
         fragments = list(generate_frames(data, number_of_frames=count))
         if len(fragments) != count:
             raise InvalidDicomError(f"Pixel Data holds {len(fragments)} frames, Number of Frames says {count}", attribute="PixelData")
@@ -219,6 +228,10 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArr
     needed = count * pixels * dtype.itemsize
     if buffer.size < needed:
         raise InvalidDicomError(f"Pixel Data holds {buffer.size} bytes, {needed} needed for {count} frames", attribute="PixelData")
+    if buffer.size >= needed + pixels * dtype.itemsize:
+        raise InvalidDicomError(
+            f"Number of Frames is {count} but Pixel Data holds {buffer.size // (pixels * dtype.itemsize)} frames", attribute="NumberOfFrames"
+        )
     frames = buffer[:needed].view(dtype).reshape(count, rows, columns)
     for frame in frames:
         yield frame.astype(dtype.newbyteorder("="))
@@ -409,7 +422,7 @@ def _grid(
     pixel_spacing: npt.NDArray[np.float64],
     spacing_between: float | None,
     frame_shape: tuple[int, ...],
-) -> ImageGeometry:
+) -> tuple[ImageGeometry, list[Finding]]:
     frame_of_reference = str(dataset.get("FrameOfReferenceUID", "")) or None
     if reference is not None:
         geometry = reference.geometry if isinstance(reference, ReferenceSeries) else reference
@@ -426,18 +439,29 @@ def _grid(
             raise GeometryError(
                 f"SEG Image Orientation {orientation.tolist()} differs from the reference's {reference_orientation.tolist()}"
             )
-        return geometry
+        return geometry, []
     normal = np.cross(orientation[:3], orientation[3:])
     distances = positions @ normal
     order = np.argsort(distances)
     unique = np.unique(np.round(distances[order], 4))
     gaps = np.diff(unique)
+    findings: list[Finding] = []
     step = spacing_between or (float(gaps.min()) if gaps.size else 1.0)
+    if spacing_between and gaps.size:
+        problem = spacing_contradiction(unique, spacing_between, referenced_instance_count(dataset))
+        if problem:
+            step = float(gaps.min())
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"{problem}; the grid uses the frames' spacing {step:g} mm (pass the reference series to place them exactly)",
+                    attribute="SpacingBetweenSlices",
+                )
+            )
     first = positions[order[0]]
     count = int(round((unique[-1] - unique[0]) / step)) + 1 if unique.size else 1
-    return ImageGeometry.from_orientation(
-        orientation, first, pixel_spacing, step, (count, frame_shape[0], frame_shape[1]), frame_of_reference
-    )
+    geometry = ImageGeometry.from_orientation(orientation, first, pixel_spacing, step, (count, frame_shape[0], frame_shape[1]), frame_of_reference)
+    return geometry, findings
 
 
 def _place_frames(geometry: ImageGeometry, positions: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
@@ -496,16 +520,80 @@ def _paste(target: npt.NDArray[np.generic], tile: npt.NDArray[np.generic], row: 
 
 
 # -- segments ---------------------------------------------------------------------------------
+def _background_numbers(dataset: Dataset, items: list[Dataset], findings: list[Finding]) -> set[int]:
+    """The pixel values that are background (label 0).
+
+    As highdicom and dcmqi read label maps: the segment whose number is Pixel Padding Value,
+    and a segment coded as Background (DCM 125040 or SCT 309825002) even when Pixel Padding
+    Value is absent or another number. A Pixel Padding Value that names a segment coded as
+    something else contradicts the file's own description: that segment is kept (warning).
+    """
+    padding = dataset.get("PixelPaddingValue")
+    coded = {int(item.SegmentNumber) for item in items if "SegmentNumber" in item and is_background_item(item)}
+    numbers = {int(item.SegmentNumber): item for item in items if "SegmentNumber" in item}
+    backgrounds = set(coded)
+    if padding is not None:
+        value = int(padding)
+        named = numbers.get(value)
+        if named is None or value in coded:
+            backgrounds.add(value)
+        else:
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"Pixel Padding Value {value} is the number of segment '{named.get('SegmentLabel', '')}', which is not coded as "
+                    f"Background; the segment is kept{' and segment(s) ' + str(sorted(coded)) + ' coded Background are the background' if coded else ''}",
+                    attribute="PixelPaddingValue",
+                )
+            )
+    for number in sorted(coded - ({int(padding)} if padding is not None else set())):
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                f"segment {number} is coded as Background but Pixel Padding Value is "
+                f"{'absent' if padding is None else int(padding)}; it is read as background (as highdicom and dcmqi do)",
+                attribute="PixelPaddingValue",
+            )
+        )
+    return backgrounds
+
+
+def _check_segment_numbers(described: list[Segment], bits: int, findings: list[Finding]) -> None:
+    largest = (1 << bits) - 1
+    beyond = [s.number for s in described if s.number > largest]
+    if beyond:
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                f"segment number(s) {beyond[:5]} cannot occur in a {bits}-bit label map (largest value {largest}); "
+                "they are kept as empty segments",
+                attribute="SegmentNumber",
+            )
+        )
+
+
+def _check_frame_count(dataset: Dataset, groups: FunctionalGroups, count: int) -> None:
+    """Number of Frames must agree with the per-frame items (a smaller number would silently drop frames)."""
+    per_frame = len(groups)
+    if per_frame and per_frame != count:
+        raise InvalidDicomError(
+            f"Number of Frames is {count} but the Per-frame Functional Groups Sequence has {per_frame} items", attribute="NumberOfFrames"
+        )
+
+
 def _labelmap_volume(
     frames: Iterable[npt.NDArray[np.integer]],
     bits: int,
     placements: npt.NDArray[np.int64],
     geometry: ImageGeometry,
     described: list[Segment],
-    background: int | None,
+    backgrounds: set[int],
     findings: list[Finding],
+    covered_slices: npt.NDArray[np.int64] | None = None,
 ) -> LabelVolume:
-    fill = 0 if background is None else background
+    """Place the frames and map pixel values to labels (background values to 0). Slices
+    without a frame are background whatever value stands for it (``covered_slices``)."""
+    fill = min(backgrounds) if backgrounds else 0
     raw = np.full(geometry.shape, fill, dtype=np.uint16 if bits == 16 else np.uint8)
     if len(np.unique(placements, axis=0)) != len(placements):
         raise GeometryError("two frames share one position; a label map has one frame per position")
@@ -516,7 +604,7 @@ def _labelmap_volume(
     segments = []
     next_free = top + 1
     for segment in described:
-        if segment.number == background:
+        if segment.number in backgrounds:
             continue
         if segment.number == 0:
             # Label 0 means background in label maps; give this real segment a number of its own.
@@ -527,16 +615,18 @@ def _labelmap_volume(
             findings.append(
                 Finding(
                     Severity.WARNING,
-                    f"segment 0 '{segment.label}' is not the background (Pixel Padding Value is {background}); it is kept as label {next_free}",
+                    f"segment 0 '{segment.label}' is not the background (it is not coded as Background and Pixel Padding Value "
+                    f"does not name it); it is kept as label {next_free}",
                     attribute="PixelPaddingValue",
                 )
             )
             segment.number = next_free
             next_free += 1
         segments.append(segment)
-    if background is not None:
-        lookup[background] = 0
-    present = {int(v) for v in np.unique(raw)}
+    for value in backgrounds:
+        if value <= top:
+            lookup[value] = 0
+    present = {int(v) for v in np.flatnonzero(np.bincount(raw.ravel(), minlength=1))}
     kept = {s.number for s in segments}
     for value in sorted(present):
         mapped = int(lookup[value])
@@ -551,7 +641,12 @@ def _labelmap_volume(
             )
             segments.append(Segment(mapped, f"Segment {mapped}"))
     dtype = label_dtype(int(lookup.max()))
-    return LabelVolume(lookup.astype(dtype)[raw], geometry, segments)
+    labels = lookup.astype(dtype)[raw]
+    if covered_slices is not None and not backgrounds:
+        missing = np.ones(geometry.shape[0], dtype=bool)
+        missing[covered_slices] = False
+        labels[missing] = 0
+    return LabelVolume(labels, geometry, segments)
 
 
 def _colors_from_palette(dataset: Dataset, segments: list[Segment]) -> None:

@@ -12,6 +12,7 @@ import pydicom
 
 from .errors import DicomLabelMapError
 from .findings import Finding, Severity
+from .seg_checks import consistency_findings
 from .seg_reader import FunctionalGroups, read_seg
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE
 
@@ -24,7 +25,7 @@ def validate_seg(path: str | Path, run_dciodvfy: bool = True) -> list[Finding]:
         dataset = pydicom.dcmread(source)
     except Exception as problem:  # noqa: BLE001 - pydicom raises many types on broken files
         return [Finding(Severity.ERROR, f"cannot be read: {type(problem).__name__}: {problem}")]
-    findings = _header_findings(dataset)
+    findings = header_findings(dataset)
     try:
         findings.extend(read_seg(dataset).findings)
     except DicomLabelMapError as problem:
@@ -34,8 +35,10 @@ def validate_seg(path: str | Path, run_dciodvfy: bool = True) -> list[Finding]:
     return findings
 
 
-def _header_findings(dataset: pydicom.Dataset) -> list[Finding]:
-    findings: list[Finding] = []
+def header_findings(dataset: pydicom.Dataset) -> list[Finding]:
+    """The rules a Segmentation's header must follow, and its agreement with its own data
+    (:func:`~dicomlabelmap.seg_checks.consistency_findings`)."""
+    findings: list[Finding] = consistency_findings(dataset)
     groups = FunctionalGroups(dataset)
 
     def error(message: str, attribute: str | None = None) -> None:

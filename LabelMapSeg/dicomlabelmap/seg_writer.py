@@ -30,6 +30,7 @@ from pydicom.uid import UID, generate_uid
 from . import __version__
 from .codecs import TransferSyntax, encode_frame
 from .errors import DicomLabelMapError, GeometryError, OutputError
+from .findings import Severity
 from .icc import srgb_profile
 from .labels import LabelVolume
 from .outputs import write_verified
@@ -245,16 +246,29 @@ def _image_pixel(dataset: Dataset, volume: LabelVolume, frame_count: int, palett
 
 
 def _palette(dataset: Dataset, volume: LabelVolume) -> None:
-    """Palette Color Lookup Table (16-bit entries, first mapped value 0) + sRGB ICC Profile;
-    entry ``n`` is segment ``n``'s colour, 0 (background) is black."""
-    top = max([s.number for s in volume.segments], default=0)
-    table = np.zeros((top + 1, 3), dtype=np.uint16)
+    """Palette Color Lookup Table + sRGB ICC Profile; entry ``n`` is segment ``n``'s colour and
+    0 (background) is black. Entries have the label map's bit depth (8-bit entries for 8-bit
+    maps, as highdicom and dcmqi write; PS3.3 C.7.6.3.1.5). dciodvfy flags a channel whose
+    largest entry is below half its range, so when every colour is dark, one entry that no
+    pixel uses (past the last segment, or a number without a segment) is made full scale."""
+    bits = 16 if volume.array.dtype.itemsize == 2 else 8
+    full = (1 << bits) - 1
+    numbers = {s.number for s in volume.segments}
+    top = max(numbers, default=0)
+    table = np.zeros((top + 1, 3), dtype=np.uint32)
     for segment in volume.segments:
-        table[segment.number] = np.asarray(segment.display_color(), dtype=np.uint16) * 257
-    entries = top + 1 if top + 1 < 65536 else 0  # 65536 entries are written as 0 (PS3.3 C.7.6.3.1.5)
+        table[segment.number] = np.asarray(segment.display_color(), dtype=np.uint32) * (257 if bits == 16 else 1)
+    if np.any(table.max(axis=0) < (full + 1) // 2):
+        unused = top + 1 if top + 1 <= full else next((n for n in range(1, top + 1) if n not in numbers), None)
+        if unused is not None:
+            if unused > top:
+                table = np.vstack([table, np.zeros((1, 3), dtype=np.uint32)])
+            table[unused] = full
+    entries = len(table) if len(table) < 65536 else 0  # 65536 entries are written as 0 (PS3.3 C.7.6.3.1.5)
     for index, color in enumerate(("Red", "Green", "Blue")):
-        setattr(dataset, f"{color}PaletteColorLookupTableDescriptor", [entries, 0, 16])
-        setattr(dataset, f"{color}PaletteColorLookupTableData", table[:, index].astype("<u2").tobytes())
+        setattr(dataset, f"{color}PaletteColorLookupTableDescriptor", [entries, 0, bits])
+        data = table[:, index].astype("<u2" if bits == 16 else np.uint8).tobytes()
+        setattr(dataset, f"{color}PaletteColorLookupTableData", data + b"\x00" * (len(data) & 1))
         dataset[f"{color}PaletteColorLookupTableData"].VR = "OW"
     dataset.PaletteColorLookupTableUID = generate_uid()
     dataset.ICCProfile = srgb_profile()
@@ -299,6 +313,8 @@ def _dimensions_and_frames(dataset: Dataset, reference: ReferenceSeries, frames:
         if source.frame_number is not None:
             source_item.ReferencedFrameNumber = source.frame_number
         source_item.PurposeOfReferenceCodeSequence = DicomSequence([code_item(_SOURCE_IMAGE)])
+        # The frame is on its source image's grid (highdicom indexes by source only then).
+        source_item.SpatialLocationsPreserved = "YES"
         derivation = Dataset()
         derivation.SourceImageSequence = DicomSequence([source_item])
         derivation.DerivationCodeSequence = DicomSequence([code_item(_SEGMENTATION)])
@@ -379,3 +395,9 @@ def _verify(path: Path, volume: LabelVolume, reference: ReferenceSeries) -> None
     read = sorted((s.number, s.label, s.display_color()) for s in found.segments)
     if written != read:
         raise OutputError(f"{path}: the segments read back differ: {written} became {read}")
+    from .seg_validate import header_findings
+
+    assert contents.dataset is not None
+    errors = [finding for finding in header_findings(contents.dataset) if finding.severity is Severity.ERROR]
+    if errors:
+        raise OutputError(f"{path}: the file written breaks a rule readers rely on: {errors[0]}")

@@ -308,23 +308,23 @@ def test_dcmqi_partial_overlaps_need_layers():
 
 @pytest.mark.realdata
 @pytest.mark.parametrize(
-    ("name", "truth", "background_fill"),
-    [("sparse-labelmap-noppv.dcm", "sparse_labelmap_noppv_seg.nrrd", 0), ("sparse-labelmap-ppv5.dcm", "sparse_labelmap_ppv5_seg.nrrd", 5)],
+    ("name", "truth"), [("sparse-labelmap-noppv.dcm", "sparse_labelmap_noppv_seg.nrrd"), ("sparse-labelmap-ppv5.dcm", "sparse_labelmap_ppv5_seg.nrrd")]
 )
-def test_dcmqi_third_party_label_maps(name, truth, background_fill):
-    """The omitted middle frame is background (Pixel Padding Value 5 in one file); segment 0
-    'Background' is not the background segment, so it keeps its voxels under a new label."""
+def test_dcmqi_third_party_label_maps_read_as_highdicom_and_dcmqi_read_them(name, truth):
+    """Segment 0 is coded Background (SCT 309825002 / DCM 125040) but is not the Pixel Padding
+    Value (absent, or 5): highdicom and dcmqi treat it as background, and the omitted middle
+    frame too. dcmqi's own output (the ground-truth NRRD) has the liver (1) and background only."""
     nrrd = pytest.importorskip("nrrd")
     contents = read_seg(shared_file(f"dcmqi/{name}"), read_reference_series(shared_file("dcmqi/24x38x3/image")))
     (volume,) = contents.volumes
     expected, _ = nrrd.read(str(shared_file(f"dcmqi/{truth}")), index_order="C")
-    zero_segment = next(s for s in volume.segments if s.properties.get("DicomSegmentNumber") == "0")
-    mapped = np.select([expected == background_fill, expected == 0, expected == 1], [0, zero_segment.number, 1], -1)
-    if background_fill == 0:
-        # Without Pixel Padding Value the omitted frame reads as pixel value 0, which is segment 0.
-        mapped = np.where(expected == 0, zero_segment.number, mapped)
-    np.testing.assert_array_equal(volume.array, mapped)
-    assert any(f.attribute == "PixelPaddingValue" for f in contents.findings)
+    np.testing.assert_array_equal(volume.array, (expected == 1).astype(np.uint8))
+    assert [s.number for s in volume.segments] == [1]
+    assert any(f.attribute == "PixelPaddingValue" and "coded as Background" in f.message for f in contents.findings)
+    highdicom = pytest.importorskip("highdicom")
+    seg = highdicom.seg.segread(shared_file(f"dcmqi/{name}"))
+    theirs = seg.get_volume(combine_segments=True, relabel=False).array
+    assert int((theirs == 1).sum()) == int((volume.array == 1).sum()) == 630
 
 
 @pytest.mark.realdata

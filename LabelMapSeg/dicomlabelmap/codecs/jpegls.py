@@ -19,7 +19,13 @@ def _module() -> Any:
 
 
 def encode(frame: npt.NDArray[np.integer]) -> bytes:
-    return bytes(_module().encode(np.ascontiguousarray(frame)))
+    """Lossless JPEG-LS with sample precision P = Bits Stored (8 or 16), as DCMTK requires and
+    highdicom and ``dcmcjpls`` write; CharLS would otherwise take P from the frame's largest
+    value (2 or 3 bits for a label map)."""
+    bits = 16 if frame.dtype.itemsize == 2 else 8
+    data = np.ascontiguousarray(frame, dtype="<u2" if bits == 16 else np.uint8)
+    rows, columns = data.shape
+    return bytes(_module().encode_buffer(data.tobytes(), rows, columns, 1, bits))
 
 
 def decode(data: bytes, rows: int, columns: int, bits_allocated: int) -> npt.NDArray[np.integer]:
