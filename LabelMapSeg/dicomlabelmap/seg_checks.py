@@ -210,10 +210,10 @@ def _palette(dataset: Dataset, bits_stored: int, error: _Report) -> None:
             return
         entries, first, bits = (int(v) for v in descriptor)
         entries = entries or 65536
-        if bits != bits_stored:
+        if bits not in (8, 16) or (bits == 16 and bits_stored == 8):
             error(
                 f"{color} Palette Color Lookup Table entries are {bits}-bit in a {bits_stored}-bit label map "
-                f"(highdicom and dcmqi expect {bits_stored}-bit entries)",
+                "(highdicom and dcmqi expect 8-bit entries; the standard allows 8 or 16)",
                 attribute,
             )
             return

@@ -247,19 +247,21 @@ def _image_pixel(dataset: Dataset, volume: LabelVolume, frame_count: int, palett
 
 def _palette(dataset: Dataset, volume: LabelVolume) -> None:
     """Palette Color Lookup Table + sRGB ICC Profile; entry ``n`` is segment ``n``'s colour and
-    0 (background) is black. Entries have the label map's bit depth (8-bit entries for 8-bit
-    maps, as highdicom and dcmqi write; PS3.3 C.7.6.3.1.5). dciodvfy flags a channel whose
+    0 (background) is black. Entries are 8-bit (PS3.3 C.7.6.3.1.5 allows 8 or 16 whatever the
+    pixel depth; segment colours are 8-bit): highdicom and dcmqi write 8-bit entries for 8-bit
+    maps, and highdicom cannot apply a table of 16-bit entries. dciodvfy flags a channel whose
     largest entry is below half its range, so when every colour is dark, one entry that no
     pixel uses (past the last segment, or a number without a segment) is made full scale."""
-    bits = 16 if volume.array.dtype.itemsize == 2 else 8
+    bits = 8
     full = (1 << bits) - 1
+    largest_pixel = (1 << (16 if volume.array.dtype.itemsize == 2 else 8)) - 1
     numbers = {s.number for s in volume.segments}
     top = max(numbers, default=0)
     table = np.zeros((top + 1, 3), dtype=np.uint32)
     for segment in volume.segments:
-        table[segment.number] = np.asarray(segment.display_color(), dtype=np.uint32) * (257 if bits == 16 else 1)
+        table[segment.number] = np.asarray(segment.display_color(), dtype=np.uint32)
     if np.any(table.max(axis=0) < (full + 1) // 2):
-        unused = top + 1 if top + 1 <= full else next((n for n in range(1, top + 1) if n not in numbers), None)
+        unused = top + 1 if top + 1 <= largest_pixel else next((n for n in range(1, top + 1) if n not in numbers), None)
         if unused is not None:
             if unused > top:
                 table = np.vstack([table, np.zeros((1, 3), dtype=np.uint32)])
@@ -267,7 +269,7 @@ def _palette(dataset: Dataset, volume: LabelVolume) -> None:
     entries = len(table) if len(table) < 65536 else 0  # 65536 entries are written as 0 (PS3.3 C.7.6.3.1.5)
     for index, color in enumerate(("Red", "Green", "Blue")):
         setattr(dataset, f"{color}PaletteColorLookupTableDescriptor", [entries, 0, bits])
-        data = table[:, index].astype("<u2" if bits == 16 else np.uint8).tobytes()
+        data = table[:, index].astype(np.uint8).tobytes()
         setattr(dataset, f"{color}PaletteColorLookupTableData", data + b"\x00" * (len(data) & 1))
         dataset[f"{color}PaletteColorLookupTableData"].VR = "OW"
     dataset.PaletteColorLookupTableUID = generate_uid()
