@@ -454,14 +454,15 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         """Load Label Map SEG instances of one series (or any DICOM SEG) as one segmentation
         node, one layer per instance, on the reference volume's grid when given (else on the
         grid rebuilt from the SEG's own frames). Returns the segmentation node."""
-        from dicomlabelmap.seg_reader import read_seg
+        from dicomlabelmap.seg_series import read_seg_series
         from LabelMapSegLib.scene import removed_on_failure
         from LabelMapSegLib.segmentations import add_label_volumes_to_segmentation_node, geometry_from_volume_node, set_reference_geometry
 
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         grid = geometry_from_volume_node(referenceVolumeNode) if referenceVolumeNode is not None else None
-        contents = [read_seg(path, grid) for path in paths]
+        # One series on one grid: without a reference, the grid spans every instance's frames.
+        contents = read_seg_series(list(paths), grid).contents
         volumes = [volume for content in contents for volume in content.volumes]
         scene = slicer.mrmlScene
         with removed_on_failure(scene) as created:

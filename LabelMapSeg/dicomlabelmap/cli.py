@@ -103,10 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_seg_options(encode, syntaxes)
     encode.set_defaults(handler=_run_encode)
 
-    decode = commands.add_parser("decode", help="read a SEG (LABELMAP, BINARY, FRACTIONAL) into a label file")
-    decode.add_argument("seg", type=Path, help="the Segmentation file")
+    decode = commands.add_parser(
+        "decode",
+        help="read a SEG series (LABELMAP, BINARY, FRACTIONAL) into a label file",
+        description="Read a Segmentation into a label file: one file, several files or a folder holding one series "
+        "(a Label Map SEG series has one instance per label layer; all become layers of one .seg.nrrd).",
+    )
+    decode.add_argument("seg", type=Path, nargs="+", help="Segmentation file(s) or folder(s) holding one series")
     decode.add_argument("-r", "--reference", type=Path, nargs="+", help="reference series (default: the grid of the SEG's own frames)")
     decode.add_argument("-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii")
+    decode.add_argument("--series-uid", help="Series Instance UID of the Segmentation series, when the folder holds several")
     decode.add_argument(
         "--fractional-threshold",
         type=float,
@@ -129,13 +135,26 @@ def _parser() -> argparse.ArgumentParser:
     _add_seg_options(convert, syntaxes)
     convert.set_defaults(handler=_run_convert)
 
-    info = commands.add_parser("info", help="describe a Segmentation: segments, frames, geometry, transfer syntax, size")
-    info.add_argument("seg", type=Path)
+    info = commands.add_parser(
+        "info",
+        help="describe a Segmentation: segments, frames, geometry, transfer syntax, size",
+        description="Describe a Segmentation file, or a series of them (files or a folder): segments with their layer, "
+        "voxel counts, frames, grid, transfer syntax and size.",
+    )
+    info.add_argument("seg", type=Path, nargs="+", help="Segmentation file(s) or folder(s) holding one series")
+    info.add_argument("--series-uid", help="Series Instance UID, when the folder holds several series")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=_run_info)
 
-    validate = commands.add_parser("validate", help="check a Segmentation against the rules (and with dciodvfy when installed)")
-    validate.add_argument("seg", type=Path)
+    validate = commands.add_parser(
+        "validate",
+        help="check a Segmentation against the rules (and with dciodvfy when installed)",
+        description="Check each instance of a Segmentation series (files or a folder) against the rules readers rely on: "
+        "header vs data (codestream precision, colour table, Pixel Padding Value, frame counts, Spacing Between Slices), "
+        "the decoded frames, and dciodvfy when it is installed. Exit code 1 when any error is found.",
+    )
+    validate.add_argument("seg", type=Path, nargs="+", help="Segmentation file(s) or folder(s) holding one series")
+    validate.add_argument("--series-uid", help="Series Instance UID, when the folder holds several series")
     validate.add_argument("--json", action="store_true", help="print JSON")
     validate.set_defaults(handler=_run_validate)
 
@@ -335,17 +354,18 @@ def _run_encode(arguments: argparse.Namespace) -> int:
 
 def _run_decode(arguments: argparse.Namespace) -> int:
     from .labelfiles import write_label_file
-    from .seg_reader import read_seg
+    from .seg_series import read_seg_series
     from .series import read_reference_series
 
     reference = read_reference_series(arguments.reference) if arguments.reference else None
-    contents = read_seg(arguments.seg, reference, arguments.fractional_threshold)
-    written = write_label_file(arguments.output, contents.volumes, arguments.overwrite, arguments.split_layers)
-    for finding in contents.findings:
+    series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold)
+    written = write_label_file(arguments.output, series.volumes, arguments.overwrite, arguments.split_layers)
+    for finding in series.findings:
         print(f"  {finding}", file=sys.stderr)
-    segments = len(contents.segments)
+    kinds = "/".join(sorted({content.segmentation_type for content in series.contents}))
     print(
-        f"{contents.segmentation_type} SEG, {segments} segment(s) in {len(contents.volumes)} layer(s), grid {contents.geometry.shape}: wrote {_sizes(written)}"
+        f"{kinds} SEG ({len(series.contents)} instance(s)), {len(series.segments)} segment(s) in {len(series.volumes)} layer(s), "
+        f"grid {series.geometry.shape}: wrote {_sizes(written)}"
     )
     return EXIT_OK
 
@@ -371,67 +391,106 @@ def _run_convert(arguments: argparse.Namespace) -> int:
 
 
 def _run_info(arguments: argparse.Namespace) -> int:
-    from .seg_reader import read_seg
+    from .seg_series import read_seg_series
 
-    contents = read_seg(arguments.seg)
-    geometry = contents.geometry
-    voxel_counts = [np.bincount(v.array.ravel()) for v in contents.volumes]  # one pass per layer, not per segment
+    series = read_seg_series(arguments.seg, series_instance_uid=arguments.series_uid)
+    geometry = series.geometry
+    instances: list[dict[str, Any]] = []
+    segments: list[dict[str, Any]] = []
+    layer = 0
+    for content in series.contents:
+        assert content.path is not None
+        instances.append(
+            {
+                "file": str(content.path),
+                "bytes": content.path.stat().st_size,
+                "segmentation_type": content.segmentation_type,
+                "transfer_syntax": {"name": content.transfer_syntax.value, "uid": content.transfer_syntax.uid},
+                "frames": content.frame_count,
+                "background_segment_number": content.background_number,
+                "layers": len(content.volumes),
+            }
+        )
+        for volume in content.volumes:
+            layer += 1
+            counts = np.bincount(volume.array.ravel())  # one pass per layer, not per segment
+            for s in volume.segments:
+                segments.append(
+                    {
+                        "number": s.number,
+                        "label": s.label,
+                        "layer": layer,
+                        "color": list(s.display_color()),
+                        "category": str(s.category),
+                        "type": str(s.type),
+                        "voxels": int(counts[s.number]) if s.number < len(counts) else 0,
+                        "file": str(content.path),
+                    }
+                )
     data = {
-        "file": str(arguments.seg),
-        "bytes": arguments.seg.stat().st_size,
-        "segmentation_type": contents.segmentation_type,
-        "transfer_syntax": {"name": contents.transfer_syntax.value, "uid": contents.transfer_syntax.uid},
-        "frames": contents.frame_count,
+        "series_instance_uid": series.series_instance_uid,
+        "instances": instances,
         "grid": {
             "shape": list(geometry.shape),
             "spacing": geometry.spacing.tolist(),
             "ijk_to_lps": geometry.ijk_to_lps.tolist(),
             "frame_of_reference_uid": geometry.frame_of_reference_uid,
         },
-        "background_segment_number": contents.background_number,
-        "layers": len(contents.volumes),
-        "segments": [
-            {
-                "number": s.number,
-                "label": s.label,
-                "color": list(s.display_color()),
-                "category": str(s.category),
-                "type": str(s.type),
-                "voxels": int(counts[s.number]) if s.number < len(counts) else 0,
-            }
-            for v, counts in zip(contents.volumes, voxel_counts, strict=True)
-            for s in v.segments
-        ],
-        "findings": [f.to_dict() for f in contents.findings],
+        "layers": len(series.volumes),
+        "segments": segments,
+        "findings": [f.to_dict() for f in series.findings],
     }
+    if len(instances) == 1:  # one file: its fields at the top level too, as before
+        data.update({key: value for key, value in instances[0].items() if key != "layers"})
     if arguments.json:
         print(json.dumps(data, indent=2))
         return EXIT_OK
+    for instance in instances:
+        print(
+            f"{instance['file']}: {instance['segmentation_type']} SEG, {instance['bytes']:,} bytes, "
+            f"{instance['transfer_syntax']['name']} ({instance['transfer_syntax']['uid']}), {instance['frames']} frame(s)"
+        )
     print(
-        f"{data['file']}: {data['segmentation_type']} SEG, {data['bytes']:,} bytes, {contents.transfer_syntax.value} ({contents.transfer_syntax.uid})"
+        f"grid {geometry.shape} (slices x rows x columns), spacing {geometry.spacing.round(4).tolist()} mm (i, j, k); "
+        f"layers: {len(series.volumes)}"
     )
-    print(
-        f"frames: {contents.frame_count}; grid {geometry.shape} (slices x rows x columns), spacing {geometry.spacing.round(4).tolist()} mm (i, j, k); layers: {len(contents.volumes)}"
-    )
-    for segment in data["segments"]:
-        print(f"  {segment['number']:>5}  {segment['label']:<30} {segment['type']:<40} voxels {segment['voxels']:,}")
-    for finding in contents.findings:
+    from .report import display_width
+
+    for segment in segments:
+        label = segment["label"] + " " * max(0, 30 - display_width(segment["label"]))
+        print(f"  {segment['number']:>5}  layer {segment['layer']:<3} {label} {segment['type']:<40} voxels {segment['voxels']:,}")
+    for finding in series.findings:
         print(f"  {finding}")
     return EXIT_OK
 
 
 def _run_validate(arguments: argparse.Namespace) -> int:
+    from .seg_series import find_seg_files
     from .seg_validate import validate_seg
 
-    findings = validate_seg(arguments.seg)
-    errors = [f for f in findings if f.severity.value == "error"]
+    by_series = find_seg_files(arguments.seg)
+    if not by_series:
+        raise DicomLabelMapError(f"no DICOM Segmentation found in {', '.join(str(p) for p in arguments.seg)}")
+    if arguments.series_uid is not None:
+        if arguments.series_uid not in by_series:
+            raise DicomLabelMapError(f"Segmentation series {arguments.series_uid} not found; found: {', '.join(by_series)}")
+        by_series = {arguments.series_uid: by_series[arguments.series_uid]}
+    elif len(by_series) > 1:
+        raise DicomLabelMapError(f"several Segmentation series found; choose one with --series-uid: {', '.join(by_series)}")
+    ((_, files),) = by_series.items()
+    results = []
+    for _, path in sorted(files, key=lambda entry: (entry[0], str(entry[1]))):
+        findings = validate_seg(path)
+        errors = [f for f in findings if f.severity.value == "error"]
+        results.append({"file": str(path), "valid": not errors, "findings": [f.to_dict() for f in findings]})
+        if not arguments.json:
+            for finding in findings:
+                print(finding)
+            print(f"{path}: {'INVALID' if errors else 'valid'} ({len(errors)} error(s), {len(findings) - len(errors)} warning(s))")
+    valid = all(result["valid"] for result in results)
     if arguments.json:
-        print(json.dumps({"file": str(arguments.seg), "valid": not errors, "findings": [f.to_dict() for f in findings]}, indent=2))
-    else:
-        for finding in findings:
-            print(finding)
-        print(f"{arguments.seg}: {'INVALID' if errors else 'valid'} ({len(errors)} error(s), {len(findings) - len(errors)} warning(s))")
-    return EXIT_ERROR if errors else EXIT_OK
+        print(json.dumps(results[0] if len(results) == 1 else {"valid": valid, "files": results}, indent=2))
+    return EXIT_OK if valid else EXIT_ERROR
 
 
 def _run_series(arguments: argparse.Namespace) -> int:

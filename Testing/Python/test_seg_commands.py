@@ -103,3 +103,43 @@ def test_convert_command_on_1bit_rle(tmp_path, capsys):
     assert "segments kept: 1 'Liver'" in capsys.readouterr().out
     (volume,) = read_seg(tmp_path / "LabelMapSEG_001.dcm").volumes
     assert int(np.count_nonzero(volume.array)) == 107_098
+
+
+@pytest.mark.parametrize("omit_empty", [False, True], ids=["all-frames", "omit-empty"])
+def test_a_multi_layer_series_reads_back_from_a_folder_or_several_files(tmp_path, capsys, omit_empty):
+    """encode writes one instance per layer; decode, info and validate take the folder (or the
+    files) and give every layer back on one grid, even without the reference series."""
+    ct, rtstruct = write_demo_case(tmp_path / "dicom")
+    labels = tmp_path / "demo.seg.nrrd"
+    assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(labels)]) == EXIT_OK
+    layers = read_label_file(labels)
+    assert len(layers) == 3
+    command = ["encode", str(labels), "-r", str(ct), "-o", str(tmp_path / "seg")] + (["--omit-empty-frames"] if omit_empty else [])
+    assert main(command) == EXIT_OK
+    files = sorted((tmp_path / "seg").glob("*.dcm"))
+    assert len(files) == 3
+    capsys.readouterr()
+    for sources in ([str(tmp_path / "seg")], [str(f) for f in files]):
+        back = tmp_path / "back.seg.nrrd"
+        assert main(["decode", *sources, "-o", str(back), "--overwrite"]) == EXIT_OK
+        found = read_label_file(back)
+        assert len(found) == 3
+        for mine, theirs in zip(layers, found, strict=True):
+            assert theirs.geometry.is_close(mine.geometry, 1e-4)
+            np.testing.assert_array_equal(theirs.array, mine.array)
+            assert [s.label for s in theirs.segments] == [s.label for s in mine.segments]
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "seg"), "--json"]) == EXIT_OK
+    info = json.loads(capsys.readouterr().out)
+    assert len(info["instances"]) == 3 and info["layers"] == 3 and sorted({s["layer"] for s in info["segments"]}) == [1, 2, 3]
+    assert main(["validate", str(tmp_path / "seg")]) == EXIT_OK
+    assert capsys.readouterr().out.count(": valid (") == 3
+    # A second series in the folder: listed, and --series-uid chooses.
+    assert main(["encode", str(labels), "-r", str(ct), "-o", str(tmp_path / "seg" / "other")]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["decode", str(tmp_path / "seg"), "-o", str(tmp_path / "x.seg.nrrd")]) == EXIT_ERROR
+    error = capsys.readouterr().err
+    assert "several Segmentation series found; choose one with --series-uid" in error and not (tmp_path / "x.seg.nrrd").exists()
+    uid = str(pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID)
+    assert main(["decode", str(tmp_path / "seg"), "--series-uid", uid, "-o", str(tmp_path / "x.seg.nrrd")]) == EXIT_OK
+    assert len(read_label_file(tmp_path / "x.seg.nrrd")) == 3
