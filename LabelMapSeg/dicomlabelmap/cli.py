@@ -14,16 +14,16 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .codecs import TransferSyntax
-from .conversion import RtStructConversion, rtstruct_to_labels
 from .errors import DicomLabelMapError
-from .progress import ProgressCallback
-from .seg_writer import SegWriteOptions
+
+if TYPE_CHECKING:  # each subcommand imports what it uses, when it runs (start-up stays short)
+    from .conversion import RtStructConversion
+    from .progress import ProgressCallback
+    from .seg_writer import SegWriteOptions
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -246,6 +246,8 @@ def _add_seg_options(parser: argparse.ArgumentParser, syntaxes: list[str]) -> No
 
 
 def _seg_options(arguments: argparse.Namespace) -> SegWriteOptions:
+    from .seg_writer import SegWriteOptions
+
     return SegWriteOptions(
         transfer_syntax=TransferSyntax(arguments.transfer_syntax),
         omit_empty_frames=arguments.omit_empty_frames,
@@ -286,6 +288,7 @@ def _progress_bar(enabled: bool = True) -> Iterator[ProgressCallback | None]:
 def _convert_and_write(
     arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[Path], output: Path
 ) -> tuple[RtStructConversion, list[Path]]:
+    from .conversion import rtstruct_to_labels
     from .labelfiles import write_label_file
     from .rasterize import RasterOptions
 
@@ -391,6 +394,8 @@ def _run_convert(arguments: argparse.Namespace) -> int:
 
 
 def _run_info(arguments: argparse.Namespace) -> int:
+    import numpy as np
+
     from .seg_series import read_seg_series
 
     series = read_seg_series(arguments.seg, series_instance_uid=arguments.series_uid)

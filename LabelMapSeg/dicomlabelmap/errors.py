@@ -16,9 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydicom.errors import BytesLengthException
-from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
-
 
 class DicomLabelMapError(Exception):
     """Base class of every error the core raises on purpose."""
@@ -92,8 +89,10 @@ class ResourceLimitError(InvalidDicomError):
     before anything that size is allocated."""
 
 
-#: What malformed input makes pydicom, numpy, zlib or our own parsing raise.
-DATA_ERRORS: tuple[type[BaseException], ...] = (
+#: What malformed input makes numpy, zlib or our own parsing raise; ``DATA_ERRORS`` adds
+#: pydicom's own exceptions (resolved on first use, so that importing this module does not
+#: import pydicom: the command line starts faster).
+_BUILTIN_DATA_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     TypeError,
     KeyError,
@@ -106,9 +105,20 @@ DATA_ERRORS: tuple[type[BaseException], ...] = (
     UnicodeError,
     struct.error,
     zlib.error,
-    BytesLengthException,
-    PydicomInvalidDicomError,
 )
+
+
+def _data_errors() -> tuple[type[BaseException], ...]:
+    from pydicom.errors import BytesLengthException
+    from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+
+    return _BUILTIN_DATA_ERRORS + (BytesLengthException, PydicomInvalidDicomError)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DATA_ERRORS":
+        return _data_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @contextmanager
@@ -120,5 +130,5 @@ def malformed_input(path: str | Path | None, what: str) -> Iterator[None]:
         yield
     except DicomLabelMapError:
         raise
-    except DATA_ERRORS as error:
+    except _data_errors() as error:
         raise InvalidDicomError(f"{what} is malformed ({type(error).__name__}: {error})", path) from error

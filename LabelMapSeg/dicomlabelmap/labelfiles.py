@@ -28,8 +28,17 @@ import numpy as np
 
 from .errors import DicomLabelMapError, OutputError, optional_import
 from .geometry import ImageGeometry
-from .labels import LabelVolume
-from .nrrdio import DEFAULT_COMPRESSION_LEVEL, NrrdFormatError, NrrdImage, UnsupportedNrrd, read_nrrd, write_nrrd
+from .labels import LabelVolume, present_values
+from .nrrdio import (
+    DEFAULT_COMPRESSION_LEVEL,
+    NrrdFormatError,
+    NrrdImage,
+    UnsupportedNrrd,
+    payload_digest,
+    read_header,
+    read_nrrd,
+    write_nrrd,
+)
 from .outputs import double_suffix, write_verified
 from .segment import Segment
 from .terminology import apply_terminology_string, to_terminology_string
@@ -73,19 +82,55 @@ def write_label_file(
     if not volumes:
         raise OutputError(f"{target}: nothing to write")
     if suffix == ".seg.nrrd":
-        return [write_verified(target, lambda p: _write_seg_nrrd(p, volumes, compression_level), lambda p: _verify(p, volumes), overwrite)]
+        return [_write_nrrd_verified(target, volumes, overwrite, compression_level)]
     if len(volumes) > 1 and not split_layers:
         raise OutputError(
             f"{target}: the segments overlap, so they need {len(volumes)} label layers, and {suffix} holds one; "
-            "write .seg.nrrd, or one file per layer (split layers)"
+            "write .seg.nrrd, or one file per layer (--split-layers)"
         )
     stem = target.name[: -len(suffix)]
-    writer = partial(_write_nrrd, compression_level=compression_level) if suffix == ".nrrd" else _write_nifti
     written = []
     for index, volume in enumerate(volumes):
         layer_path = target if index == 0 else target.with_name(f"{stem}_layer{index + 1}{suffix}")
-        written.append(write_verified(layer_path, partial(writer, volume=volume), partial(_verify, expected=[volume]), overwrite))
+        if suffix == ".nrrd":
+            written.append(_write_nrrd_verified(layer_path, [volume], overwrite, compression_level))
+        else:
+            written.append(write_verified(layer_path, partial(_write_nifti, volume=volume), partial(_verify, expected=[volume]), overwrite))
     return written
+
+
+def _write_nrrd_verified(path: Path, volumes: Sequence[LabelVolume], overwrite: bool, compression_level: int) -> Path:
+    """Write a ``.nrrd`` (one layer) or ``.seg.nrrd``, then check what is on disk: the header
+    read back gives the same grid and segments, and the data decodes to the very bytes written
+    (CRC-32 and length, decoded in chunks: one decode, no second copy of the voxels)."""
+    digest: list[tuple[int, int]] = []
+    seg_nrrd = double_suffix(path) == ".seg.nrrd"
+
+    def write(temporary: Path) -> None:
+        if seg_nrrd:
+            digest.append(_write_seg_nrrd(temporary, volumes, compression_level))
+        else:
+            digest.append(_write_nrrd(temporary, volumes[0], compression_level))
+
+    def verify(temporary: Path) -> None:
+        header = read_header(temporary)
+        shape = volumes[0].array.shape
+        sizes = ([len(volumes)] if seg_nrrd and len(volumes) > 1 else []) + [shape[2], shape[1], shape[0]]
+        if header.sizes != sizes:
+            raise OutputError(f"{path}: wrote sizes {sizes} but read back {header.sizes}")
+        found = ImageGeometry.from_ijk_to_lps(tuple(int(n) for n in shape), header.ijk_to_lps)  # type: ignore[arg-type]
+        if not volumes[0].geometry.is_close(found, 1e-6):
+            raise OutputError(f"{path}: the geometry changed on writing")
+        if seg_nrrd:
+            # Slicer's tag list cannot hold "|" (see _write_seg_nrrd).
+            written = [[(s.number, s.label, s.display_color(), s.description.replace("|", "/")) for s in v.segments] for v in volumes]
+            read = [[(s.number, s.label, s.display_color(), s.description) for s in layer] for layer in _segments_from_values(header.values, len(volumes), path)]
+            if written != read:
+                raise OutputError(f"{path}: the segments changed on writing: {written} became {read}")
+        if payload_digest(temporary) != digest[0]:
+            raise OutputError(f"{path}: the voxels read back differ from those written")
+
+    return write_verified(path, write, verify, overwrite)
 
 
 def read_label_file(path: str | Path) -> list[LabelVolume]:
@@ -108,7 +153,7 @@ def read_label_file(path: str | Path) -> list[LabelVolume]:
 
 
 # -- .seg.nrrd ------------------------------------------------------------------------------------
-def _write_seg_nrrd(path: Path, volumes: Sequence[LabelVolume], compression_level: int = DEFAULT_COMPRESSION_LEVEL) -> None:
+def _write_seg_nrrd(path: Path, volumes: Sequence[LabelVolume], compression_level: int = DEFAULT_COMPRESSION_LEVEL) -> tuple[int, int]:
     """Slicer's segmentation file: the layers as a list axis, segments as ``SegmentN_*`` header
     values (UTF-8, as Slicer writes them)."""
     geometry = volumes[0].geometry
@@ -140,7 +185,7 @@ def _write_seg_nrrd(path: Path, volumes: Sequence[LabelVolume], compression_leve
             # Slicer's tag list: "key:value|" per tag; a "|" inside a value would split it.
             values[prefix + "Tags"] = "".join(f"{key}:{value.replace('|', '/')}|" for key, value in tags.items())
             index += 1
-    write_nrrd(path, arrays, geometry.ijk_to_lps, values, compression_level, list_axis=len(arrays) > 1)
+    return write_nrrd(path, arrays, geometry.ijk_to_lps, values, compression_level, list_axis=len(arrays) > 1)
 
 
 def _read_seg_nrrd(path: Path) -> list[LabelVolume]:
@@ -149,15 +194,23 @@ def _read_seg_nrrd(path: Path) -> list[LabelVolume]:
     layers = [voxels] if voxels.ndim == 3 else [voxels[..., layer] for layer in range(voxels.shape[-1])]
     geometry = ImageGeometry.from_ijk_to_lps(tuple(int(n) for n in layers[0].shape), image.ijk_to_lps)  # type: ignore[arg-type]
     volumes = [LabelVolume(np.ascontiguousarray(layer), geometry, []) for layer in layers]
-    values = image.values
+    for volume, segments in zip(volumes, _segments_from_values(image.values, len(volumes), path), strict=True):
+        volume.segments = segments
+    _fit_dtype(volumes)
+    return volumes
+
+
+def _segments_from_values(values: dict[str, str], layer_count: int, path: Path) -> list[list[Segment]]:
+    """Each layer's segments from Slicer's ``SegmentN_*`` header values."""
+    layers: list[list[Segment]] = [[] for _ in range(layer_count)]
     index = 0
     while f"Segment{index}_ID" in values or f"Segment{index}_Name" in values:
         prefix = f"Segment{index}_"
         # Slicer before 4.11 wrote one layer per segment, label value 1, without these fields.
         label_value = int(values.get(prefix + "LabelValue", "1"))
-        layer = int(values.get(prefix + "Layer", str(index if len(volumes) > 1 else 0)))
-        if not 0 <= layer < len(volumes):
-            raise DicomLabelMapError(f"{path}: segment {index} is on layer {layer}, the file holds {len(volumes)}")
+        layer = int(values.get(prefix + "Layer", str(index if layer_count > 1 else 0)))
+        if not 0 <= layer < layer_count:
+            raise DicomLabelMapError(f"{path}: segment {index} is on layer {layer}, the file holds {layer_count}")
         color = None
         if prefix + "Color" in values:
             try:
@@ -170,10 +223,9 @@ def _read_seg_nrrd(path: Path) -> list[LabelVolume]:
             segment = apply_terminology_string(segment, tags.pop("TerminologyEntry"))
         segment.description = str(tags.pop(f"{_PROPERTY_TAG_PREFIX}Description", ""))
         segment.properties = {key[len(_PROPERTY_TAG_PREFIX) :]: str(value) for key, value in tags.items() if key.startswith(_PROPERTY_TAG_PREFIX)}
-        volumes[layer].segments.append(segment)
+        layers[layer].append(segment)
         index += 1
-    _fit_dtype(volumes)
-    return volumes
+    return layers
 
 
 def _parse_tags(text: str) -> dict[str, str]:
@@ -186,8 +238,8 @@ def _parse_tags(text: str) -> dict[str, str]:
 
 
 # -- .nrrd ----------------------------------------------------------------------------------------
-def _write_nrrd(path: Path, volume: LabelVolume, compression_level: int = DEFAULT_COMPRESSION_LEVEL) -> None:
-    write_nrrd(path, [volume.array], volume.geometry.ijk_to_lps, None, compression_level)
+def _write_nrrd(path: Path, volume: LabelVolume, compression_level: int = DEFAULT_COMPRESSION_LEVEL) -> tuple[int, int]:
+    return write_nrrd(path, [volume.array], volume.geometry.ijk_to_lps, None, compression_level)
 
 
 def _read_nrrd_image(path: Path) -> NrrdImage:
@@ -266,7 +318,7 @@ def _volume_from_array(data_kji: np.ndarray, ijk_to_lps: np.ndarray) -> LabelVol
     array = np.ascontiguousarray(data_kji)
     shape = tuple(int(n) for n in array.shape)
     geometry = ImageGeometry.from_ijk_to_lps(shape, ijk_to_lps)  # type: ignore[arg-type]
-    values = [int(v) for v in np.unique(array) if v != 0]
+    values = [v for v in present_values(array) if v != 0]
     volume = LabelVolume(array, geometry, [Segment(v, f"Segment {v}") for v in values])
     _fit_dtype([volume])
     return volume
@@ -281,18 +333,13 @@ def _fit_dtype(volumes: list[LabelVolume]) -> None:
 
 
 def _verify(path: Path, expected: Sequence[LabelVolume]) -> None:
-    """Read back a written file and compare voxels, geometry and segment numbers."""
+    """Read back a written NIfTI file and compare voxels and geometry (NIfTI keeps the matrix
+    in 32-bit floats: 1e-3 mm tolerance)."""
     found = read_label_file(path)
-    tolerance = 1e-3 if double_suffix(path) in (".nii.gz", ".nii") else 1e-6
     if len(found) != len(expected):
         raise OutputError(f"{path}: wrote {len(expected)} layer(s) but read back {len(found)}")
     for index, (mine, theirs) in enumerate(zip(expected, found, strict=True)):
-        if not mine.geometry.is_close(theirs.geometry, tolerance):
+        if not mine.geometry.is_close(theirs.geometry, 1e-3):
             raise OutputError(f"{path}: layer {index + 1} geometry changed on writing")
         if not np.array_equal(mine.array, theirs.array):
             raise OutputError(f"{path}: layer {index + 1} voxels changed on writing")
-        if double_suffix(path) == ".seg.nrrd":
-            written = [(s.number, s.label, s.display_color()) for s in mine.segments]
-            read = [(s.number, s.label, s.display_color()) for s in theirs.segments]
-            if written != read:
-                raise OutputError(f"{path}: layer {index + 1} segments changed on writing: {written} became {read}")

@@ -91,11 +91,12 @@ def write_nrrd(
     values: dict[str, str] | None = None,
     compression_level: int = DEFAULT_COMPRESSION_LEVEL,
     list_axis: bool = False,
-) -> None:
+) -> tuple[int, int]:
     """Write ``(k, j, i)`` arrays of one dtype as one NRRD (gzip; level 0 writes raw data).
 
     Several layers (or ``list_axis=True``) add a leading ``list`` axis, as Slicer's
-    ``.seg.nrrd`` does for overlapping segments.
+    ``.seg.nrrd`` does for overlapping segments. Returns the CRC-32 and length of the data
+    written (before compression), for :func:`payload_digest` to check.
     """
     dtype = np.dtype(layers[0].dtype)
     if dtype not in _WRITTEN_TYPES:
@@ -127,22 +128,23 @@ def write_nrrd(
     payload = np.ascontiguousarray(data, dtype=dtype.newbyteorder("<"))
     if isinstance(target, (str, Path)):
         with open(target, "wb") as handle:
-            _write_payload(handle, header, payload, compression_level)
-    else:
-        _write_payload(target, header, payload, compression_level)
+            return _write_payload(handle, header, payload, compression_level)
+    return _write_payload(target, header, payload, compression_level)
 
 
-def _write_payload(handle: BinaryIO, header: bytes, payload: np.ndarray, level: int) -> None:
+def _write_payload(handle: BinaryIO, header: bytes, payload: np.ndarray, level: int) -> tuple[int, int]:
     handle.write(header)
     raw = memoryview(payload.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+    crc = zlib.crc32(raw)
     if level <= 0:
         handle.write(raw)
-        return
+        return crc, len(raw)
     compressor = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
     chunk = 1 << 24
     for start in range(0, len(raw), chunk):
         handle.write(compressor.compress(raw[start : start + chunk]))
     handle.write(compressor.flush())
+    return crc, len(raw)
 
 
 def read_nrrd(path: str | Path) -> NrrdImage:
@@ -157,28 +159,76 @@ def read_nrrd(path: str | Path) -> NrrdImage:
     """
     source = Path(path)
     with open(source, "rb") as handle:
-        magic = handle.readline()
-        if not magic.startswith(b"NRRD000"):
-            raise NrrdFormatError("not a NRRD file")
-        fields: dict[str, str] = {}
-        values: dict[str, str] = {}
-        while True:
-            line = handle.readline()
-            if not line or line in (b"\n", b"\r\n"):
-                break
-            text = _decode(line.rstrip(b"\r\n"))
-            if text.startswith("#"):
-                continue
-            if ":=" in text:
-                key, _, value = text.partition(":=")
-                values[_unescape(key)] = _unescape(value)
-            elif ": " in text:
-                key, _, value = text.partition(": ")
-                fields[key.strip().lower()] = value.strip()
-            else:
-                raise NrrdFormatError(f"not a valid NRRD header line: {text[:80]!r}")
+        fields, values = _read_header(handle)
         payload = handle.read()
     return _image(source, fields, values, payload)
+
+
+@dataclass
+class NrrdHeader:
+    """An NRRD file's header, and what its data must decode to (see :func:`payload_digest`)."""
+
+    ijk_to_lps: npt.NDArray[np.float64]
+    #: Sizes fastest axis first, as in the file.
+    sizes: list[int]
+    type: str
+    values: dict[str, str]
+
+
+def read_header(path: str | Path) -> NrrdHeader:
+    """The header alone (no data read)."""
+    source = Path(path)
+    with open(source, "rb") as handle:
+        fields, values = _read_header(handle)
+    try:
+        sizes = [int(v) for v in fields["sizes"].split()]
+        kind = fields["type"].lower()
+    except (KeyError, ValueError) as error:
+        raise NrrdFormatError(f"NRRD header lacks a valid type or sizes ({error})") from error
+    return NrrdHeader(_ijk_to_lps(source, fields), sizes, kind, values)
+
+
+def payload_digest(path: str | Path) -> tuple[int, int]:
+    """CRC-32 and length of the decoded data of an attached NRRD (raw or gzip), decoded in
+    chunks: verifies a written file without holding its voxels twice."""
+    with open(Path(path), "rb") as handle:
+        fields, _ = _read_header(handle)
+        gzipped = fields.get("encoding", "") in ("gzip", "gz")
+        decompressor = zlib.decompressobj(31) if gzipped else None
+        crc, length = 0, 0
+        while chunk := handle.read(1 << 22):
+            data = decompressor.decompress(chunk) if decompressor is not None else chunk
+            crc, length = zlib.crc32(data, crc), length + len(data)
+        if decompressor is not None:
+            tail = decompressor.flush()
+            crc, length = zlib.crc32(tail, crc), length + len(tail)
+            if not decompressor.eof:
+                raise NrrdFormatError("the NRRD's gzip data ends early")
+    return crc, length
+
+
+def _read_header(handle: BinaryIO) -> tuple[dict[str, str], dict[str, str]]:
+    magic = handle.readline()
+    if not magic.startswith(b"NRRD000"):
+        raise NrrdFormatError("not a NRRD file")
+    fields: dict[str, str] = {}
+    values: dict[str, str] = {}
+    while True:
+        line = handle.readline()
+        if not line or line in (b"\n", b"\r\n"):
+            break
+        text = _decode(line.rstrip(b"\r\n"))
+        if text.startswith("#"):
+            continue
+        if ":=" in text:
+            key, _, value = text.partition(":=")
+            values[_unescape(key)] = _unescape(value)
+        elif ": " in text:
+            key, _, value = text.partition(": ")
+            fields[key.strip().lower()] = value.strip()
+        else:
+            raise NrrdFormatError(f"not a valid NRRD header line: {text[:80]!r}")
+    return fields, values
 
 
 def _image(source: Path, fields: dict[str, str], values: dict[str, str], payload: bytes) -> NrrdImage:

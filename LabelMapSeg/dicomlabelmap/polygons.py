@@ -303,10 +303,18 @@ def _intervals_to_mask(
     ends = np.concatenate(end_parts)
     keep = starts <= ends
     interval_rows, starts, ends = interval_rows[keep], starts[keep], ends[keep]
-    width = columns + 1
-    size = rows * width
-    difference = np.bincount(interval_rows * width + starts, minlength=size) - np.bincount(interval_rows * width + ends + 1, minlength=size)
-    return np.cumsum(difference.reshape(rows, width), axis=1)[:, :columns] > 0
+    mask = np.zeros((rows, columns), dtype=bool)
+    if not len(starts):
+        return mask
+    # Only the box the intervals span is painted: contours cover a small part of most planes.
+    top, bottom = int(interval_rows.min()), int(interval_rows.max()) + 1
+    left, right = int(starts.min()), int(ends.max()) + 1
+    width = right - left + 1
+    size = (bottom - top) * width
+    first = (interval_rows - top) * width - left
+    difference = np.bincount(first + starts, minlength=size) - np.bincount(first + ends + 1, minlength=size)
+    mask[top:bottom, left:right] = np.cumsum(difference.reshape(bottom - top, width), axis=1)[:, : right - left] > 0
+    return mask
 
 
 def _without_repeated_vertices(polygon: FloatArray) -> FloatArray:

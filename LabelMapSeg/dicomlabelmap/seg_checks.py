@@ -17,6 +17,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 
+from .errors import DicomLabelMapError
 from .findings import Finding, Severity
 from .segment import Code
 
@@ -68,13 +69,18 @@ def consistency_findings(dataset: Dataset) -> list[Finding]:
 
 
 # -- frames -----------------------------------------------------------------------------------------
+def _functional_groups(dataset: Dataset):  # type: ignore[no-untyped-def]
+    from .seg_reader import FunctionalGroups  # reads the per-frame items without parsing them all
+
+    return FunctionalGroups(dataset)
+
+
 def _frame_counts(dataset: Dataset, syntax: str, error: _Report) -> None:
     count = int(dataset.get("NumberOfFrames", 1) or 1)
-    per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
-    if per_frame is not None and len(per_frame) != count:
-        error(
-            f"Number of Frames is {count} but the Per-frame Functional Groups Sequence has {len(per_frame)} items", "NumberOfFrames"
-        )
+    if "PerFrameFunctionalGroupsSequence" in dataset:
+        items = len(_functional_groups(dataset))
+        if items != count:
+            error(f"Number of Frames is {count} but the Per-frame Functional Groups Sequence has {items} items", "NumberOfFrames")
     if "PixelData" not in dataset:
         return
     rows, columns, bits = int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0)), int(dataset.get("BitsAllocated", 0))
@@ -232,18 +238,23 @@ def _palette(dataset: Dataset, bits_stored: int, error: _Report) -> None:
 
 def _spacing_between_slices(dataset: Dataset, error: _Report) -> None:
     shared = dataset.get("SharedFunctionalGroupsSequence")
-    per_frame = dataset.get("PerFrameFunctionalGroupsSequence")
-    if not shared or not per_frame:
+    if not shared or "PerFrameFunctionalGroupsSequence" not in dataset:
         return
     measures = shared[0].get("PixelMeasuresSequence")
     orientation = shared[0].get("PlaneOrientationSequence")
     if not measures or "SpacingBetweenSlices" not in measures[0] or not orientation:
         return
+    groups = _functional_groups(dataset)
     try:
         spacing = float(measures[0].SpacingBetweenSlices)
         cosines = np.array([float(v) for v in orientation[0].ImageOrientationPatient])
-        positions = np.array([[float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient] for item in per_frame])
-    except (AttributeError, IndexError, TypeError, ValueError, KeyError):
+        found = groups.values(len(groups), "PlanePositionSequence", "ImagePositionPatient")
+        if found is None:
+            found = [[float(v) for v in item.ImagePositionPatient] for item in groups.items(len(groups), "PlanePositionSequence", "ImagePositionPatient")]
+        positions = np.asarray(found, dtype=np.float64)
+    except (AttributeError, IndexError, TypeError, ValueError, KeyError, DicomLabelMapError):
+        return
+    if spacing <= 0 or len(positions) < 2:
         return
     problem = spacing_contradiction(positions @ np.cross(cosines[:3], cosines[3:]), spacing, referenced_instance_count(dataset))
     if problem:

@@ -29,11 +29,11 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.multival import MultiValue
 
-from .codecs import TransferSyntax, decode_frame
+from .codecs import TransferSyntax, decode_frame, register_with_pydicom
 from .errors import DicomLabelMapError, GeometryError, InvalidDicomError, malformed_input
 from .findings import Finding, Severity
 from .geometry import ImageGeometry
-from .labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes, label_dtype
+from .labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes, label_dtype, present_values
 from .limits import check_deflated_file, check_frames, check_not_truncated, check_voxels
 from .masks import BoxMask
 from .rawsequence import RawFormatError, RawItems
@@ -44,6 +44,7 @@ from .series import ReferenceSeries
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 
 logger = logging.getLogger(__name__)
+register_with_pydicom()
 
 #: Distinct encoded frames remembered so that repeats are decoded once.
 _REPEATED_FRAMES = 8
@@ -599,7 +600,8 @@ def _labelmap_volume(
         raise GeometryError("two frames share one position; a label map has one frame per position")
     for frame, (k, row, column) in zip(frames, placements.tolist(), strict=True):
         _paste(raw[k], frame, row, column)
-    top = max([int(raw.max()), fill] + [s.number for s in described])
+    present = present_values(raw)
+    top = max([present[-1] if present else 0, fill] + [s.number for s in described])
     lookup = np.arange(top + 1, dtype=np.int64)
     segments = []
     next_free = top + 1
@@ -626,9 +628,8 @@ def _labelmap_volume(
     for value in backgrounds:
         if value <= top:
             lookup[value] = 0
-    present = {int(v) for v in np.flatnonzero(np.bincount(raw.ravel(), minlength=1))}
     kept = {s.number for s in segments}
-    for value in sorted(present):
+    for value in present:
         mapped = int(lookup[value])
         if mapped != 0 and mapped not in kept:
             kept.add(mapped)
@@ -641,7 +642,10 @@ def _labelmap_volume(
             )
             segments.append(Segment(mapped, f"Segment {mapped}"))
     dtype = label_dtype(int(lookup.max()))
-    labels = lookup.astype(dtype)[raw]
+    if all(int(lookup[value]) == value for value in present) and raw.dtype == dtype:
+        labels = raw  # every value present is its own label (the usual file): no remapping pass
+    else:
+        labels = lookup.astype(dtype)[raw]
     if covered_slices is not None and not backgrounds:
         missing = np.ones(geometry.shape[0], dtype=bool)
         missing[covered_slices] = False

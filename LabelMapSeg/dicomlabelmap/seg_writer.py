@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,26 +24,28 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.filewriter import correct_ambiguous_vr, write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, generate_uid
 
-from . import __version__
-from .codecs import TransferSyntax, encode_frame
+from . import __version__, rawencode
+from .codecs import TransferSyntax, encode_frame, register_with_pydicom
 from .errors import DicomLabelMapError, GeometryError, OutputError
 from .findings import Severity
 from .icc import srgb_profile
-from .labels import LabelVolume
+from .labels import LabelVolume, present_values
 from .outputs import write_verified
 from .progress import ProgressCallback, report
-from .seg_segments import background_segment, code_item, segment_item
+from .seg_segments import background_segment, segment_item
 from .segment import Code
 from .series import ReferenceSeries
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE
 
 logger = logging.getLogger(__name__)
+register_with_pydicom()
 
 _SOURCE_IMAGE = Code("121322", "DCM", "Source image for image processing operation")
+_PER_FRAME_FUNCTIONAL_GROUPS = 0x52009230
 _SEGMENTATION = Code("113076", "DCM", "Segmentation")
 _IMAGE_POSITION_PATIENT = 0x00200032
 _PLANE_POSITION_SEQUENCE = 0x00209113
@@ -144,7 +147,7 @@ def _validate(volume: LabelVolume, reference: ReferenceSeries, options: SegWrite
         raise GeometryError("the label map's grid differs from the reference series' grid; a Label Map SEG must lie on its source images")
     if any(s.number < 1 for s in volume.segments):
         raise DicomLabelMapError("segment numbers must be 1 or more (0 is the background)")
-    present = {int(v) for v in np.unique(volume.array)} - {0}
+    present = set(present_values(volume.array)) - {0}
     missing = present - {s.number for s in volume.segments}
     if missing:
         raise DicomLabelMapError(f"label values {sorted(missing)} have no segment description")
@@ -307,28 +310,27 @@ def _dimensions_and_frames(dataset: Dataset, reference: ReferenceSeries, frames:
     shared.PixelMeasuresSequence = DicomSequence([measures])
     dataset.SharedFunctionalGroupsSequence = DicomSequence([shared])
     positions = geometry.slice_positions()
-    per_frame = []
+    # Per-frame items encoded directly (rawencode): the same few elements for every frame.
+    derivation_code = rawencode.sequence(0x00089215, [rawencode.code_item(_SEGMENTATION)])
+    purpose = rawencode.sequence(0x0040A170, [rawencode.code_item(_SOURCE_IMAGE)])
+    items = []
     for k in frames.tolist():
-        item = Dataset()
         source = reference.slices[k]
-        source_item = _reference_item(source.sop_class_uid, source.sop_instance_uid)
+        source_item = rawencode.text(0x00081150, "UI", source.sop_class_uid) + rawencode.text(0x00081155, "UI", source.sop_instance_uid)
         if source.frame_number is not None:
-            source_item.ReferencedFrameNumber = source.frame_number
-        source_item.PurposeOfReferenceCodeSequence = DicomSequence([code_item(_SOURCE_IMAGE)])
+            source_item += rawencode.text(0x00081160, "IS", str(source.frame_number))
         # The frame is on its source image's grid (highdicom indexes by source only then).
-        source_item.SpatialLocationsPreserved = "YES"
-        derivation = Dataset()
-        derivation.SourceImageSequence = DicomSequence([source_item])
-        derivation.DerivationCodeSequence = DicomSequence([code_item(_SEGMENTATION)])
-        item.DerivationImageSequence = DicomSequence([derivation])
-        content = Dataset()
-        content.DimensionIndexValues = [k + 1]
-        item.FrameContentSequence = DicomSequence([content])
-        plane = Dataset()
-        plane.ImagePositionPatient = _decimal(positions[k])
-        item.PlanePositionSequence = DicomSequence([plane])
-        per_frame.append(item)
-    dataset.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+        source_item += rawencode.text(0x0028135A, "CS", "YES") + purpose
+        derivation = rawencode.sequence(0x00082112, [source_item]) + derivation_code
+        content = rawencode.element(0x00209157, "UL", struct.pack("<I", k + 1))
+        plane = rawencode.text(0x00200032, "DS", rawencode.decimal_strings(positions[k]))
+        items.append(
+            rawencode.sequence(0x00089124, [derivation])
+            + rawencode.sequence(0x00209111, [content])
+            + rawencode.sequence(0x00209113, [plane])
+        )
+    encoded = rawencode.sequence(_PER_FRAME_FUNCTIONAL_GROUPS, items)
+    dataset[_PER_FRAME_FUNCTIONAL_GROUPS] = rawencode.raw_sequence_element(_PER_FRAME_FUNCTIONAL_GROUPS, encoded)
 
 
 def _pixel_data(dataset: Dataset, frames: npt.NDArray[np.integer], syntax: TransferSyntax) -> None:
@@ -369,6 +371,14 @@ def _decimal(values: npt.ArrayLike) -> list[float]:
 
 # -- verification -----------------------------------------------------------------------------
 def _save(dataset: Dataset, path: Path) -> None:
+    # The per-frame groups are a raw element: let pydicom write raw elements as they are (it
+    # would otherwise parse them to re-encode), after resolving the ambiguous VRs (US or SS,
+    # OB or OW) of the other elements; the raw element holds none.
+    per_frame = dataset.get_item(_PER_FRAME_FUNCTIONAL_GROUPS)
+    del dataset[_PER_FRAME_FUNCTIONAL_GROUPS]
+    correct_ambiguous_vr(dataset, True)
+    dataset[_PER_FRAME_FUNCTIONAL_GROUPS] = per_frame
+    dataset.set_original_encoding(False, True, dataset._character_set)
     if dataset.file_meta.TransferSyntaxUID != TransferSyntax.DEFLATED.uid:
         dataset.save_as(path, enforce_file_format=True)
         return

@@ -151,3 +151,28 @@ def test_unicode_roi_names_survive_every_step(tmp_path, capsys):
     back = tmp_path / "back.seg.nrrd"
     assert main(["decode", str(seg), "-r", str(tmp_path / "ct"), "-o", str(back)]) == EXIT_OK
     assert [s.label for v in read_label_file(back) for s in v.segments] == names
+
+
+@pytest.mark.parametrize(
+    ("arguments", "absent"),
+    [
+        (["--version"], ["numpy", "pydicom", "dicomlabelmap.conversion", "dicomlabelmap.seg_writer"]),
+        (["series", "{tmp}"], ["dicomlabelmap.rasterize", "dicomlabelmap.seg_writer", "dicomlabelmap.seg_reader", "matplotlib"]),
+        (["info", "{tmp}"], ["dicomlabelmap.rasterize", "dicomlabelmap.conversion", "dicomlabelmap.seg_writer"]),
+    ],
+)
+def test_each_subcommand_imports_only_what_it_uses(tmp_path, arguments, absent):
+    """Start-up: the command line imports a module when a subcommand needs it (python -X
+    importtime shows the rest of the story); --version touches neither numpy nor pydicom."""
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from dicomlabelmap.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in arguments]
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=False)
+    loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
+    assert not [name for name in absent if name in loaded], sorted(name for name in absent if name in loaded)

@@ -13,11 +13,13 @@ import importlib
 import importlib.util
 from enum import Enum
 from types import ModuleType
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from ..errors import DicomLabelMapError, MissingDependencyError
+
+if TYPE_CHECKING:  # numpy is imported by the codecs themselves, not by this registry
+    import numpy as np
+    import numpy.typing as npt
 
 
 class TransferSyntax(Enum):
@@ -76,17 +78,17 @@ _BACKENDS: dict[TransferSyntax, tuple[str, ...]] = {
 }
 
 
-def _register_with_pydicom() -> None:
+def register_with_pydicom() -> None:
     """pydicom 3.0 predates Deflated Image Frame Compression (DICOM 2025a) and refuses to
-    write a transfer syntax it does not know; add the UID to its table when it is missing."""
+    write a transfer syntax it does not know; add the UID to its table when it is missing.
+    Called by the SEG reader and writer when they are imported (not by this registry, which
+    the command line imports before it knows whether pydicom is needed)."""
     from pydicom._uid_dict import UID_dictionary
 
     uid = _UIDS[TransferSyntax.DEFLATED_FRAME]
     if uid not in UID_dictionary:
         UID_dictionary[uid] = ("Deflated Image Frame Compression", "Transfer Syntax", "", "", "DeflatedImageFrameCompression")
 
-
-_register_with_pydicom()
 
 
 def backend(syntax: TransferSyntax) -> ModuleType:

@@ -1,0 +1,294 @@
+"""Whole-process benchmarks: each of our commands side by side with a peer doing the same job.
+
+Usage:  python Testing/Benchmarks/bench.py [--pairs N] [--cases rtstruct,encode,decode,binary] [--json FILE]
+
+Every job is a new process on the command line, as users run it: start-up, reading, the
+output file written (ours verified before it is reported written), like the peer's. The two
+commands of a case run alternately, A B A B ..., for ``--pairs`` pairs (default 3); the table
+shows the median wall time of each, the ratio ours / peer (below 1: we are faster) and the peak
+memory (max RSS) of each. Machines here are shared and noisy: read the ratios.
+
+Cases (data from ../shared/data; a case whose data or peer is missing is skipped with a note):
+
+* rtstruct: LUNG1-001 (134x512x512, 4 ROIs) and a synthetic stress case (40 ring ROIs, 9600
+  nested CLOSED_PLANAR contours on 120x512x512) -> ``.seg.nrrd``, vs ``plastimatch convert
+  --output-ss-img``.
+* encode / decode: the 61-label 512x512x224 TotalSegmentator volume on a synthetic CT of the same
+  geometry. Encode explicit vs dcmqi ``itkimage2segimage --segmentationType labelmap``; RLE,
+  JPEG-LS and JPEG 2000 vs highdicom. Decode (SEG -> ``.nrrd``) vs dcmqi ``segimage2itkimage``
+  and highdicom (``segread`` + ``get_volume``, saved as ``.npy``).
+* binary: dcmqi-style BINARY SEG of the same volume (written by highdicom, 137 MB): decode vs
+  highdicom and dcmqi, and BINARY -> Label Map SEG vs dcmqi ``bin2labelsegimage``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from measure import measure
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[2] / "shared" / "data"
+VOLUME = SHARED / "totalsegmentator" / "ts_force_split_61labels_upsampled.nii.gz"
+LUNG = SHARED / "nsclc-lung1-001"
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str | None:
+    found = shutil.which(name) or str(BIN / name)
+    return found if Path(found).exists() else None
+
+
+@dataclass
+class Result:
+    case: str
+    peer: str
+    ours: list[float] = field(default_factory=list)
+    theirs: list[float] = field(default_factory=list)
+    ours_mib: float = 0.0
+    theirs_mib: float = 0.0
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ours) / statistics.median(self.theirs)
+
+    def row(self) -> str:
+        return (
+            f"{self.case:<44} {self.peer:<30} {statistics.median(self.ours):7.2f} {statistics.median(self.theirs):8.2f} "
+            f"{self.ratio:6.2f} {self.ours_mib:8.0f} {self.theirs_mib:8.0f}  {self.note}"
+        )
+
+
+def alternate(case: str, peer: str, ours: list[str], theirs: list[str], pairs: int, note: str = "", before=None) -> Result:
+    """Run the two commands A B A B ...; ``before()`` clears outputs before each run."""
+    result = Result(case, peer, note=note)
+    for _ in range(pairs):
+        for command, times, which in ((ours, result.ours, "ours"), (theirs, result.theirs, "theirs")):
+            if before:
+                before()
+            seconds, mib = measure(command)
+            times.append(seconds)
+            setattr(result, f"{which}_mib", max(getattr(result, f"{which}_mib"), mib))
+    print(result.row(), flush=True)
+    return result
+
+
+def python_script(code: str, *arguments: str) -> list[str]:
+    return [sys.executable, "-c", code, *arguments]
+
+
+# -- data ------------------------------------------------------------------------------------------------
+def label_case(scratch: Path) -> tuple[Path, Path, Path]:
+    """The 61-label volume as .nrrd on a synthetic CT of its geometry; dcmqi's metadata JSON."""
+    from dicomlabelmap.labelfiles import read_label_file, write_label_file
+    from dicomlabelmap.synthetic import make_image_series, save
+
+    (volume,) = read_label_file(VOLUME)
+    ct = scratch / "ct"
+    if not ct.exists():
+        save(make_image_series(volume.geometry, pixels=np.zeros(volume.geometry.shape, np.int16)), ct, "CT")
+    labels = scratch / "labels.nrrd"
+    if not labels.exists():
+        write_label_file(labels, [volume])
+    metadata = {
+        "ContentCreatorName": "bench",
+        "ClinicalTrialSeriesID": "1",
+        "ClinicalTrialTimePointID": "1",
+        "SeriesDescription": "bench",
+        "SeriesNumber": "300",
+        "InstanceNumber": "1",
+        "segmentAttributes": [
+            [
+                {
+                    "labelID": segment.number,
+                    "SegmentLabel": segment.label,
+                    "SegmentAlgorithmType": "MANUAL",
+                    "SegmentedPropertyCategoryCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"},
+                    "SegmentedPropertyTypeCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"},
+                    "recommendedDisplayRGBValue": [128, 174, 128],
+                }
+                for segment in volume.segments
+            ]
+        ],
+    }
+    (scratch / "meta.json").write_text(json.dumps(metadata))
+    return ct, labels, scratch / "meta.json"
+
+
+HIGHDICOM_ENCODE = """
+import sys, numpy as np, pydicom, highdicom as hd
+from pydicom.sr.codedict import codes
+from dicomlabelmap.labelfiles import read_label_file
+from dicomlabelmap.series import read_reference_series
+reference = read_reference_series(sys.argv[1])
+sources = [pydicom.dcmread(s.path) for s in reference.slices]
+(volume,) = read_label_file(sys.argv[2])
+numbers = [s.number for s in volume.segments]
+array = volume.array
+if sys.argv[5] == "BINARY":  # highdicom's BINARY writer wants segment numbers 1..N
+    array = np.searchsorted(np.array([0] + numbers), array).astype(np.uint8)
+    numbers = list(range(1, len(numbers) + 1))
+descriptions = [hd.seg.SegmentDescription(segment_number=n, segment_label=f"Segment {n}", segmented_property_category=codes.SCT.Tissue,
+    segmented_property_type=codes.SCT.Tissue, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL) for n in numbers]
+seg = hd.seg.Segmentation(source_images=sources, pixel_array=array, segmentation_type=hd.seg.SegmentationTypeValues[sys.argv[5]],
+    segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=300, sop_instance_uid=hd.UID(), instance_number=1,
+    manufacturer="bench", manufacturer_model_name="bench", software_versions="1", device_serial_number="1", transfer_syntax_uid=sys.argv[4])
+seg.save_as(sys.argv[3])
+"""
+HIGHDICOM_DECODE = """
+import sys, numpy as np, highdicom as hd
+np.save(sys.argv[2], hd.seg.segread(sys.argv[1]).get_volume(combine_segments=True, relabel=False).array)
+"""
+SYNTAX_UIDS = {"explicit": "1.2.840.10008.1.2.1", "rle": "1.2.840.10008.1.2.5", "jpegls": "1.2.840.10008.1.2.4.80", "jpeg2000": "1.2.840.10008.1.2.4.90"}
+
+
+def clear(*paths: Path):
+    def run() -> None:
+        for path in paths:
+            if path.is_dir():
+                shutil.rmtree(path)
+                path.mkdir()
+            elif path.exists():
+                path.unlink()
+
+    return run
+
+
+# -- cases -----------------------------------------------------------------------------------------------
+def rtstruct_cases(scratch: Path, pairs: int) -> list[Result]:
+    plastimatch = tool("plastimatch")
+    if plastimatch is None:
+        print("note: plastimatch not found (pip install plastimatch); rtstruct cases skipped")
+        return []
+    results = []
+    cases = []
+    if LUNG.exists():
+        cases.append(("rtstruct LUNG1-001 -> .seg.nrrd", LUNG / "rtstruct" / "RS.dcm", LUNG / "ct"))
+    else:
+        print(f"note: {LUNG} not found; LUNG1-001 skipped")
+    sys.path.insert(0, str(HERE))
+    from bench_cases import ring_stress_case
+
+    ct, rtstruct = ring_stress_case(scratch / "rings")
+    cases.append(("rtstruct 40 ring ROIs, 9600 contours", rtstruct, ct))
+    for name, rtstruct, ct in cases:
+        ours_out, theirs_out = scratch / "ours.seg.nrrd", scratch / "ss.nrrd"
+        ours = [str(BIN / "dicomlabelmap"), "rtstruct", str(rtstruct), "-r", str(ct), "-o", str(ours_out), "--overwrite"]
+        theirs = [plastimatch, "convert", "--input", str(rtstruct), "--referenced-ct", str(ct), "--output-ss-img", str(theirs_out)]
+        results.append(alternate(name, "plastimatch convert", ours, theirs, pairs, before=clear(ours_out, theirs_out)))
+    return results
+
+
+def encode_decode_cases(scratch: Path, pairs: int, which: set[str]) -> list[Result]:
+    if not VOLUME.exists():
+        print(f"note: {VOLUME} not found; encode/decode cases skipped")
+        return []
+    ct, labels, metadata = label_case(scratch)
+    ours_dir, peer_dir = scratch / "ours_seg", scratch / "peer_seg"
+    ours_dir.mkdir(exist_ok=True)
+    peer_dir.mkdir(exist_ok=True)
+    results = []
+    dcmqi_encode, dcmqi_decode = tool("itkimage2segimage"), tool("segimage2itkimage")
+    encoded: dict[str, Path] = {}
+    for syntax in ("explicit", "rle", "jpegls", "jpeg2000"):
+        ours = [str(BIN / "dicomlabelmap"), "encode", str(labels), "-r", str(ct), "-o", str(ours_dir / syntax), "-t", syntax, "--overwrite"]
+        (ours_dir / syntax).mkdir(exist_ok=True)
+        if "encode" in which:
+            if syntax == "explicit" and dcmqi_encode:
+                theirs = [dcmqi_encode, "--inputImageList", str(labels), "--inputDICOMDirectory", str(ct), "--inputMetadata", str(metadata),
+                          "--outputDICOM", str(peer_dir / "dcmqi.dcm"), "--segmentationType", "labelmap"]
+                results.append(alternate(f"encode {syntax} (61 labels, 224 slices)", "dcmqi itkimage2segimage", ours, theirs, pairs,
+                                         before=clear(ours_dir / syntax, peer_dir / "dcmqi.dcm")))
+            theirs = python_script(HIGHDICOM_ENCODE, str(ct), str(labels), str(peer_dir / f"hd_{syntax}.dcm"), SYNTAX_UIDS[syntax], "LABELMAP")
+            result = alternate(f"encode {syntax} (61 labels, 224 slices)", "highdicom Segmentation", ours, theirs, pairs,
+                               before=clear(ours_dir / syntax, peer_dir / f"hd_{syntax}.dcm"))
+            ours_size = sum(p.stat().st_size for p in (ours_dir / syntax).glob("*.dcm"))
+            result.note = f"size {ours_size / 1e6:.2f} MB vs {(peer_dir / f'hd_{syntax}.dcm').stat().st_size / 1e6:.2f} MB"
+            results.append(result)
+        if not list((ours_dir / syntax).glob("*.dcm")):
+            from measure import measure as run_once
+
+            run_once(ours)
+        encoded[syntax] = next((ours_dir / syntax).glob("*.dcm"))
+    if "decode" in which:
+        for syntax in ("explicit", "rle", "jpegls", "jpeg2000"):
+            seg = encoded[syntax]
+            out = scratch / "decoded.nrrd"
+            ours = [str(BIN / "dicomlabelmap"), "decode", str(seg), "-o", str(out), "--overwrite"]
+            if syntax in ("explicit", "rle") and dcmqi_decode:
+                (scratch / "dcmqi_out").mkdir(exist_ok=True)
+                theirs = [dcmqi_decode, "--inputDICOM", str(seg), "--outputDirectory", str(scratch / "dcmqi_out"), "--mergeSegments"]
+                results.append(alternate(f"decode {syntax} -> .nrrd", "dcmqi segimage2itkimage", ours, theirs, pairs,
+                                         before=clear(out, scratch / "dcmqi_out")))
+            theirs = python_script(HIGHDICOM_DECODE, str(seg), str(scratch / "hd.npy"))
+            results.append(alternate(f"decode {syntax} -> file", "highdicom get_volume -> .npy", ours, theirs, pairs, before=clear(out)))
+    return results
+
+
+def binary_cases(scratch: Path, pairs: int) -> list[Result]:
+    if not VOLUME.exists():
+        return []
+    ct, labels, _ = label_case(scratch)
+    binary = scratch / "binary.dcm"
+    if not binary.exists():
+        measure(python_script(HIGHDICOM_ENCODE, str(ct), str(labels), str(binary), SYNTAX_UIDS["explicit"], "BINARY"))
+    results = []
+    out = scratch / "binary_decoded.nrrd"
+    ours = [str(BIN / "dicomlabelmap"), "decode", str(binary), "-o", str(out), "--overwrite"]
+    results.append(alternate("BINARY SEG decode (137 MB)", "highdicom get_volume -> .npy", ours,
+                             python_script(HIGHDICOM_DECODE, str(binary), str(scratch / "hd_bin.npy")), pairs, before=clear(out)))
+    dcmqi_decode, bin2label = tool("segimage2itkimage"), tool("bin2labelsegimage")
+    if dcmqi_decode:
+        (scratch / "dcmqi_bin").mkdir(exist_ok=True)
+        theirs = [dcmqi_decode, "--inputDICOM", str(binary), "--outputDirectory", str(scratch / "dcmqi_bin"), "--mergeSegments"]
+        results.append(alternate("BINARY SEG decode (137 MB)", "dcmqi segimage2itkimage", ours, theirs, pairs,
+                                 before=clear(out, scratch / "dcmqi_bin")))
+    if bin2label:
+        converted = scratch / "converted"
+        converted.mkdir(exist_ok=True)
+        ours = [str(BIN / "dicomlabelmap"), "convert", str(binary), "-o", str(converted), "-t", "rle", "--overwrite"]
+        theirs = [bin2label, "--inputDICOM", str(binary), "--outputDICOM", str(scratch / "bin2label.dcm"), "--compress", "rle"]
+        results.append(alternate("BINARY -> Label Map SEG (RLE)", "dcmqi bin2labelsegimage", ours, theirs, pairs,
+                                 before=clear(converted, scratch / "bin2label.dcm")))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=3, help="alternating runs of each command (default 3)")
+    parser.add_argument("--cases", default="rtstruct,encode,decode,binary", help="comma-separated: rtstruct, encode, decode, binary")
+    parser.add_argument("--scratch", type=Path, help="keep inputs here between runs (default: a temporary folder)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    arguments = parser.parse_args()
+    which = set(arguments.cases.split(","))
+    header = f"{'case':<44} {'peer':<30} {'ours s':>7} {'peer s':>8} {'ratio':>6} {'ours MiB':>8} {'peer MiB':>8}"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as temporary:
+        scratch = arguments.scratch or Path(temporary)
+        scratch.mkdir(parents=True, exist_ok=True)
+        results = []
+        if "rtstruct" in which:
+            results += rtstruct_cases(scratch, arguments.pairs)
+        if which & {"encode", "decode"}:
+            results += encode_decode_cases(scratch, arguments.pairs, which)
+        if "binary" in which:
+            results += binary_cases(scratch, arguments.pairs)
+    print(f"\nwhole processes, {arguments.pairs} alternating pairs each; ratio = median ours / median peer (below 1: faster)")
+    if arguments.json:
+        arguments.json.write_text(
+            json.dumps([{**vars(r), "ratio": r.ratio, "ours_median": statistics.median(r.ours), "peer_median": statistics.median(r.theirs)} for r in results], indent=1)
+        )
+
+
+if __name__ == "__main__":
+    main()
