@@ -196,14 +196,17 @@ def payload_digest(path: str | Path) -> tuple[int, int]:
         gzipped = fields.get("encoding", "") in ("gzip", "gz")
         decompressor = zlib.decompressobj(31) if gzipped else None
         crc, length = 0, 0
-        while chunk := handle.read(1 << 22):
-            data = decompressor.decompress(chunk) if decompressor is not None else chunk
-            crc, length = zlib.crc32(data, crc), length + len(data)
-        if decompressor is not None:
-            tail = decompressor.flush()
-            crc, length = zlib.crc32(tail, crc), length + len(tail)
-            if not decompressor.eof:
-                raise NrrdFormatError("the NRRD's gzip data ends early")
+        try:
+            while chunk := handle.read(1 << 22):
+                data = decompressor.decompress(chunk) if decompressor is not None else chunk
+                crc, length = zlib.crc32(data, crc), length + len(data)
+            if decompressor is not None:
+                tail = decompressor.flush()
+                crc, length = zlib.crc32(tail, crc), length + len(tail)
+                if not decompressor.eof:
+                    raise NrrdFormatError("the NRRD's gzip data ends early")
+        except zlib.error as error:
+            raise NrrdFormatError(f"the NRRD's gzip data is damaged ({error})") from error
     return crc, length
 
 

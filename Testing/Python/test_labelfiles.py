@@ -3,6 +3,8 @@ libraries directly, geometry exact (NIfTI within float32), nothing partial left 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nibabel
 import nrrd
 import numpy as np
@@ -113,15 +115,30 @@ def test_existing_file_is_not_overwritten_unless_asked(tmp_path):
     assert len(read_label_file(path)) == 2
 
 
-def test_failed_verification_leaves_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("suffix", [".seg.nrrd", ".nrrd"])
+@pytest.mark.parametrize("damage", ["voxel", "byte"])
+def test_failed_verification_leaves_nothing(tmp_path, monkeypatch, suffix, damage):
+    """What reaches the disk is checked: a voxel that differs from the one meant (the data's
+    CRC-32), or a damaged compressed stream, fails the write and leaves no file."""
     import dicomlabelmap.labelfiles as labelfiles
 
-    def corrupt(path, volumes):
-        raise OutputError(f"{path}: layer 1 voxels changed on writing")
+    original = labelfiles.write_nrrd
 
-    monkeypatch.setattr(labelfiles, "_verify", corrupt)
-    with pytest.raises(OutputError, match="voxels changed"):
-        write_label_file(tmp_path / "x.seg.nrrd", _volumes())
+    def faulty(path, layers, *arguments, **options):
+        digest = original(path, [layer.copy() for layer in layers], *arguments, **options)
+        if damage == "voxel":
+            changed = [layer.copy() for layer in layers]
+            changed[0].flat[7] += 1
+            original(path, changed, *arguments, **options)
+        else:
+            data = bytearray(Path(path).read_bytes())
+            data[-20] ^= 0xFF
+            Path(path).write_bytes(bytes(data))
+        return digest
+
+    monkeypatch.setattr(labelfiles, "write_nrrd", faulty)
+    with pytest.raises(DicomLabelMapError, match="voxels read back differ|gzip data"):
+        write_label_file(tmp_path / f"x{suffix}", _volumes(layers=1))
     assert list(tmp_path.iterdir()) == []
 
 
