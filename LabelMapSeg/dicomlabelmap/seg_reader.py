@@ -595,7 +595,9 @@ def _labelmap_volume(
     """Place the frames and map pixel values to labels (background values to 0). Slices
     without a frame are background whatever value stands for it (``covered_slices``)."""
     fill = min(backgrounds) if backgrounds else 0
-    raw = np.full(geometry.shape, fill, dtype=np.uint16 if bits == 16 else np.uint8)
+    raw_dtype = np.uint16 if bits == 16 else np.uint8
+    # zeros: the operating system hands out zeroed pages as the frames are pasted (no fill pass)
+    raw = np.zeros(geometry.shape, dtype=raw_dtype) if fill == 0 else np.full(geometry.shape, fill, dtype=raw_dtype)
     if len(np.unique(placements, axis=0)) != len(placements):
         raise GeometryError("two frames share one position; a label map has one frame per position")
     for frame, (k, row, column) in zip(frames, placements.tolist(), strict=True):

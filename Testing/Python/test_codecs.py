@@ -114,3 +114,22 @@ def test_missing_codec_package_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "jpeg_ls", None)
     with pytest.raises(MissingDependencyError, match="pip install pyjpegls"):
         encode_frame(np.zeros((2, 2), np.uint8), TransferSyntax.JPEG_LS)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_rle_decoders_agree_and_the_fast_one_is_preferred(bits):
+    """pylibjpeg-rle decodes when installed (several times faster); it gives the bundled
+    decoder's result, and a frame it refuses goes to the bundled decoder, which names the problem."""
+    pytest.importorskip("rle", reason="pylibjpeg-rle is not installed (the codecs extra)")
+    from dicomlabelmap.codecs import TransferSyntax, backend, rle, rle_pylibjpeg
+    from dicomlabelmap.errors import InvalidDicomError
+
+    assert backend(TransferSyntax.RLE, decoding=True) is rle_pylibjpeg and backend(TransferSyntax.RLE) is rle
+    generator = np.random.default_rng(5)
+    frame = (generator.random((37, 53)) * (300 if bits == 16 else 40)).astype(np.uint16 if bits == 16 else np.uint8)
+    frame[5:30, 10:40] = 7
+    encoded = rle.encode(frame)
+    np.testing.assert_array_equal(rle_pylibjpeg.decode(encoded, 37, 53, bits), rle.decode(encoded, 37, 53, bits))
+    np.testing.assert_array_equal(rle_pylibjpeg.decode(encoded, 37, 53, bits), frame)
+    with pytest.raises(InvalidDicomError):
+        rle_pylibjpeg.decode(encoded[:70], 37, 53, bits)

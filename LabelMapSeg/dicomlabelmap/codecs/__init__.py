@@ -91,11 +91,19 @@ def register_with_pydicom() -> None:
 
 
 
-def backend(syntax: TransferSyntax) -> ModuleType:
-    """The first available codec module for an encapsulated transfer syntax."""
+#: Decoders tried before the backends above (a faster library when it is installed).
+_DECODERS: dict[TransferSyntax, tuple[str, ...]] = {
+    TransferSyntax.RLE: ("dicomlabelmap.codecs.rle_pylibjpeg", "dicomlabelmap.codecs.rle"),
+}
+
+
+def backend(syntax: TransferSyntax, decoding: bool = False) -> ModuleType:
+    """The first available codec module for an encapsulated transfer syntax (for decoding,
+    faster optional decoders come first)."""
     if syntax not in _BACKENDS:
         raise DicomLabelMapError(f"{syntax.value} pixel data is not encapsulated; it needs no codec")
-    modules = [importlib.import_module(path) for path in _BACKENDS[syntax]]
+    paths = _DECODERS.get(syntax, _BACKENDS[syntax]) if decoding else _BACKENDS[syntax]
+    modules = [importlib.import_module(path) for path in paths]
     for module in modules:
         if module.IMPORT is None or importlib.util.find_spec(module.IMPORT) is not None:
             return module
@@ -107,4 +115,4 @@ def encode_frame(frame: npt.NDArray[np.integer], syntax: TransferSyntax) -> byte
 
 
 def decode_frame(data: bytes, rows: int, columns: int, bits_allocated: int, syntax: TransferSyntax) -> npt.NDArray[np.integer]:
-    return backend(syntax).decode(data, rows, columns, bits_allocated)  # type: ignore[no-any-return]
+    return backend(syntax, decoding=True).decode(data, rows, columns, bits_allocated)  # type: ignore[no-any-return]
