@@ -85,8 +85,6 @@ def report_table_node(scene: Any, report: dict[str, Any], name: str) -> Any:
         index = table.AddEmptyRow()
         for column_index, (key, _title) in enumerate(REPORT_COLUMNS):
             value = row.get(key)
-            if key == "layer" and value is not None:
-                value = int(value) + 1  # shown 1-based, like the SEG instances
             table.SetCellText(index, column_index, "" if value is None else str(value))
     table.SetAttribute(REPORT_ATTRIBUTE, json.dumps(report))
     return table

@@ -31,11 +31,14 @@ import pydicom
 
 from .errors import DATA_ERRORS, DicomLabelMapError, GeometryError, OutputError, ReferenceSeriesError
 from .outputs import atomic_output
+from .series import walk_files
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 
 logger = logging.getLogger(__name__)
 
 RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
+#: Status of an input an interrupted batch did not finish.
+NOT_RUN = "not run (interrupted)"
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "batch_summary.json"
 _NAME_LIMIT = 64
@@ -79,10 +82,18 @@ class JobResult:
 class BatchSummary:
     results: list[JobResult]
     not_converted: dict[str, int]
+    #: ``(path, reason)`` of every file that is neither an input nor a reference image.
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         counts = Counter(r.status for r in self.results)
-        return {"counts": dict(counts), "not_converted": self.not_converted, "results": [asdict(r) for r in self.results]}
+        return {
+            "counts": dict(counts),
+            "not_converted": self.not_converted,
+            "skipped_files": [{"file": path, "reason": reason} for path, reason in self.skipped_files],
+            "output_folders": {r.input: r.output_dir for r in self.results},
+            "results": [asdict(r) for r in self.results],
+        }
 
     def table(self) -> str:
         rows = [("status", "kind", "input", "outputs / reason")]
@@ -95,25 +106,38 @@ class BatchSummary:
         skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.not_converted.items()))
         if skipped:
             lines.append(f"not converted: {skipped}")
+            lines += [f"  {path}: {reason}" for path, reason in self.skipped_files if not reason.startswith("reference image")]
         return "\n".join(lines)
 
 
-def plan(input_dir: Path, output_dir: Path, formats: tuple[str, ...], transfer_syntax: str) -> tuple[list[Job], dict[str, int]]:
-    """Find the inputs and their reference series (headers only)."""
+def plan(
+    input_dir: Path, output_dir: Path, formats: tuple[str, ...], transfer_syntax: str, skipped_files: list[tuple[str, str]] | None = None
+) -> tuple[list[Job], dict[str, int]]:
+    """Find the inputs and their reference series (headers only; deflated files are measured
+    before they are inflated). Files left aside go into ``skipped_files`` with their reason."""
+    from .limits import check_deflated_file
+
+    skipped_files = skipped_files if skipped_files is not None else []
     images_by_series: dict[str, list[str]] = defaultdict(list)
     series_by_study: dict[str, set[str]] = defaultdict(set)
     inputs: list[tuple[str, Path, Any]] = []
     other: Counter[str] = Counter()
-    for path in sorted(p for p in input_dir.rglob("*") if p.is_file()):
+    for path in walk_files(input_dir):
         if output_dir in path.parents:
             continue
         try:
+            check_deflated_file(path)
             dataset = pydicom.dcmread(path, stop_before_pixels=True)
             sop_class = str(dataset.get("SOPClassUID", ""))
             series = str(dataset.get("SeriesInstanceUID", ""))
             study = str(dataset.get("StudyInstanceUID", ""))
-        except Exception:  # noqa: BLE001 - anything unreadable is "not DICOM" here
+        except DicomLabelMapError as error:
+            other["exceeds resource limits"] += 1
+            skipped_files.append((str(path), f"exceeds resource limits ({getattr(error, 'reason', error)})"))
+            continue
+        except Exception as error:  # noqa: BLE001 - anything unreadable is "not DICOM" here
             other["not DICOM or unreadable header"] += 1
+            skipped_files.append((str(path), f"not DICOM or unreadable header ({type(error).__name__})"))
             continue
         if sop_class == RT_STRUCTURE_SET_STORAGE:
             inputs.append(("rtstruct", path, dataset))
@@ -121,11 +145,14 @@ def plan(input_dir: Path, output_dir: Path, formats: tuple[str, ...], transfer_s
             inputs.append(("seg", path, dataset))
         elif sop_class == LABEL_MAP_SEGMENTATION_STORAGE:
             other["already Label Map SEG"] += 1
+            skipped_files.append((str(path), "already Label Map SEG"))
         elif "ImagePositionPatient" in dataset or "PerFrameFunctionalGroupsSequence" in dataset or "Rows" in dataset:
             images_by_series[series].append(str(path))
             series_by_study[study].add(series)
         else:
-            other[f"other DICOM ({dataset.get('Modality', 'no modality')})"] += 1
+            reason = f"other DICOM ({dataset.get('Modality', 'no modality')})"
+            other[reason] += 1
+            skipped_files.append((str(path), reason))
     jobs = []
     for kind, path, dataset in inputs:
         study = str(dataset.get("StudyInstanceUID", ""))
@@ -136,8 +163,11 @@ def plan(input_dir: Path, output_dir: Path, formats: tuple[str, ...], transfer_s
             candidates = [uid for uid in referenced if uid in images_by_series] or sorted(series_by_study.get(study, set()))
             reference = [f for uid in candidates for f in images_by_series[uid]]
         description = str(dataset.get("StructureSetLabel", "") or dataset.get("SeriesDescription", "") or kind)
+        date = str(dataset.get("StructureSetDate", "") or dataset.get("SeriesDate", "") or dataset.get("StudyDate", ""))
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
-        name = f"{safe_name(str(dataset.get('PatientID', '')), 'patient')}_{safe_name(description)}_{digest}"
+        # Readable from the input (patient, label or description, date), unique by the hash of its path.
+        parts = [safe_name(str(dataset.get("PatientID", "")), "patient"), safe_name(description), safe_name(date, "")]
+        name = "_".join(part for part in parts if part) + f"_{digest}"
         jobs.append(Job(kind, str(path), reference, str(output_dir / name), formats, transfer_syntax))
     return jobs, dict(other)
 
@@ -202,7 +232,12 @@ def _convert(job: Job, result: JobResult) -> None:
                     reference = read_reference_series(job.reference_files, allow_missing_slices=job.allow_missing_slices)
                 except (ReferenceSeriesError, GeometryError) as error:
                     note = f"reference series unusable ({error})"
-            contents, _ = convert_to_label_map_seg(job.path, staging, reference, options)
+            try:
+                contents, _ = convert_to_label_map_seg(job.path, staging, reference, options)
+            except GeometryError as error:  # the series found does not fit this SEG: use its own frames
+                note = f"reference series does not fit ({error})"
+                reference = None
+                contents, _ = convert_to_label_map_seg(job.path, staging, None, options)
             result.warnings = [str(f) for f in contents.findings]
             if reference is None:
                 result.warnings.append(f"{note}: the grid was rebuilt from the SEG's own frames")
@@ -247,7 +282,8 @@ def run_batch(
     if not source.is_dir():
         raise OutputError(f"{source}: no such folder")
     target.mkdir(parents=True, exist_ok=True)
-    work, not_converted = plan(source, target.resolve(), tuple(formats), transfer_syntax)
+    skipped_files: list[tuple[str, str]] = []
+    work, not_converted = plan(source, target.resolve(), tuple(formats), transfer_syntax, skipped_files)
     for job in work:
         job.allow_missing_slices = allow_missing_slices
     results: list[JobResult] = []
@@ -270,20 +306,43 @@ def run_batch(
         if on_result is not None:
             on_result(result, finished[0], total)
 
-    results += _run_pool(pending, jobs, notify)
-    summary = BatchSummary(sorted(results, key=lambda r: r.input), not_converted)
-    with atomic_output(target / SUMMARY_FILE, overwrite=True) as temporary:
-        temporary.write_text(json.dumps(summary.to_dict(), indent=1))
+    finished_now: list[JobResult] = []
+    try:
+        _run_pool(pending, jobs, notify, collected=finished_now)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: the workers are stopped; what finished stays, the rest is listed
+        # as not run (a re-run converts it), and no staging folder is left.
+        done_inputs = {result.input for result in finished_now}
+        for job in pending:
+            if job.path not in done_inputs:
+                _remove_tree(_staging(Path(job.output_dir)))
+                finished_now.append(JobResult(job.path, job.kind, NOT_RUN, job.output_dir, reason="interrupted before it finished"))
+        summary = BatchSummary(sorted(results + finished_now, key=lambda r: r.input), not_converted, skipped_files)
+        _write_summary(target, summary)
+        kept = sum(result.status == "ok" for result in finished_now)
+        raise KeyboardInterrupt(f"{kept} input(s) finished in this run are kept; the summary ({target / SUMMARY_FILE}) lists the rest as not run") from None
+    summary = BatchSummary(sorted(results + finished_now, key=lambda r: r.input), not_converted, skipped_files)
+    _write_summary(target, summary)
     return summary
 
 
+def _write_summary(target: Path, summary: BatchSummary) -> None:
+    with atomic_output(target / SUMMARY_FILE, overwrite=True) as temporary:
+        temporary.write_text(json.dumps(summary.to_dict(), indent=1))
+
+
 def _run_pool(
-    jobs: list[Job], workers: int, notify: Callable[[JobResult], None], runner: Callable[[Job], JobResult] = run_job
+    jobs: list[Job],
+    workers: int,
+    notify: Callable[[JobResult], None],
+    runner: Callable[[Job], JobResult] = run_job,
+    collected: list[JobResult] | None = None,
 ) -> list[JobResult]:
     """Run ``jobs`` in worker processes. When a worker dies (crash, out-of-memory kill) the pool
     breaks and cannot say which job killed it: the jobs it left unfinished are then run again
-    one at a time, each in a fresh process, so that only the culprit fails."""
-    results: list[JobResult] = []
+    one at a time, each in a fresh process, so that only the culprit fails. Results go into
+    ``collected`` as they arrive (so that an interrupt keeps them)."""
+    results: list[JobResult] = collected if collected is not None else []
 
     def done(result: JobResult) -> None:
         results.append(result)
@@ -296,6 +355,20 @@ def _run_pool(
     return results
 
 
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and terminate the workers (their staging folders are
+    removed by the caller): an interrupted batch stops within seconds."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+
+
 def _pool_round(jobs: list[Job], workers: int, runner: Callable[[Job], JobResult], done: Callable[[JobResult], None]) -> list[Job]:
     """One pool over ``jobs``; returns the jobs left without a result because the pool broke."""
     if not jobs:
@@ -306,15 +379,19 @@ def _pool_round(jobs: list[Job], workers: int, runner: Callable[[Job], JobResult
     lost: list[Job] = []
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, max_tasks_per_child=1) as pool:
         futures = {pool.submit(runner, job): job for job in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                result = future.result()
-            except BrokenProcessPool:
-                lost.append(job)
-                continue
-            except Exception as error:  # a bug, not bad input: still only this job fails
-                logger.exception("converting %s", job.path)
-                result = JobResult(job.path, job.kind, "failed", job.output_dir, reason=f"internal error {type(error).__name__}: {error}")
-            done(result)
+        try:
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    lost.append(job)
+                    continue
+                except Exception as error:  # a bug, not bad input: still only this job fails
+                    logger.exception("converting %s", job.path)
+                    result = JobResult(job.path, job.kind, "failed", job.output_dir, reason=f"internal error {type(error).__name__}: {error}")
+                done(result)
+        except KeyboardInterrupt:
+            _stop(pool)
+            raise
     return sorted(lost, key=lambda job: job.path)

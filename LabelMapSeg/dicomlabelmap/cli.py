@@ -10,7 +10,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,14 +34,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if arguments.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    previous = _terminate_as_interrupt()
     try:
         return int(arguments.handler(arguments))
     except DicomLabelMapError as error:
+        _remove_created_folders()
         print(f"dicomlabelmap: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("dicomlabelmap: interrupted; nothing was written", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        _remove_created_folders()
+        print(f"dicomlabelmap: interrupted; {interrupt.args[0] if interrupt.args else 'nothing was written'}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM (timeout, Slurm, Docker) ends the command like Ctrl-C: cleanup runs, no partial
+    file stays. Returns the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+_CREATED_FOLDERS: list[Path] = []
+
+
+def _remove_created_folders() -> None:
+    """Output folders this command created stay only if something was written into them."""
+    for folder in reversed(_CREATED_FOLDERS):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            pass
+    _CREATED_FOLDERS.clear()
+
+
+def _subcommand(commands: Any, name: str, **options: Any) -> argparse.ArgumentParser:
+    """A subcommand whose help shows every option's default."""
+    options.setdefault("description", options.get("help"))
+    return commands.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **options)  # type: ignore[no-any-return]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    rtstruct = commands.add_parser(
+    rtstruct = _subcommand(
+        commands,
         "rtstruct",
         help="convert an RT Structure Set to a label map on its reference series' grid",
         description="Convert an RT Structure Set to label maps exactly on the reference series' grid "
@@ -59,7 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     rtstruct.add_argument("rtstruct", type=Path, help="the RT Structure Set file")
     rtstruct.add_argument(
-        "-r", "--reference", type=Path, nargs="+", required=True, help="folder(s) or files holding the reference image series"
+        "-r",
+        "--reference",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="folder or file holding the reference image series (repeat the option for several)",
     )
     rtstruct.add_argument(
         "-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii (type from the suffix)"
@@ -84,33 +130,53 @@ def _parser() -> argparse.ArgumentParser:
     rtstruct.add_argument("--overwrite", action="store_true", help="replace existing output files")
     rtstruct.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
     rtstruct.add_argument(
-        "--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks (needs matplotlib)"
+        "--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks into this .png (needs matplotlib)"
     )
     rtstruct.set_defaults(handler=_run_rtstruct)
 
-    series = commands.add_parser("series", help="list the image series found in folders or files")
-    series.add_argument("paths", type=Path, nargs="+")
+    series = _subcommand(
+        commands,
+        "series",
+        help="list the image series found in folders or files",
+        description="List the image series found in folders (searched recursively, symbolic links followed) or files: "
+        "UIDs, modality, description and image count, then every file left out with its reason.",
+    )
+    series.add_argument("paths", type=Path, nargs="+", help="folders or files")
     series.add_argument("--json", action="store_true", help="print JSON")
     series.set_defaults(handler=_run_series)
 
     syntaxes = [syntax.value for syntax in TransferSyntax.writable_syntaxes()]
-    encode = commands.add_parser("encode", help="write label maps (.seg.nrrd, .nrrd, .nii.gz) as Label Map SEG on a reference series")
+    encode = _subcommand(commands, "encode", help="write label maps (.seg.nrrd, .nrrd, .nii.gz) as Label Map SEG on a reference series")
     encode.add_argument("labels", type=Path, help="label file: .seg.nrrd, .nrrd, .nii.gz or .nii")
     encode.add_argument(
-        "-r", "--reference", type=Path, nargs="+", required=True, help="folder(s) or files holding the reference image series"
+        "-r",
+        "--reference",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="folder or file holding the reference image series (repeat the option for several)",
     )
     encode.add_argument("-o", "--output", type=Path, required=True, help="output folder (one file per label layer)")
     _add_seg_options(encode, syntaxes)
     encode.set_defaults(handler=_run_encode)
 
-    decode = commands.add_parser(
+    decode = _subcommand(
+        commands,
         "decode",
         help="read a SEG series (LABELMAP, BINARY, FRACTIONAL) into a label file",
         description="Read a Segmentation into a label file: one file, several files or a folder holding one series "
         "(a Label Map SEG series has one instance per label layer; all become layers of one .seg.nrrd).",
     )
     decode.add_argument("seg", type=Path, nargs="+", help="Segmentation file(s) or folder(s) holding one series")
-    decode.add_argument("-r", "--reference", type=Path, nargs="+", help="reference series (default: the grid of the SEG's own frames)")
+    decode.add_argument(
+        "-r",
+        "--reference",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="reference series folder or file, repeatable (default: the grid of the SEG's own frames)",
+    )
     decode.add_argument("-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii")
     decode.add_argument("--series-uid", help="Series Instance UID of the Segmentation series, when the folder holds several")
     decode.add_argument(
@@ -123,11 +189,18 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument("--overwrite", action="store_true", help="replace existing output files")
     decode.set_defaults(handler=_run_decode)
 
-    convert = commands.add_parser(
-        "convert", help="convert a BINARY/FRACTIONAL SEG to Label Map SEG, keeping segment numbers, names, colours, codes"
+    convert = _subcommand(
+        commands, "convert", help="convert a BINARY/FRACTIONAL SEG to Label Map SEG, keeping segment numbers, names, colours, codes"
     )
     convert.add_argument("seg", type=Path, help="the Segmentation file")
-    convert.add_argument("-r", "--reference", type=Path, nargs="+", help="reference series (default: rebuilt from the SEG)")
+    convert.add_argument(
+        "-r",
+        "--reference",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="reference series folder or file, repeatable (default: rebuilt from the SEG)",
+    )
     convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     convert.add_argument(
         "--fractional-threshold", type=float, default=0.5, help="FRACTIONAL: fraction of Maximum Fractional Value counted as inside"
@@ -135,7 +208,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_seg_options(convert, syntaxes)
     convert.set_defaults(handler=_run_convert)
 
-    info = commands.add_parser(
+    info = _subcommand(
+        commands,
         "info",
         help="describe a Segmentation: segments, frames, geometry, transfer syntax, size",
         description="Describe a Segmentation file, or a series of them (files or a folder): segments with their layer, "
@@ -146,7 +220,8 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=_run_info)
 
-    validate = commands.add_parser(
+    validate = _subcommand(
+        commands,
         "validate",
         help="check a Segmentation against the rules (and with dciodvfy when installed)",
         description="Check each instance of a Segmentation series (files or a folder) against the rules readers rely on: "
@@ -158,7 +233,8 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print JSON")
     validate.set_defaults(handler=_run_validate)
 
-    demo = commands.add_parser(
+    demo = _subcommand(
+        commands,
         "demo",
         help="write a built-in synthetic CT + RT Structure Set (keyhole, nested and XOR holes) and convert it",
     )
@@ -166,7 +242,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
     demo.set_defaults(handler=_run_demo)
 
-    batch = commands.add_parser(
+    batch = _subcommand(
+        commands,
         "batch",
         help="convert every RT Structure Set and BINARY/FRACTIONAL SEG under a folder (parallel, resumable)",
         description="Find every RT Structure Set and BINARY/FRACTIONAL SEG under IN_DIR, match each to its reference "
@@ -181,7 +258,13 @@ def _parser() -> argparse.ArgumentParser:
         default="labelmap-seg",
         help="outputs for RT Structure Sets (SEGs always become Label Map SEG)",
     )
-    batch.add_argument("-t", "--transfer-syntax", choices=[s.value for s in TransferSyntax.writable_syntaxes()], default="rle")
+    batch.add_argument(
+        "-t",
+        "--transfer-syntax",
+        choices=[s.value for s in TransferSyntax.writable_syntaxes()],
+        default="rle",
+        help="pixel encoding of the Label Map SEGs written",
+    )
     batch.add_argument("-j", "--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="worker processes")
     batch.add_argument("--json", action="store_true", help="print the summary as JSON")
     batch.add_argument("--overwrite", action="store_true", help="convert inputs finished by an earlier run again (default: skip them)")
@@ -257,7 +340,20 @@ def _seg_options(arguments: argparse.Namespace) -> SegWriteOptions:
 
 
 def _folder(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    """The output folder, created (with its parents) when missing; one created here is removed
+    again when the command fails or is interrupted and nothing was written into it."""
+    if path.exists() and not path.is_dir():
+        raise DicomLabelMapError(f"{path} is a file; give an output folder")
+    missing = []
+    parent = path
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DicomLabelMapError(f"{path}: cannot create the output folder ({error.strerror})") from error
+    _CREATED_FOLDERS.extend(reversed(missing))
     return path
 
 
@@ -299,7 +395,12 @@ def _convert_and_write(
     )
     with _progress_bar() as progress:
         conversion = rtstruct_to_labels(
-            rtstruct, reference, getattr(arguments, "series_uid", None), options, progress, getattr(arguments, "allow_missing_slices", False)
+            rtstruct,
+            reference,
+            getattr(arguments, "series_uid", None),
+            options,
+            progress,
+            getattr(arguments, "allow_missing_slices", False),
         )
     if not any(roi.converted for roi in conversion.rois) and conversion.rois:
         failures = "; ".join(str(f) for f in conversion.findings if f.severity.value == "error")
@@ -308,6 +409,25 @@ def _convert_and_write(
         output, conversion.label_volumes, getattr(arguments, "overwrite", False), getattr(arguments, "split_layers", False)
     )
     return conversion, written
+
+
+def _check_input_file(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise DicomLabelMapError(f"{path} is a folder; give {what} (dicomlabelmap series lists what a folder holds)")
+    if not path.exists():
+        raise DicomLabelMapError(f"{path}: no such file")
+
+
+def _check_label_output(path: Path, overwrite: bool) -> None:
+    """Refuse a label file output that cannot be written before any work is done."""
+    from .labelfiles import LABEL_FILE_SUFFIXES
+    from .outputs import check_output_file, double_suffix
+
+    if path.is_dir():
+        raise DicomLabelMapError(f"-o {path} is a folder; give a file name ending in {', '.join(LABEL_FILE_SUFFIXES)}")
+    if double_suffix(path) not in LABEL_FILE_SUFFIXES:
+        raise DicomLabelMapError(f"-o {path}: unknown output type '{double_suffix(path)}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
+    check_output_file(path, overwrite)
 
 
 def _print_report(conversion: RtStructConversion, written: list[Path], as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -332,6 +452,14 @@ def _exit_code(conversion: RtStructConversion) -> int:
 
 
 def _run_rtstruct(arguments: argparse.Namespace) -> int:
+    _check_input_file(arguments.rtstruct, "the RT Structure Set file")
+    _check_label_output(arguments.output, arguments.overwrite)
+    if arguments.preview is not None:
+        from .outputs import check_output_file
+
+        if arguments.preview.suffix.lower() != ".png":
+            raise DicomLabelMapError(f"--preview {arguments.preview}: the preview is a PNG image; give a file name ending in .png")
+        check_output_file(arguments.preview, arguments.overwrite)
     conversion, written = _convert_and_write(arguments, arguments.rtstruct, arguments.reference, arguments.output)
     extra = {}
     if arguments.preview:
@@ -343,6 +471,7 @@ def _run_rtstruct(arguments: argparse.Namespace) -> int:
 
 
 def _run_encode(arguments: argparse.Namespace) -> int:
+    _check_input_file(arguments.labels, "the label file (.seg.nrrd, .nrrd, .nii.gz or .nii)")
     from .labelfiles import read_label_file
     from .seg_writer import write_label_map_segs
     from .series import read_reference_series
@@ -350,7 +479,14 @@ def _run_encode(arguments: argparse.Namespace) -> int:
     volumes = read_label_file(arguments.labels)
     with _progress_bar() as progress:
         reference = read_reference_series(arguments.reference, progress=progress)
-        paths = write_label_map_segs(volumes, reference, _folder(arguments.output), _seg_options(arguments), arguments.overwrite, progress)
+        placed = [volume.on_grid(reference.geometry) for volume in volumes]  # same lattice in another axis order: reoriented
+        if any(mine is not theirs for mine, theirs in zip(placed, volumes, strict=True)):
+            print(
+                "note: the label map's axes are ordered or directed differently from the reference series; "
+                "they were swapped/reversed to match (no resampling)",
+                file=sys.stderr,
+            )
+        paths = write_label_map_segs(placed, reference, _folder(arguments.output), _seg_options(arguments), arguments.overwrite, progress)
     print(f"Wrote and verified {len(paths)} Label Map SEG instance(s): {_sizes(paths)}")
     return EXIT_OK
 
@@ -503,14 +639,22 @@ def _run_series(arguments: argparse.Namespace) -> int:
 
     scan = scan_series(arguments.paths)
     summaries = scan.summaries()
+    skipped = [{"file": path, "reason": reason} for path, reason, _ in scan.skipped_files]
     if arguments.json:
-        print(json.dumps({"series": [vars(s) for s in summaries], "skipped": scan.skipped}, indent=2))
+        print(json.dumps({"series": [vars(s) for s in summaries], "skipped": scan.skipped, "skipped_files": skipped}, indent=2))
     else:
         for summary in summaries:
             print(summary.describe())
         for reason, count in sorted(scan.skipped.items()):
             print(f"skipped {count} file(s): {reason}")
-    return EXIT_OK if summaries else EXIT_ERROR
+        for entry in skipped:
+            print(f"  {entry['file']}: {entry['reason']}")
+    if not summaries:
+        where = ", ".join(str(p) for p in arguments.paths)
+        total = sum(scan.skipped.values())
+        print(f"dicomlabelmap: error: no image series found in {where} ({total} file(s) looked at)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def _run_demo(arguments: argparse.Namespace) -> int:

@@ -72,7 +72,8 @@ class RtStructConversion:
 
 
 def roi_row(roi: RoiRaster, conversion: RtStructConversion, layers: dict[int, int]) -> dict[str, Any]:
-    """One ROI's line of the report; ``layers`` maps segment numbers to their layer."""
+    """One ROI's line of the report; ``layers`` maps segment numbers to their layer (0-based
+    index; the report numbers layers from 1, as Slicer shows them and as file names do)."""
     voxel_ml = conversion.reference.geometry.voxel_volume_mm3 / 1000
     number = conversion.segment_number(roi)
     layer = layers.get(number) if number is not None else None
@@ -82,7 +83,7 @@ def roi_row(roi: RoiRaster, conversion: RtStructConversion, layers: dict[int, in
         "interpreted_type": roi.roi.interpreted_type,
         "converted": roi.converted,
         "segment_number": number,
-        "layer": layer,
+        "layer": None if layer is None else layer + 1,
         "contours": roi.contour_count,
         "planes": roi.plane_count,
         "nested": roi.nested_count,

@@ -190,3 +190,55 @@ def _readonly(array: FloatArray) -> FloatArray:
     array = array.copy()
     array.flags.writeable = False
     return array
+
+
+def describe_difference(found: ImageGeometry, expected: ImageGeometry) -> str:
+    """What differs between two grids, in words: size, spacing, direction, origin."""
+    parts = []
+    if tuple(found.shape) != tuple(expected.shape):
+        parts.append(f"size {list(found.shape)} vs {list(expected.shape)} (slices, rows, columns)")
+    if not np.allclose(found.spacing, expected.spacing, atol=1e-4):
+        parts.append(f"spacing {np.round(found.spacing, 4).tolist()} vs {np.round(expected.spacing, 4).tolist()} mm (i, j, k)")
+    if not np.allclose(found.direction, expected.direction, atol=1e-4):
+        parts.append(f"direction {np.round(found.direction, 4).tolist()} vs {np.round(expected.direction, 4).tolist()} (columns i, j, k)")
+    if not np.allclose(found.origin, expected.origin, atol=1e-3):
+        parts.append(f"origin {np.round(found.origin, 3).tolist()} vs {np.round(expected.origin, 3).tolist()} mm (LPS)")
+    return "; ".join(parts) or "below the tolerance of 0.001 mm"
+
+
+def lattice_permutation(found: ImageGeometry, expected: ImageGeometry, tolerance_mm: float = 1e-3) -> tuple[list[int], list[bool]] | None:
+    """How to put an array on ``found`` onto ``expected`` when both grids hold the same voxel
+    centres with their axes in another order or direction (a NIfTI written with flipped axes):
+    ``(axes, flips)`` for :func:`reorient`, or ``None`` when the lattices differ.
+
+    ``axes[a]`` is the array axis of ``found`` that becomes axis ``a`` of ``expected`` (array
+    axes in ``(k, j, i)`` order); ``flips[a]`` whether it runs the other way.
+    """
+    mapping = expected.lps_to_ijk @ found.ijk_to_lps  # found (i, j, k) -> expected (i, j, k)
+    signed = np.round(mapping[:3, :3])
+    if not np.allclose(mapping[:3, :3], signed, atol=1e-4) or sorted(np.abs(signed).sum(axis=0).tolist()) != [1, 1, 1]:
+        return None
+    found_ijk_shape = found.shape[::-1]
+    expected_ijk_shape = expected.shape[::-1]
+    axes_ijk, flips_ijk = [], []
+    for target in range(3):
+        source = int(np.flatnonzero(signed[target])[0])
+        sign = int(signed[target, source])
+        start = mapping[target, 3] if sign > 0 else mapping[target, 3] - (found_ijk_shape[source] - 1)
+        if abs(start) * float(min(expected.spacing)) > tolerance_mm or found_ijk_shape[source] != expected_ijk_shape[target]:
+            return None
+        axes_ijk.append(source)
+        flips_ijk.append(sign < 0)
+    # (i, j, k) axis numbers -> array axes (k, j, i)
+    axes = [2 - axes_ijk[2 - a] for a in range(3)]
+    flips = [flips_ijk[2 - a] for a in range(3)]
+    return axes, flips
+
+
+def reorient(array: npt.NDArray[np.generic], axes: list[int], flips: list[bool]) -> npt.NDArray[np.generic]:
+    """Apply :func:`lattice_permutation`'s result: no resampling, only axes swapped or reversed."""
+    moved = np.transpose(array, axes)
+    for axis, flip in enumerate(flips):
+        if flip:
+            moved = np.flip(moved, axis=axis)
+    return np.ascontiguousarray(moved)

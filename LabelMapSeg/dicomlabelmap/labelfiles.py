@@ -77,6 +77,8 @@ def write_label_file(
     """
     target = Path(path)
     suffix = double_suffix(target)
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder; give a file name ending in {', '.join(LABEL_FILE_SUFFIXES)}")
     if suffix not in LABEL_FILE_SUFFIXES:
         raise OutputError(f"{target}: unknown output type '{suffix}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
     if not volumes:
@@ -141,6 +143,8 @@ def read_label_file(path: str | Path) -> list[LabelVolume]:
     """
     source = Path(path)
     suffix = double_suffix(source)
+    if source.is_dir():
+        raise DicomLabelMapError(f"{source} is a folder; give a label file ({', '.join(LABEL_FILE_SUFFIXES)})")
     if not source.is_file():
         raise DicomLabelMapError(f"{source}: no such file")
     if suffix == ".seg.nrrd":

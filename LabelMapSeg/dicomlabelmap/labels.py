@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .errors import DicomLabelMapError
-from .geometry import ImageGeometry
+from .errors import DicomLabelMapError, GeometryError
+from .geometry import ImageGeometry, describe_difference, lattice_permutation, reorient
 from .gridindex import GridIndex
 from .masks import BoxMask
 from .segment import Segment
@@ -49,6 +49,25 @@ class LabelVolume:
 
     def mask(self, number: int) -> npt.NDArray[np.bool_]:
         return self.array == number
+
+    def on_grid(self, geometry: ImageGeometry) -> LabelVolume:
+        """This layer on ``geometry``: itself when the grids agree, its array with axes swapped or
+        reversed when both grids hold the same voxel centres in another axis order (never
+        resampled).
+
+        Raises
+        ------
+        GeometryError
+            When the grids differ otherwise; the message says what differs.
+        """
+        if self.geometry.is_close(geometry, 1e-3):
+            return self
+        found = lattice_permutation(self.geometry, geometry)
+        if found is None:
+            raise GeometryError(
+                f"the label map's grid differs from the reference series' grid: {describe_difference(self.geometry, geometry)}"
+            )
+        return LabelVolume(reorient(self.array, *found), geometry, self.segments)  # type: ignore[arg-type]
 
 
 def present_values(array: np.ndarray) -> list[int]:

@@ -94,10 +94,20 @@ _DEFLATED_SYNTAX = b"1.2.840.10008.1.2.1.99"
 _CHUNK = 1 << 20
 
 
+#: Inflated bytes kept to find the header's description of the pixel data.
+_HEADER_PREFIX = 64 << 20
+#: Ceiling for a deflated data set with no Pixel Data in its first 64 MB (structure sets, reports).
+_NON_IMAGE_CEILING = 256 << 20
+_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
+
+
 def check_deflated_file(path: Path) -> None:
-    """For a file in Deflated Explicit VR Little Endian, inflate it once without keeping the
-    output and refuse it when it would grow past the byte ceiling (pydicom inflates the whole
-    data set in one call, which a decompression bomb turns into an out-of-memory crash)."""
+    """For a file in Deflated Explicit VR Little Endian, inflate it once in chunks (nothing
+    kept but the header) and refuse it when it grows past what its own header implies: the
+    elements before Pixel Data plus Rows x Columns x Number of Frames x Samples x Bits Allocated
+    (with 1 MB to spare); without Pixel Data in its first 64 MB, past 256 MB; never past the
+    byte ceiling. pydicom inflates the whole data set in one call, which a decompression bomb
+    (a 2 MB file that inflates to 2 GiB) would otherwise turn into an out-of-memory crash."""
     try:
         with open(path, "rb") as file:
             head = file.read(4096)
@@ -109,26 +119,66 @@ def check_deflated_file(path: Path) -> None:
             file.seek(start)
             inflater = zlib.decompressobj(-zlib.MAX_WBITS)
             total = 0
+            prefix = bytearray()
             ceiling = limits().max_bytes
+            implied: int | None = None
             while chunk := file.read(_CHUNK):
-                data = inflater.decompress(chunk, _CHUNK)
-                total += len(data)
-                while inflater.unconsumed_tail and total <= ceiling:
-                    tail = inflater.unconsumed_tail
-                    data = inflater.decompress(tail, _CHUNK)
+                pending = chunk
+                while True:
+                    data = inflater.decompress(pending, _CHUNK)
+                    progressed = bool(data) or len(inflater.unconsumed_tail) != len(pending)
                     total += len(data)
-                    if not data and len(inflater.unconsumed_tail) == len(tail):
-                        return  # zlib makes no progress (a corrupt stream): the reader reports it
-                if total > ceiling:
-                    raise ResourceLimitError(
-                        f"the deflated data set inflates to more than {ceiling / 2**30:.1f} GiB (a decompression bomb?)",
-                        path,
-                        "TransferSyntaxUID",
-                    )
+                    if implied is None and len(prefix) < _HEADER_PREFIX:
+                        prefix += data[: _HEADER_PREFIX - len(prefix)]
+                        implied = _implied_size(bytes(prefix))
+                        if implied is None and len(prefix) >= _HEADER_PREFIX:
+                            implied = _NON_IMAGE_CEILING
+                        if implied is not None:
+                            ceiling = min(ceiling, implied)
+                            prefix = bytearray()
+                    if total > ceiling:
+                        raise ResourceLimitError(
+                            f"the deflated data set inflates to more than {_size(ceiling)}, more than its header describes "
+                            "(a decompression bomb?)",
+                            path,
+                            "TransferSyntaxUID",
+                        )
+                    if not inflater.unconsumed_tail or not progressed:
+                        break
+                    pending = inflater.unconsumed_tail
                 if inflater.eof:
                     return
+                if not progressed:
+                    return  # zlib makes no progress (a corrupt stream): the reader reports it
     except (OSError, zlib.error):
         return  # unreadable or corrupt: the reader itself reports it
+
+
+def _implied_size(prefix: bytes) -> int | None:
+    """The data set size its header implies, once the Pixel Data element is in ``prefix``."""
+    position = prefix.find(_PIXEL_DATA_TAG)
+    while position >= 0 and prefix[position + 4 : position + 6] not in (b"OB", b"OW"):
+        position = prefix.find(_PIXEL_DATA_TAG, position + 1)
+    if position < 0:
+        return None
+    try:
+        import io
+
+        from pydicom.filereader import read_dataset
+
+        header = read_dataset(io.BytesIO(prefix[:position]), is_implicit_VR=False, is_little_endian=True)
+        rows, columns = int(header.get("Rows", 0)), int(header.get("Columns", 0))
+        frames = int(header.get("NumberOfFrames", 1) or 1)
+        samples = int(header.get("SamplesPerPixel", 1) or 1)
+        bits = int(header.get("BitsAllocated", 8) or 8)
+    except Exception:  # noqa: BLE001 - a header that cannot be read is the reader's to report
+        return _NON_IMAGE_CEILING
+    pixels = (rows * columns * frames * samples * bits + 7) // 8
+    return position + 12 + pixels + (pixels >> 6) + (1 << 20)  # 1/64 for encapsulation, 1 MB to spare
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
 
 
 def _data_set_start(head: bytes) -> int | None:

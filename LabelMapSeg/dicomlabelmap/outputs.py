@@ -1,14 +1,33 @@
-"""Writing output files safely: to a temporary file beside the target, checked, then renamed."""
+"""Writing output files safely: to a temporary file beside the target, checked, then renamed.
+
+* A file appears complete or not at all; a failure or an interrupt (Ctrl-C, or SIGTERM that
+  the command line turns into one) removes the temporary file.
+* Several files that belong together (the layers of a Label Map SEG series) are written into a
+  staging folder beside them and swapped in together, with SIGINT and SIGTERM held back during
+  the few renames: the folder then holds the old series or the new one, never a mix, and a new
+  series with fewer layers leaves none of the old ones behind.
+* Output files get the permissions the user's umask gives a new file (0644 under umask 022),
+  not the 0600 of a temporary file.
+* Operating-system failures (read-only folder, disk full, a folder where a file should be)
+  become one-sentence :class:`OutputError`s naming the path.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import signal
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputError
+
+#: Prefix of staging folders and temporary files; leftovers of a killed run are removed by the next.
+STAGING_PREFIX = ".labelmapseg-staging-"
 
 
 def double_suffix(path: Path) -> str:
@@ -20,27 +39,82 @@ def double_suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
+def new_file_mode() -> int:
+    """The mode the user's umask gives a new file (``0o666 & ~umask``)."""
+    try:  # Linux: read without changing it (os.umask would, for every thread)
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def publish_mode(path: Path) -> None:
+    """Give a finished temporary file the permissions of a new file."""
+    os.chmod(path, new_file_mode())
+
+
+@contextmanager
+def os_errors_named(target: Path, what: str = "write") -> Iterator[None]:
+    """Turn an OSError into one sentence naming the path and the cause."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as error:
+        raise OutputError(f"{target}: cannot {what}: {_cause(error)}") from error
+
+
+def _cause(error: OSError) -> str:
+    causes = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EFBIG: "the file is larger than allowed (file size limit)",
+        errno.EACCES: "permission denied (read-only folder?)",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only",
+        errno.EISDIR: "it is a folder, not a file",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+    }
+    return causes.get(error.errno or 0, error.strerror or str(error))
+
+
+def check_output_file(target: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an output path that cannot become the file asked for."""
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder; give a file name (for example {target / 'labels.seg.nrrd'})")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} exists; choose another name or use --overwrite")
+    if not target.parent.is_dir():
+        raise OutputError(f"{target.parent}: no such folder")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{target.parent}: cannot write there (permission denied or read-only)")
+
+
 @contextmanager
 def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix); on success move it onto
-    ``path``, on any exception delete it, so no partial output is ever left behind."""
+    ``path``, on any exception or interrupt delete it, so no partial output is ever left."""
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} exists; choose another name or allow overwriting")
-    if not target.parent.is_dir():
-        raise OutputError(f"{target.parent}: no such folder")
+    check_output_file(target, overwrite)
     suffix = double_suffix(target)
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".partial{suffix}", dir=target.parent)
-    os.close(handle)
+    with os_errors_named(target):
+        handle, temporary_name = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{target.name}.", suffix=f".partial{suffix}", dir=target.parent)
+        os.close(handle)
     temporary = Path(temporary_name)
     try:
-        yield temporary
-        if target.exists() and not overwrite:
-            raise OutputError(f"{target} appeared while writing; not overwritten")
-        os.replace(temporary, target)
+        with os_errors_named(target):
+            yield temporary
+            if target.exists() and not overwrite:
+                raise OutputError(f"{target} appeared while writing; not overwritten")
+            publish_mode(temporary)
+            os.replace(temporary, target)
     finally:
-        if temporary.exists():
-            temporary.unlink()
+        temporary.unlink(missing_ok=True)
 
 
 def write_verified(path: str | Path, write: Callable[[Path], None], verify: Callable[[Path], None], overwrite: bool = False) -> Path:
@@ -49,3 +123,61 @@ def write_verified(path: str | Path, write: Callable[[Path], None], verify: Call
         write(temporary)
         verify(temporary)
     return Path(path)
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Remove what a killed earlier run left in ``folder`` (staging folders, temporary files)."""
+    if not folder.is_dir():
+        return
+    for leftover in folder.glob(f"{STAGING_PREFIX}*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+@contextmanager
+def staged_series(folder: Path, names: Sequence[str], overwrite: bool, replaces: str) -> Iterator[Path]:
+    """Write a series of files into a staging folder inside ``folder``; on success swap them in
+    for the files matching the glob ``replaces`` (the old series) in one step that SIGINT and
+    SIGTERM cannot cut; on failure or interrupt remove the staging folder (old series intact).
+
+    ``names`` are the file names the series will have.
+    """
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: no such folder")
+    remove_stale_staging(folder)
+    old = sorted(p for p in folder.glob(replaces) if p.is_file())
+    clashing = [p for p in old if p.name in names] or [folder / n for n in names if (folder / n).exists()]
+    if clashing and not overwrite:
+        raise OutputError(f"{clashing[0]} exists; choose another folder or use --overwrite")
+    with os_errors_named(folder):
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    try:
+        with os_errors_named(folder):
+            yield staging
+            for name in names:
+                publish_mode(staging / name)
+            retired = staging / "replaced"
+            retired.mkdir()
+            with _signals_held():
+                for path in old if overwrite else []:
+                    os.replace(path, retired / path.name)
+                for name in names:
+                    os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (they are delivered afterwards) while the body runs."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

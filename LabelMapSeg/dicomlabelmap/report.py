@@ -32,7 +32,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     cells = [[title for _, title, _ in _COLUMNS]]
     for row in rows:
         values = dict(row, status="ok" if row["converted"] else "FAILED")
-        values["layer"] = "" if row["layer"] is None else row["layer"] + 1
+        values["layer"] = "" if row["layer"] is None else row["layer"]
         values["segment_number"] = "" if row["segment_number"] is None else row["segment_number"]
         values["volume_ml"] = f"{row['volume_ml']:.2f}"
         cells.append([str(values[key]) for key, _, _ in _COLUMNS])

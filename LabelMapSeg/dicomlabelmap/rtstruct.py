@@ -164,6 +164,10 @@ def _read_file(path: Path) -> Dataset:
 
 
 def _read_dataset_file(path: Path) -> Dataset:
+    if path.is_dir():
+        raise InvalidDicomError("is a folder; give the RT Structure Set file", path)
+    if not path.exists():
+        raise InvalidDicomError("no such file", path)
     check_deflated_file(path)
     try:
         return pydicom.dcmread(path)

@@ -22,7 +22,7 @@ from .geometry import ImageGeometry
 from .labels import LabelVolume
 from .seg_reader import FunctionalGroups, SegContents, _frame_geometry, _grid, read_seg
 from .segment import Segment
-from .series import ReferenceSeries
+from .series import ReferenceSeries, walk_files
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 
 
@@ -69,7 +69,7 @@ def find_seg_files(sources: Sequence[str | Path]) -> dict[str, list[tuple[int, P
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file())
+            files = walk_files(path)
         elif path.is_file():
             files = [path]
         else:

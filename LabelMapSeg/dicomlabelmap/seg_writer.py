@@ -32,9 +32,10 @@ from . import __version__, rawencode
 from .codecs import TransferSyntax, encode_frame, register_with_pydicom
 from .errors import DicomLabelMapError, GeometryError, OutputError
 from .findings import Severity
+from .geometry import describe_difference
 from .icc import srgb_profile
 from .labels import LabelVolume, present_values
-from .outputs import write_verified
+from .outputs import staged_series, write_verified
 from .progress import ProgressCallback, report
 from .seg_segments import background_segment, segment_item
 from .segment import Code
@@ -104,30 +105,17 @@ def write_label_map_segs(
         back differs from what was meant to be written (nothing is then left behind).
     """
     folder = Path(output_dir)
-    if not folder.is_dir():
-        raise OutputError(f"{folder}: no such folder")
     series_uid = generate_uid()
-    paths: list[Path] = []
-    try:
-        for index, volume in enumerate(volumes):
+    names = [f"LabelMapSEG_{index + 1:03d}.dcm" for index in range(len(volumes))]
+    # The whole series is staged, verified, then swapped in: the folder holds the old series or
+    # the new one, never a mix, whatever fails or interrupts (outputs.staged_series).
+    with staged_series(folder, names, overwrite, "LabelMapSEG_*.dcm") as staging:
+        for index, (volume, name) in enumerate(zip(volumes, names, strict=True)):
             report(progress, index / max(1, len(volumes)), f"Writing layer {index + 1} of {len(volumes)}")
             dataset = build_label_map_seg(volume, reference, options, series_uid, index + 1)
-            path = folder / f"LabelMapSEG_{index + 1:03d}.dcm"
-            paths.append(
-                write_verified(
-                    path,
-                    partial(_save, dataset),
-                    partial(_verify, volume=volume, reference=reference),
-                    overwrite,
-                )
-            )
-    except BaseException:
-        # A series is published whole or not at all: remove the layers already written.
-        for path in paths:
-            path.unlink(missing_ok=True)
-        raise
+            write_verified(staging / name, partial(_save, dataset), partial(_verify, volume=volume, reference=reference))
     report(progress, 1.0, "Written and verified")
-    return paths
+    return [folder / name for name in names]
 
 
 # -- building steps ---------------------------------------------------------------------------
@@ -138,13 +126,18 @@ _REPEATED_FRAMES = 8
 def _validate(volume: LabelVolume, reference: ReferenceSeries, options: SegWriteOptions) -> None:
     if not options.transfer_syntax.writable:
         raise DicomLabelMapError(f"{options.transfer_syntax.value} is read, never written (retired transfer syntax)")
-    if not reference.study_instance_uid or not any(source.sop_instance_uid for source in reference.slices):
+    if not any(source.sop_instance_uid for source in reference.slices):
         raise DicomLabelMapError(
-            "the reference series has no Study Instance UID or no source images (it was not read from DICOM); "
+            "the reference series has no source images (it was not read from DICOM, or its SOP Instance UIDs are empty); "
             "a Label Map SEG needs the DICOM images it was drawn on"
         )
+    if not reference.study_instance_uid:
+        raise DicomLabelMapError(
+            "the reference series has no Study Instance UID (0020,000D) (an anonymiser emptied it?); a Label Map SEG "
+            "joins the study of its source images"
+        )
     if not volume.geometry.is_close(reference.geometry, 1e-3):
-        raise GeometryError("the label map's grid differs from the reference series' grid; a Label Map SEG must lie on its source images")
+        raise GeometryError(f"the label map's grid differs from the reference series' grid: {describe_difference(volume.geometry, reference.geometry)}")
     if any(s.number < 1 for s in volume.segments):
         raise DicomLabelMapError("segment numbers must be 1 or more (0 is the background)")
     present = set(present_values(volume.array)) - {0}

@@ -9,6 +9,7 @@ segmentations, reports), are skipped and counted.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -189,7 +190,7 @@ class SeriesScan:
                     str(first.get("Modality", "")),
                     str(first.get("SeriesDescription", "")),
                     str(first.get("FrameOfReferenceUID", "")),
-                    len({frame.sop_instance_uid for frame in frames}),
+                    len({(frame.path, frame.sop_instance_uid) for frame in frames}),  # files: UIDs may be empty
                 )
             )
         return result
@@ -337,11 +338,27 @@ def _collect_files(source: str | Path | Sequence[str | Path]) -> Iterable[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
+            yield from walk_files(path)
         elif path.is_file():
             yield path
         else:
             raise ReferenceSeriesError(f"{path}: no such file or folder")
+
+
+def walk_files(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted, following symbolic links (each real folder once, so
+    a link loop ends)."""
+    found: list[Path] = []
+    visited: set[str] = set()
+    for root, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            folders[:] = []
+            continue
+        visited.add(real)
+        folders.sort()
+        found.extend(Path(root) / name for name in files if (Path(root) / name).is_file())
+    return sorted(found)
 
 
 def _read_header(path: Path) -> Dataset | None:

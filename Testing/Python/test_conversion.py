@@ -81,5 +81,5 @@ def test_report_is_plain_json(tmp_path):
     path, _, _ = _case(tmp_path)
     data = json.loads(json.dumps(rtstruct_to_labels(path, tmp_path / "ct").to_dict()))
     (row,) = data["rois"]
-    assert (row["name"], row["segment_number"], row["layer"], row["planes"], row["volume_ml"]) == ("Box", 1, 0, 8, 0.576)
+    assert (row["name"], row["segment_number"], row["layer"], row["planes"], row["volume_ml"]) == ("Box", 1, 1, 8, 0.576)
     assert data["reference"]["shape"] == [10, 16, 16]

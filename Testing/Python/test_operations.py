@@ -1,0 +1,357 @@
+"""Running in pipelines and by hand: interrupts (SIGINT, SIGTERM) sent to real processes,
+series replaced whole, permissions from the umask, full disks, decompression bombs under a
+memory limit, and the command line's messages, asserted by text."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import axial_geometry
+from dicomlabelmap.cli import EXIT_ERROR, EXIT_OK, main
+from dicomlabelmap.labelfiles import read_label_file, write_label_file
+from dicomlabelmap.labels import LabelVolume
+from dicomlabelmap.segment import Segment
+from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save, write_demo_case
+
+CLI = [sys.executable, "-m", "dicomlabelmap"]
+
+
+def _layers(geometry, count, seed):
+    rng = np.random.default_rng(seed)
+    volumes = []
+    for layer in range(count):
+        array = (rng.random(geometry.shape) > 0.5).astype(np.uint8) * (layer + 1)
+        volumes.append(LabelVolume(array, geometry, [Segment(layer + 1, f"S{layer + 1}")]))
+    return volumes
+
+
+@pytest.fixture(scope="module")
+def series_case(tmp_path_factory):
+    """A CT of 40x256x256 and two label files: 3 layers (old series) and 2 layers (new one)."""
+    folder = tmp_path_factory.mktemp("series")
+    geometry = axial_geometry(shape=(40, 256, 256))
+    save(make_image_series(geometry), folder / "ct")
+    old, new = folder / "old.seg.nrrd", folder / "new.seg.nrrd"
+    write_label_file(old, _layers(geometry, 3, 1))
+    write_label_file(new, _layers(geometry, 2, 2))
+    return folder
+
+
+def _series_state(folder: Path) -> tuple[set[str], list[str]]:
+    """Series Instance UIDs of the SEG files in ``folder`` and anything else that is there."""
+    uids = {str(pydicom.dcmread(p, stop_before_pixels=True).SeriesInstanceUID) for p in folder.glob("LabelMapSEG_*.dcm")}
+    others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("LabelMapSEG_"))
+    return uids, others
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("delay", [0.8, 1.6, 2.4, 3.2])
+def test_an_interrupted_overwrite_leaves_the_old_series_or_the_new_one(series_case, tmp_path, signum, delay):
+    out = tmp_path / "seg"
+    assert main(["encode", str(series_case / "old.seg.nrrd"), "-r", str(series_case / "ct"), "-o", str(out)]) == EXIT_OK
+    old_files = sorted(p.name for p in out.iterdir())
+    assert old_files == ["LabelMapSEG_001.dcm", "LabelMapSEG_002.dcm", "LabelMapSEG_003.dcm"]
+    process = subprocess.Popen(
+        [*CLI, "encode", str(series_case / "new.seg.nrrd"), "-r", str(series_case / "ct"), "-o", str(out), "--overwrite"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    uids, others = _series_state(out)
+    assert others == [], others  # no staging folder, no temporary file
+    assert len(uids) == 1, "a mixed series"
+    names = sorted(p.name for p in out.glob("LabelMapSEG_*.dcm"))
+    if process.returncode == 0:
+        assert names == ["LabelMapSEG_001.dcm", "LabelMapSEG_002.dcm"]  # the new series, none of the old layers left
+    else:
+        assert process.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+        assert names in (old_files, ["LabelMapSEG_001.dcm", "LabelMapSEG_002.dcm"])
+
+
+def _batch_input(folder: Path, count: int) -> Path:
+    source = folder / "in"
+    geometry = axial_geometry(shape=(30, 200, 200))
+    for index in range(count):
+        images = make_image_series(geometry)
+        for image in images:
+            image.PatientID = f"P{index:02d}"
+        square = [[20.5, 20.5], [150.5, 20.5], [150.5, 150.5], [20.5, 150.5]]
+        rois = [SyntheticRoi(f"R{r}", [SyntheticContour(k, np.array(square) + r) for k in range(30)]) for r in range(6)]
+        (source / f"p{index}").mkdir(parents=True)
+        make_rtstruct(images, geometry, rois).save_as(source / f"p{index}" / "RS.dcm", enforce_file_format=True)
+        save(images, source / f"p{index}" / "ct")
+    return source
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_batch_stops_promptly_and_a_rerun_completes_it(tmp_path, signum):
+    source = _batch_input(tmp_path, 8)
+    target = tmp_path / "out"
+    process = subprocess.Popen([*CLI, "batch", str(source), str(target), "-j", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    sent = time.monotonic()
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 10, "the batch did not stop promptly"
+    if process.returncode == 0:
+        pytest.skip("the batch finished before the signal (a very fast machine)")
+    assert process.returncode == 130 and "summary" in stderr and "Traceback" not in stderr, stderr
+    summary = json.loads((target / "batch_summary.json").read_text())
+    statuses = [r["status"] for r in summary["results"]]
+    assert "not run (interrupted)" in statuses and len(statuses) == 8
+    assert not [p for p in target.iterdir() if p.name.endswith(".partial")]
+    finished = [r for r in summary["results"] if r["status"] == "ok"]
+    for result in finished:
+        assert (Path(result["output_dir"]) / "result.json").exists()
+    again = subprocess.run([*CLI, "batch", str(source), str(target), "-j", "2"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    rerun = json.loads((target / "batch_summary.json").read_text())
+    assert sorted(r["status"] for r in rerun["results"]).count("skipped (done before)") == len(finished)
+    assert all(r["status"] in ("ok", "skipped (done before)") for r in rerun["results"])
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_get_the_permissions_of_the_umask(tmp_path, umask, mode):
+    ct, rtstruct = write_demo_case(tmp_path / "dicom")
+
+    def run(*arguments):
+        return subprocess.run([*CLI, *arguments], capture_output=True, text=True, preexec_fn=lambda: os.umask(umask))
+
+    assert run("rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.seg.nrrd"), "--preview", str(tmp_path / "p.png")).returncode == 0
+    assert run("encode", str(tmp_path / "x.seg.nrrd"), "-r", str(ct), "-o", str(tmp_path / "seg")).returncode == 0
+    written = [tmp_path / "x.seg.nrrd", tmp_path / "p.png", *sorted((tmp_path / "seg").glob("*.dcm"))]
+    assert len(written) == 5
+    assert {oct(p.stat().st_mode & 0o777) for p in written} == {oct(mode)}
+
+
+def test_a_full_disk_is_one_sentence_and_leaves_nothing(tmp_path):
+    """RLIMIT_FSIZE makes writes past 200 kB fail as on a full disk (EFBIG)."""
+    ct, rtstruct = write_demo_case(tmp_path / "dicom")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    result = subprocess.run([*CLI, "encode", str(_labels(tmp_path, ct, rtstruct)), "-r", str(ct), "-o", str(out), "-t", "explicit"],
+                            capture_output=True, text=True, preexec_fn=limit)
+    assert result.returncode == EXIT_ERROR, result.stderr
+    assert "file size limit" in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert list(out.iterdir()) == []
+
+
+def _labels(tmp_path, ct, rtstruct):
+    labels = tmp_path / "labels.seg.nrrd"
+    if not labels.exists():
+        assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(labels)]) == EXIT_OK
+    return labels
+
+
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path):
+    if os.geteuid() == 0:
+        # root writes into 0555 folders; a read-only mount is what stops it
+        readonly = tmp_path / "ro"
+        readonly.mkdir()
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(readonly)], capture_output=True)
+        if mounted.returncode != 0:
+            pytest.skip("running as root and cannot mount a read-only file system here")
+    else:
+        readonly = tmp_path / "ro"
+        readonly.mkdir(mode=0o555)
+    try:
+        ct, rtstruct = write_demo_case(tmp_path / "dicom")
+        result = subprocess.run([*CLI, "rtstruct", str(rtstruct), "-r", str(ct), "-o", str(readonly / "x.seg.nrrd")], capture_output=True, text=True)
+        assert result.returncode == EXIT_ERROR and "cannot write there" in result.stderr and "Traceback" not in result.stderr
+        assert "Reference:" not in result.stdout  # refused before converting
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(readonly)], capture_output=True)
+
+
+# -- decompression bombs --------------------------------------------------------------------------------
+def _deflate_bomb(path: Path, seg: Path, inflated: int) -> None:
+    """``seg`` rewritten as a Deflated data set whose Pixel Data claims ``inflated`` bytes of zeros."""
+    dataset = pydicom.dcmread(seg)
+    header = pydicom.filebase.DicomBytesIO()
+    header.is_little_endian, header.is_implicit_VR = True, False
+    del dataset.PixelData
+    pydicom.filewriter.write_dataset(header, dataset)
+    meta = pydicom.filebase.DicomBytesIO()
+    meta.is_little_endian, meta.is_implicit_VR = True, False
+    meta.write(b"\x00" * 128 + b"DICM")
+    dataset.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1.99"
+    pydicom.filewriter.write_file_meta_info(meta, dataset.file_meta, enforce_standard=True)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    with open(path, "wb") as handle:
+        handle.write(meta.getvalue())
+        handle.write(compressor.compress(header.getvalue() + b"\xe0\x7f\x10\x00OB\x00\x00" + inflated.to_bytes(4, "little")))
+        zeros = b"\x00" * (1 << 22)
+        for _ in range(inflated // len(zeros)):
+            handle.write(compressor.compress(zeros))
+        handle.write(compressor.flush())
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bomb")
+    ct, rtstruct = write_demo_case(folder / "dicom")
+    assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(folder / "l.seg.nrrd")]) == EXIT_OK
+    assert main(["encode", str(folder / "l.seg.nrrd"), "-r", str(ct), "-o", str(folder / "seg")]) == EXIT_OK
+    (folder / "in").mkdir()
+    path = folder / "in" / "bomb.dcm"
+    _deflate_bomb(path, sorted((folder / "seg").glob("*.dcm"))[0], 2 << 30)
+    assert path.stat().st_size < 4_000_000
+    return path
+
+
+@pytest.mark.parametrize("command", ["series", "info", "decode", "batch"])
+def test_a_deflate_bomb_is_refused_within_a_memory_limit(bomb, tmp_path, command):
+    """A 2 MB file that inflates to 2 GiB: every command refuses it (or skips it) under a
+    600 MB address-space limit, with the reason, no traceback."""
+    arguments = {
+        "series": ["series", str(bomb.parent)],
+        "info": ["info", str(bomb)],
+        "decode": ["decode", str(bomb), "-o", str(tmp_path / "x.seg.nrrd")],
+        "batch": ["batch", str(bomb.parent), str(tmp_path / "out"), "-j", "1"],
+    }[command]
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
+
+    result = subprocess.run([*CLI, *arguments], capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr, result.stderr
+    text = result.stdout + result.stderr
+    assert "inflates to more than" in text or "exceeds resource limits" in text, text
+    if command in ("info", "decode"):
+        assert result.returncode == EXIT_ERROR
+
+
+# -- the command line's messages ------------------------------------------------------------------------------------
+@pytest.fixture
+def demo(tmp_path):
+    return write_demo_case(tmp_path / "dicom")
+
+
+def test_reference_option_in_any_order_and_repeated(demo, tmp_path, capsys):
+    ct, rtstruct = demo
+    assert main(["rtstruct", "-r", str(ct), str(rtstruct), "-o", str(tmp_path / "a.seg.nrrd")]) == EXIT_OK
+    files = sorted(ct.glob("*"))
+    half = len(files) // 2
+    command = ["rtstruct", str(rtstruct), "-o", str(tmp_path / "b.seg.nrrd")]
+    command += [a for f in files[:half] for a in ("-r", str(f))] + ["-r", str(files[half].parent)]
+    assert main(command) == EXIT_OK
+    np.testing.assert_array_equal(read_label_file(tmp_path / "a.seg.nrrd")[0].array, read_label_file(tmp_path / "b.seg.nrrd")[0].array)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda ct, rs, t: ["rtstruct", str(ct), "-r", str(ct), "-o", str(t / "x.seg.nrrd")], "is a folder; give the RT Structure Set file"),
+        (lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t)], "is a folder; give a file name ending in .seg.nrrd"),
+        (lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t / "x.txt")], "unknown output type '.txt'"),
+        (lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t / "x.seg.nrrd"), "--preview", str(t / "p.txt")], "give a file name ending in .png"),
+        (lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t / "x.nrrd")], "(--split-layers)"),
+        (lambda ct, rs, t: ["encode", str(t), "-r", str(ct), "-o", str(t / "seg")], "is a folder; give the label file"),
+        (lambda ct, rs, t: ["decode", str(rs), "-o", str(t / "x.seg.nrrd")], "not a Segmentation"),
+    ],
+)
+def test_messages_name_the_problem_and_the_option(demo, tmp_path, capsys, build, message):
+    ct, rtstruct = demo
+    assert main(build(ct, rtstruct, tmp_path)) == EXIT_ERROR
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1 and "Traceback" not in error, error
+    assert not (tmp_path / "seg").exists()  # a failed command leaves no empty output folder
+
+
+def test_existing_output_names_the_overwrite_option(demo, tmp_path, capsys):
+    ct, rtstruct = demo
+    (tmp_path / "x.seg.nrrd").write_text("keep")
+    assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.seg.nrrd")]) == EXIT_ERROR
+    assert "use --overwrite" in capsys.readouterr().err and (tmp_path / "x.seg.nrrd").read_text() == "keep"
+
+
+def test_missing_study_instance_uid_is_named(demo, tmp_path, capsys):
+    ct, rtstruct = demo
+    assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.seg.nrrd")]) == EXIT_OK
+    for path in ct.glob("*"):
+        dataset = pydicom.dcmread(path)
+        dataset.StudyInstanceUID = ""
+        dataset.save_as(path)
+    capsys.readouterr()
+    assert main(["encode", str(tmp_path / "x.seg.nrrd"), "-r", str(ct), "-o", str(tmp_path / "seg")]) == EXIT_ERROR
+    assert "no Study Instance UID (0020,000D)" in capsys.readouterr().err and not (tmp_path / "seg").exists()
+
+
+@pytest.mark.parametrize("flip", [(0,), (1,), (0, 2), ()], ids=["k", "j", "k-i", "transposed"])
+def test_a_nifti_with_flipped_or_swapped_axes_is_reoriented_not_resampled(demo, tmp_path, capsys, flip):
+    """The same voxel centres in another axis order or direction: encode swaps/reverses the
+    array to the reference grid (exact voxels); another lattice is refused, saying what differs."""
+    import nibabel
+
+    ct, rtstruct = demo
+    assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.nii.gz"), "--split-layers"]) == EXIT_OK
+    (layer,) = read_label_file(tmp_path / "x.nii.gz")
+    image = nibabel.load(str(tmp_path / "x.nii.gz"))
+    data, affine = np.asarray(image.dataobj), image.affine.copy()
+    for axis in flip:
+        data = np.flip(data, axis=axis)
+        affine[:3, 3] += affine[:3, axis] * (data.shape[axis] - 1)
+        affine[:3, axis] *= -1
+    if not flip:
+        data = np.transpose(data, (1, 0, 2))
+        affine[:3, [0, 1]] = affine[:3, [1, 0]]
+    nibabel.save(nibabel.Nifti1Image(np.ascontiguousarray(data), affine), str(tmp_path / "odd.nii.gz"))
+    capsys.readouterr()
+    assert main(["encode", str(tmp_path / "odd.nii.gz"), "-r", str(ct), "-o", str(tmp_path / "seg")]) == EXIT_OK
+    assert "swapped/reversed to match (no resampling)" in capsys.readouterr().err
+    assert main(["decode", str(tmp_path / "seg"), "-r", str(ct), "-o", str(tmp_path / "back.nrrd")]) == EXIT_OK
+    np.testing.assert_array_equal(read_label_file(tmp_path / "back.nrrd")[0].array, layer.array)
+    affine[:3, 3] += 0.37  # now a different lattice
+    nibabel.save(nibabel.Nifti1Image(np.ascontiguousarray(data), affine), str(tmp_path / "shifted.nii.gz"))
+    capsys.readouterr()
+    assert main(["encode", str(tmp_path / "shifted.nii.gz"), "-r", str(ct), "-o", str(tmp_path / "seg2")]) == EXIT_ERROR
+    assert "origin" in capsys.readouterr().err
+
+
+def test_series_lists_images_without_series_uid_and_every_skipped_file(tmp_path, capsys):
+    geometry = axial_geometry(shape=(5, 8, 8))
+    images = make_image_series(geometry)
+    for image in images:
+        image.SeriesInstanceUID = ""
+        image.SOPInstanceUID = ""
+    save(images, tmp_path / "ct")
+    (tmp_path / "ct" / "notes.txt").write_text("not DICOM")
+    os.symlink(tmp_path / "ct", tmp_path / "link")
+    assert main(["series", str(tmp_path / "link")]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "(no Series Instance UID)" in out and "5 image(s)" in out and "notes.txt: not DICOM" in out
+    (tmp_path / "empty").mkdir()
+    assert main(["series", str(tmp_path / "empty")]) == EXIT_ERROR
+    assert "no image series found" in capsys.readouterr().err
+
+
+def test_help_shows_every_subcommand_and_default(capsys):
+    for command in ("rtstruct", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "usage:" in text and len(text.splitlines()) > 4
+    with pytest.raises(SystemExit):
+        main(["batch", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: labelmap-seg)" in text and "(default: rle)" in text and "pixel encoding" in text
