@@ -1,5 +1,8 @@
 import sys
 
-from .cli import main
+from .cli import EXIT_INTERRUPTED, main
 
-sys.exit(main())
+try:
+    sys.exit(main())
+except KeyboardInterrupt:  # an interrupt that arrives after main's own handler (exit code as for Ctrl-C)
+    sys.exit(EXIT_INTERRUPTED)

@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt as interrupt:
         _remove_created_folders()
-        print(f"dicomlabelmap: interrupted; {interrupt.args[0] if interrupt.args else 'nothing was written'}", file=sys.stderr)
+        detail = interrupt.args[0] if interrupt.args else "every output is as it was before, or complete (never partial)"
+        print(f"dicomlabelmap: interrupted; {detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         if previous is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -70,6 +71,16 @@ def os_errors_named(target: Path, what: str = "write") -> Iterator[None]:
 
 
 def _cause(error: OSError) -> str:
+    """The reason in words; pydicom re-raises write errors without their errno, which is then
+    found in the chained exception or the message."""
+    number = error.errno
+    link: BaseException | None = error
+    while number is None and link is not None:
+        number = getattr(link, "errno", None)
+        link = link.__cause__ or link.__context__
+    if number is None:
+        found = re.search(r"\[Errno (\d+)\]", str(error))
+        number = int(found.group(1)) if found else None
     causes = {
         errno.ENOSPC: "the disk is full",
         errno.EDQUOT: "the disk quota is exceeded",
@@ -80,7 +91,7 @@ def _cause(error: OSError) -> str:
         errno.EISDIR: "it is a folder, not a file",
         errno.ENOTDIR: "a part of the path is a file, not a folder",
     }
-    return causes.get(error.errno or 0, error.strerror or str(error))
+    return causes.get(number or 0, error.strerror or str(error).splitlines()[-1])
 
 
 def check_output_file(target: Path, overwrite: bool) -> None:
@@ -160,13 +171,16 @@ def staged_series(folder: Path, names: Sequence[str], overwrite: bool, replaces:
                 publish_mode(staging / name)
             retired = staging / "replaced"
             retired.mkdir()
+            # An interrupt held back here arrives once the swap and the cleanup are done.
             with _signals_held():
                 for path in old if overwrite else []:
                     os.replace(path, retired / path.name)
                 for name in names:
                     os.replace(staging / name, folder / name)
+                shutil.rmtree(staging, ignore_errors=True)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with _signals_held():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextmanager

@@ -16,7 +16,8 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from .errors import DicomLabelMapError, InvalidDicomError
+from .errors import DicomLabelMapError, InvalidDicomError, ResourceLimitError
+from .limits import check_deflated_file
 from .findings import Finding
 from .geometry import ImageGeometry
 from .labels import LabelVolume
@@ -124,6 +125,12 @@ def read_seg_series(
 
 
 def _header(path: Path, explicit: bool) -> Dataset | None:
+    try:
+        check_deflated_file(path)  # a decompression bomb is refused before pydicom inflates it
+    except ResourceLimitError:
+        if explicit:
+            raise
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
