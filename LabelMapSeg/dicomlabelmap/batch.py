@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -253,10 +254,10 @@ def _convert(job: Job, result: JobResult) -> None:
 
 
 def _remove_tree(folder: Path) -> None:
+    """Remove a folder and everything in it (a staging folder may hold a killed writer's own
+    staging folder)."""
     if folder.is_dir():
-        for child in folder.iterdir():
-            child.unlink()
-        folder.rmdir()
+        shutil.rmtree(folder)
 
 
 def run_batch(
@@ -356,17 +357,15 @@ def _run_pool(
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and terminate the workers (their staging folders are
-    removed by the caller): an interrupted batch stops within seconds."""
-    processes = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
+    """Cancel what has not started and kill the workers (their staging folders are removed by
+    the caller): an interrupted batch stops within seconds."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=5)
         if process.is_alive():
             process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _pool_round(jobs: list[Job], workers: int, runner: Callable[[Job], JobResult], done: Callable[[JobResult], None]) -> list[Job]:
@@ -377,21 +376,22 @@ def _pool_round(jobs: list[Job], workers: int, runner: Callable[[Job], JobResult
 
     context = multiprocessing.get_context("spawn")  # no inherited state, same on every platform
     lost: list[Job] = []
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, max_tasks_per_child=1) as pool:
+    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, max_tasks_per_child=1)
+    try:
         futures = {pool.submit(runner, job): job for job in jobs}
-        try:
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    lost.append(job)
-                    continue
-                except Exception as error:  # a bug, not bad input: still only this job fails
-                    logger.exception("converting %s", job.path)
-                    result = JobResult(job.path, job.kind, "failed", job.output_dir, reason=f"internal error {type(error).__name__}: {error}")
-                done(result)
-        except KeyboardInterrupt:
-            _stop(pool)
-            raise
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                lost.append(job)
+                continue
+            except Exception as error:  # a bug, not bad input: still only this job fails
+                logger.exception("converting %s", job.path)
+                result = JobResult(job.path, job.kind, "failed", job.output_dir, reason=f"internal error {type(error).__name__}: {error}")
+            done(result)
+    except BaseException:
+        _stop(pool)  # no waiting for workers: an interrupt stops the batch now
+        raise
+    pool.shutdown(wait=True)
     return sorted(lost, key=lambda job: job.path)

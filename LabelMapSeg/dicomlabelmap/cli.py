@@ -304,6 +304,15 @@ def _run_batch(arguments: argparse.Namespace) -> int:
             arguments.overwrite,
             arguments.allow_missing_slices,
         )
+    except KeyboardInterrupt as interrupt:
+        if bar is not None:
+            bar.close()
+        # The summary is written and the workers are killed; Python's own exit would now wait
+        # for the process pool's feeder thread, which can block on a killed worker's pipe.
+        print(f"dicomlabelmap: interrupted; {interrupt.args[0] if interrupt.args else ''}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     finally:
         if bar is not None:
             bar.close()

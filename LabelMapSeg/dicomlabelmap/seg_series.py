@@ -17,10 +17,10 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from .errors import DicomLabelMapError, InvalidDicomError, ResourceLimitError
-from .limits import check_deflated_file
 from .findings import Finding
 from .geometry import ImageGeometry
 from .labels import LabelVolume
+from .limits import check_deflated_file
 from .seg_reader import FunctionalGroups, SegContents, _frame_geometry, _grid, read_seg
 from .segment import Segment
 from .series import ReferenceSeries, walk_files
