@@ -128,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
         help="accept a reference series with missing slices: keep its regular grid, leave those positions without an image (reported)",
     )
     rtstruct.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
+    _add_compression_option(rtstruct)
     rtstruct.add_argument("--overwrite", action="store_true", help="replace existing output files")
     rtstruct.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
     rtstruct.add_argument(
@@ -187,6 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         help="FRACTIONAL: fraction of Maximum Fractional Value counted as inside (default 0.5)",
     )
     decode.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: one file per layer")
+    _add_compression_option(decode)
     decode.add_argument("--overwrite", action="store_true", help="replace existing output files")
     decode.set_defaults(handler=_run_decode)
 
@@ -320,6 +322,17 @@ def _run_batch(arguments: argparse.Namespace) -> int:
     return EXIT_PARTIAL if any(r.status == "failed" for r in summary.results) else EXIT_OK
 
 
+def _add_compression_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--compression-level",
+        type=int,
+        choices=range(10),
+        default=1,
+        metavar="0-9",
+        help="gzip level of .seg.nrrd/.nrrd output: 1 is fast (as Slicer writes), 9 smallest, 0 uncompressed",
+    )
+
+
 def _add_seg_options(parser: argparse.ArgumentParser, syntaxes: list[str]) -> None:
     parser.add_argument(
         "-t",
@@ -416,7 +429,11 @@ def _convert_and_write(
         failures = "; ".join(str(f) for f in conversion.findings if f.severity.value == "error")
         raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")
     written = write_label_file(
-        output, conversion.label_volumes, getattr(arguments, "overwrite", False), getattr(arguments, "split_layers", False)
+        output,
+        conversion.label_volumes,
+        getattr(arguments, "overwrite", False),
+        getattr(arguments, "split_layers", False),
+        getattr(arguments, "compression_level", 1),
     )
     return conversion, written
 
@@ -508,7 +525,7 @@ def _run_decode(arguments: argparse.Namespace) -> int:
 
     reference = read_reference_series(arguments.reference) if arguments.reference else None
     series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold)
-    written = write_label_file(arguments.output, series.volumes, arguments.overwrite, arguments.split_layers)
+    written = write_label_file(arguments.output, series.volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)
     for finding in series.findings:
         print(f"  {finding}", file=sys.stderr)
     kinds = "/".join(sorted({content.segmentation_type for content in series.contents}))
