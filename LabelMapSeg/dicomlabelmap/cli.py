@@ -506,6 +506,8 @@ def _run_encode(arguments: argparse.Namespace) -> int:
     volumes = read_label_file(arguments.labels)
     with _progress_bar() as progress:
         reference = read_reference_series(arguments.reference, progress=progress)
+        for finding in reference.findings:
+            print(f"  {finding}", file=sys.stderr)
         placed = [volume.on_grid(reference.geometry) for volume in volumes]  # same lattice in another axis order: reoriented
         if any(mine is not theirs for mine, theirs in zip(placed, volumes, strict=True)):
             print(

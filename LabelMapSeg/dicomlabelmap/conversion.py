@@ -39,8 +39,8 @@ class RtStructConversion:
 
     @property
     def findings(self) -> list[Finding]:
-        """File-level findings followed by every ROI's findings."""
-        return list(self.structure_set.findings) + [f for roi in self.rois for f in roi.findings]
+        """File-level findings (structure set, then reference series) followed by every ROI's."""
+        return list(self.structure_set.findings) + list(self.reference.findings) + [f for roi in self.rois for f in roi.findings]
 
     @property
     def failed_rois(self) -> list[RoiRaster]:
@@ -67,7 +67,7 @@ class RtStructConversion:
             },
             "layers": len(self.label_volumes),
             "rois": [roi_row(roi, self, layers) for roi in self.rois],
-            "findings": [f.to_dict() for f in self.structure_set.findings],
+            "findings": [f.to_dict() for f in self.structure_set.findings + self.reference.findings],
         }
 
 

@@ -8,6 +8,7 @@ and the attribute, an ROI with an error is not converted, and every other ROI st
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.valuerep import validate_value
 
 from .errors import InvalidDicomError, malformed_input
 from .findings import Finding, Severity
@@ -124,8 +126,24 @@ def read_rtstruct(source: str | Path | Dataset) -> StructureSet:
     """
     path = None if isinstance(source, Dataset) else Path(source)
     dataset = source if isinstance(source, Dataset) else _read_file(Path(source))
-    with malformed_input(path, "the RT Structure Set"):
+    with malformed_input(path, "the RT Structure Set"), warnings.catch_warnings():
+        # pydicom's value warnings do not name the element; the names and labels read are
+        # checked against their VR here instead (_checked_text), once, naming the attribute.
+        warnings.simplefilter("ignore", UserWarning)
         return _read_structure_set(dataset, path)
+
+
+def _checked_text(item: Dataset, keyword: str, findings: list[Finding], where: str, roi: tuple[int, str] | None = None) -> str:
+    """A text attribute's value; one that breaks its VR (too long, say) is kept and reported."""
+    element = item.get(keyword)
+    if element is None or element == "":
+        return ""
+    try:
+        validate_value(item[keyword].VR, item[keyword].value, pydicom.config.RAISE)
+    except ValueError as problem:
+        number, name = roi if roi is not None else (None, None)
+        findings.append(Finding(Severity.WARNING, f"{where}{keyword}: {problem} The value is used as it is.", number, name, keyword))
+    return str(element)
 
 
 def _read_structure_set(dataset: Dataset, path: Path | None) -> StructureSet:
@@ -138,15 +156,17 @@ def _read_structure_set(dataset: Dataset, path: Path | None) -> StructureSet:
         )
     if "StructureSetROISequence" not in dataset:
         raise InvalidDicomError("Structure Set ROI Sequence is missing", path, "StructureSetROISequence")
+    file_findings: list[Finding] = []
     structure_set = StructureSet(
         path=path,
         sop_instance_uid=str(dataset.get("SOPInstanceUID", "")),
-        label=str(dataset.get("StructureSetLabel", "")),
+        label=_checked_text(dataset, "StructureSetLabel", file_findings, f"{path.name if path else 'the structure set'}: "),
         frame_of_reference_uids=_referenced_frames(dataset),
         referenced_series_uids=_referenced_series(dataset),
         rois=[],
         dataset=dataset,
     )
+    structure_set.findings.extend(file_findings)
     rois = _read_rois(dataset, structure_set)
     _read_observations(dataset, rois)
     _read_contours(dataset, rois, structure_set)
@@ -211,7 +231,8 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> list[Roi]:
                 )
             )
             continue
-        name = str(item.get("ROIName", "") or f"ROI {number}")
+        checks: list[Finding] = []
+        name = _checked_text(item, "ROIName", checks, "", None) or f"ROI {number}"
         frame = str(item.get("ReferencedFrameOfReferenceUID", "") or "") or None
         roi = Roi(
             number=number,
@@ -229,6 +250,8 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> list[Roi]:
                 "Referenced Frame of Reference UID is missing; the reference series' Frame of Reference is assumed",
                 "ReferencedFrameOfReferenceUID",
             )
+        for finding in checks:
+            roi._finding(finding.severity, finding.message, finding.attribute)
         rois.append(roi)
     by_number: dict[int, list[Roi]] = {}
     for roi in rois:

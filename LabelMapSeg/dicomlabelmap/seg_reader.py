@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,8 +97,14 @@ def read_seg(
     path = None if isinstance(source, Dataset) else Path(source)
     dataset = source if isinstance(source, Dataset) else _read(Path(source))
     try:
-        with malformed_input(path, "the Segmentation"):
-            return _read_dataset(dataset, path, reference, fractional_threshold)
+        with malformed_input(path, "the Segmentation"), warnings.catch_warnings(record=True) as library:
+            warnings.simplefilter("always", UserWarning)
+            contents = _read_dataset(dataset, path, reference, fractional_threshold)
+        # pydicom's own warnings (invalid values) become findings, once each, naming the file.
+        where = f"{path.name}: " if path is not None else ""
+        for message in dict.fromkeys(str(w.message) for w in library if issubclass(w.category, UserWarning)):
+            contents.findings.append(Finding(Severity.WARNING, f"{where}pydicom: {message}"))
+        return contents
     except InvalidDicomError as error:
         if error.path is None and path is not None:
             raise type(error)(str(error), path, error.attribute) from error

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 import struct
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -372,6 +373,14 @@ def _save(dataset: Dataset, path: Path) -> None:
     correct_ambiguous_vr(dataset, True)
     dataset[_PER_FRAME_FUNCTIONAL_GROUPS] = per_frame
     dataset.set_original_encoding(False, True, dataset._character_set)
+    with warnings.catch_warnings():
+        # pydicom re-validates values copied from the source (reported by the series reader,
+        # naming the attribute); our own values are built valid.
+        warnings.simplefilter("ignore", UserWarning)
+        _write(dataset, path)
+
+
+def _write(dataset: Dataset, path: Path) -> None:
     if dataset.file_meta.TransferSyntaxUID != TransferSyntax.DEFLATED.uid:
         dataset.save_as(path, enforce_file_format=True)
         return

@@ -23,6 +23,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
 from .errors import DATA_ERRORS, GeometryError, InvalidDicomError, ReferenceSeriesError, ResourceLimitError, malformed_input
+from .findings import Finding, Severity
 from .geometry import FloatArray, ImageGeometry, check_image_orientation
 from .limits import check_deflated_file
 from .progress import ProgressCallback, report
@@ -105,6 +106,8 @@ class ReferenceSeries:
     skipped: dict[str, int] = field(default_factory=dict)
     #: Every file not used, with its reason: ``[(path, reason), ...]``.
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    #: Problems of the series' own values (e.g. an attribute too long for its VR), named.
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def missing_slices(self) -> list[int]:
@@ -503,10 +506,7 @@ def _assemble_checked(
         (count, first.rows, first.columns),
         str(first.dataset.get("FrameOfReferenceUID", "")) or None,
     )
-    attributes = Dataset()
-    for keyword in COPIED_ATTRIBUTES:
-        if keyword in first.dataset:
-            attributes[keyword] = first.dataset[keyword]
+    attributes, findings = _copied_attributes(first)
     slices: list[SourceSlice] = []
     positions = geometry.slice_positions()
     by_index = dict(zip((int(i) for i in indices), frames, strict=True))
@@ -518,7 +518,7 @@ def _assemble_checked(
             slices.append(
                 SourceSlice(frame.path, frame.sop_class_uid, frame.sop_instance_uid, frame.frame_number, tuple(frame.position.tolist()))  # type: ignore[arg-type]
             )
-    return ReferenceSeries(
+    series = ReferenceSeries(
         geometry,
         slices,
         series_uid,
@@ -527,6 +527,33 @@ def _assemble_checked(
         attributes,
         skipped,
     )
+    series.findings = findings
+    return series
+
+
+def _copied_attributes(first: _Frame) -> tuple[Dataset, list[Finding]]:
+    """The attributes derived objects copy, each checked against its VR once: pydicom would warn
+    about an invalid value (too long a Study ID, say) without naming the element, on reading and
+    again on writing; here it becomes one finding naming the file and the attribute."""
+    from pydicom.valuerep import validate_value
+
+    attributes, findings = Dataset(), []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reported below, once, with the attribute's name
+        for keyword in COPIED_ATTRIBUTES:
+            if keyword not in first.dataset:
+                continue
+            element = first.dataset[keyword]
+            attributes[keyword] = element
+            if element.VR == "SQ" or element.value in (None, ""):
+                continue
+            try:
+                validate_value(element.VR, element.value, pydicom.config.RAISE)
+            except ValueError as problem:
+                findings.append(
+                    Finding(Severity.WARNING, f"{first.path.name}: {keyword}: {problem} The value is copied as it is.", attribute=keyword)
+                )
+    return attributes, findings
 
 
 def _frame_name(frame: _Frame) -> str:

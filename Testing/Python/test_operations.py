@@ -358,3 +358,25 @@ def test_help_shows_every_subcommand_and_default(capsys):
         main(["batch", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: labelmap-seg)" in text and "(default: rle)" in text and "pixel encoding" in text
+
+
+def test_library_warnings_become_one_finding_naming_file_and_attribute(demo, tmp_path):
+    """A Study ID longer than SH allows: pydicom would warn twice without naming the element;
+    we report it once, naming the file and the attribute, and copy the value as it is."""
+    ct, rtstruct = demo
+    assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.seg.nrrd")]) == EXIT_OK
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in ct.glob("*"):
+            dataset = pydicom.dcmread(path)
+            dataset.StudyID = "S" * 20
+            dataset.save_as(path)
+    result = subprocess.run([*CLI, "encode", str(tmp_path / "x.seg.nrrd"), "-r", str(ct), "-o", str(tmp_path / "seg")], capture_output=True, text=True)
+    assert result.returncode == EXIT_OK, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "StudyID" in line]
+    assert len(lines) == 1 and "exceeds the maximum length of 16 allowed for VR SH" in lines[0] and ".dcm" in lines[0]
+    assert "UserWarning" not in result.stderr
+    seg = sorted((tmp_path / "seg").glob("*.dcm"))[0]
+    assert pydicom.dcmread(seg, stop_before_pixels=True).StudyID == "S" * 20

@@ -155,3 +155,23 @@ def test_broken_contour_data_in_a_file(tmp_path, replacement, match):
     finding = _only_finding(structure_set.roi("Bad"))
     assert finding.severity is Severity.ERROR and finding.attribute == "ContourData" and match in finding.message
     assert not structure_set.roi("Good").findings
+
+
+def test_a_value_too_long_for_its_vr_is_named_once_and_kept():
+    """ROI Name longer than LO's 64 characters: one warning on that ROI naming ROIName; the
+    name is used as it is; pydicom's own warning (which names no element) is not shown."""
+    import warnings
+
+    dataset, _ = _dataset()
+    long_name = "N" * 70
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset.StructureSetROISequence[0].ROIName = long_name
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        structure_set = read_rtstruct(dataset)
+    roi = structure_set.rois[0]
+    assert roi.name == long_name
+    (finding,) = [f for f in roi.findings if f.attribute == "ROIName"]
+    assert finding.severity is Severity.WARNING and "exceeds the maximum length of 64" in finding.message
+    assert not [w for w in shown if "exceeds" in str(w.message)]
