@@ -99,15 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         "(never cropped or resampled), with keyholes, nested contours and CLOSEDPLANAR_XOR holes right.",
     )
     rtstruct.add_argument("rtstruct", type=Path, help="the RT Structure Set file")
-    rtstruct.add_argument(
-        "-r",
-        "--reference",
-        type=Path,
-        action="append",
-        required=True,
-        metavar="PATH",
-        help="folder or file holding the reference image series (repeat the option for several)",
-    )
+    _add_reference_option(rtstruct, required=True)
     rtstruct.add_argument(
         "-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii (type from the suffix)"
     )
@@ -150,15 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     syntaxes = [syntax.value for syntax in TransferSyntax.writable_syntaxes()]
     encode = _subcommand(commands, "encode", help="write label maps (.seg.nrrd, .nrrd, .nii.gz) as Label Map SEG on a reference series")
     encode.add_argument("labels", type=Path, help="label file: .seg.nrrd, .nrrd, .nii.gz or .nii")
-    encode.add_argument(
-        "-r",
-        "--reference",
-        type=Path,
-        action="append",
-        required=True,
-        metavar="PATH",
-        help="folder or file holding the reference image series (repeat the option for several)",
-    )
+    _add_reference_option(encode, required=True)
     encode.add_argument("-o", "--output", type=Path, required=True, help="output folder (one file per label layer)")
     _add_seg_options(encode, syntaxes)
     encode.set_defaults(handler=_run_encode)
@@ -171,14 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         "(a Label Map SEG series has one instance per label layer; all become layers of one .seg.nrrd).",
     )
     decode.add_argument("seg", type=Path, nargs="+", help="Segmentation file(s) or folder(s) holding one series")
-    decode.add_argument(
-        "-r",
-        "--reference",
-        type=Path,
-        action="append",
-        metavar="PATH",
-        help="reference series folder or file, repeatable (default: the grid of the SEG's own frames)",
-    )
+    _add_reference_option(decode, default_note="default: the grid of the SEG's own frames")
     decode.add_argument("-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii")
     decode.add_argument("--series-uid", help="Series Instance UID of the Segmentation series, when the folder holds several")
     decode.add_argument(
@@ -196,14 +173,7 @@ def _parser() -> argparse.ArgumentParser:
         commands, "convert", help="convert a BINARY/FRACTIONAL SEG to Label Map SEG, keeping segment numbers, names, colours, codes"
     )
     convert.add_argument("seg", type=Path, help="the Segmentation file")
-    convert.add_argument(
-        "-r",
-        "--reference",
-        type=Path,
-        action="append",
-        metavar="PATH",
-        help="reference series folder or file, repeatable (default: rebuilt from the SEG)",
-    )
+    _add_reference_option(convert, default_note="default: rebuilt from the SEG")
     convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     convert.add_argument(
         "--fractional-threshold", type=float, default=0.5, help="FRACTIONAL: fraction of Maximum Fractional Value counted as inside"
@@ -320,6 +290,19 @@ def _run_batch(arguments: argparse.Namespace) -> int:
             bar.close()
     print(json.dumps(summary.to_dict(), indent=1) if arguments.json else summary.table())
     return EXIT_PARTIAL if any(r.status == "failed" for r in summary.results) else EXIT_OK
+
+
+def _add_reference_option(parser: argparse.ArgumentParser, required: bool = False, default_note: str = "") -> None:
+    """``-r/--reference``: one path per option, repeatable, so it never swallows the input."""
+    parser.add_argument(
+        "-r",
+        "--reference",
+        type=Path,
+        action="append",
+        required=required,
+        metavar="PATH",
+        help="folder or file holding the reference image series (repeat the option for several)" + (f"; {default_note}" if default_note else ""),
+    )
 
 
 def _add_compression_option(parser: argparse.ArgumentParser) -> None:
