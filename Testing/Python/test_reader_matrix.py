@@ -336,6 +336,49 @@ def test_cornerstone_adapters(tmp_path_factory, tmp_path, cornerstone, case, pal
 
 
 # -- the other direction: label maps the peers write ---------------------------------------------------------
+CORNERSTONE_WRITES = {"explicit": "1.2.840.10008.1.2.1", "rle": "1.2.840.10008.1.2.5"}
+
+
+@pytest.mark.parametrize("case", [pytest.param("lung", marks=pytest.mark.realdata, id="lung1-001"), "eight_bit", "sixteen_bit"])
+@pytest.mark.parametrize("syntax", list(CORNERSTONE_WRITES))
+def test_we_read_cornerstone_label_maps(tmp_path_factory, tmp_path, cornerstone, case, syntax):
+    """OHIF's exporter (generateSegmentation with the Label Map SOP Class, explicit and RLE, the two
+    it writes) on our reference series: we decode its file voxel-exactly on the full grid, with its
+    segment numbers and names. It writes only the frames that hold labels; the others are background."""
+    node, cache = cornerstone
+    if case == "lung":
+        conversion = rtstruct_to_labels(shared_file("nsclc-lung1-001/rtstruct/RS.dcm"), shared_file("nsclc-lung1-001/ct"))
+        volume, reference = conversion.label_volumes[0], conversion.reference
+    else:
+        (volume,), reference = _synthetic(tmp_path, "sixteen_bit" if case == "sixteen_bit" else "mono")
+    array = volume.array.astype("<u2")
+    array.tofile(tmp_path / "labels.raw")
+    request = {
+        "files": [str(s.path) for s in reference.slices],
+        "labels": str(tmp_path / "labels.raw"),
+        "segments": [{"number": s.number, "label": s.label, "color": list(s.color or (128, 128, 128))} for s in volume.segments],
+        "transferSyntaxUid": CORNERSTONE_WRITES[syntax],
+    }
+    (tmp_path / "request.json").write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
+    shutil.copy(JAVASCRIPT / "write_seg.mjs", cache / "write_seg.mjs")
+    out = tmp_path / "cornerstone.dcm"
+    result = subprocess.run([node, str(cache / "write_seg.mjs"), str(tmp_path / "request.json"), str(out)], capture_output=True, text=True, cwd=cache)
+    assert result.returncode == 0, result.stderr[-2000:]
+    header = pydicom.dcmread(out, stop_before_pixels=True)
+    assert header.SOPClassUID == "1.2.840.10008.5.1.4.1.1.66.7"
+    assert header.file_meta.TransferSyntaxUID == CORNERSTONE_WRITES[syntax]
+    assert int(header.NumberOfFrames) == int(np.count_nonzero(array.reshape(len(array), -1).any(axis=1)))
+    assert int(header.BitsAllocated) == (16 if array.max() > 255 else 8)
+    (decoded,) = read_seg(out, reference).volumes
+    np.testing.assert_array_equal(decoded.array, volume.array)
+    assert sorted((s.number, s.label) for s in decoded.segments) == sorted((s.number, s.label) for s in volume.segments)
+    colors = {s.number: s.color for s in decoded.segments}
+    for segment in volume.segments:  # through CIELab and back: within rounding
+        assert np.abs(np.subtract(colors[segment.number], segment.color or (128, 128, 128))).max() <= 2, segment
+    # and our reader's checks find nothing a standard reader would refuse
+    assert not [f for f in validate_seg(out, run_dciodvfy=False) if f.severity.value == "error"]
+
+
 def _source_images(tmp_path: Path):
     geometry = ImageGeometry((4, 40, 40), [-20.0, -20.0, 10.0], [1.0, 1.0, 2.0], np.eye(3), "1.2.826.0.1.3680043.8.498.9")
     paths = save(make_image_series(geometry), tmp_path / "ct")
