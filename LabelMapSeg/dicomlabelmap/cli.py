@@ -101,8 +101,29 @@ def _parser() -> argparse.ArgumentParser:
     rtstruct.add_argument("rtstruct", type=Path, help="the RT Structure Set file")
     _add_reference_option(rtstruct, required=True)
     rtstruct.add_argument(
-        "-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii (type from the suffix)"
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii (type from the suffix); a folder with --format labelmap-seg/both "
+        "or --split-rois; a .json file with --format coco-rle",
     )
+    rtstruct.add_argument(
+        "--format",
+        choices=["label-file", "labelmap-seg", "both", "coco-rle"],
+        default="label-file",
+        help="label-file: -o's type; labelmap-seg: DICOM Label Map SEG in the -o folder; both: Label Map SEG and labels.seg.nrrd "
+        "in the -o folder; coco-rle: per-slice COCO run-length masks (needs pycocotools)",
+    )
+    rtstruct.add_argument(
+        "--split-rois",
+        action="store_true",
+        help="one binary mask file per label (ROI) in the -o folder, named from the scheme or the ROI, with labels.json",
+    )
+    rtstruct.add_argument(
+        "--mask-suffix", choices=[".nii.gz", ".nrrd", ".nii", ".seg.nrrd"], default=".nii.gz", help="file type of --split-rois masks"
+    )
+    _add_scheme_options(rtstruct)
     rtstruct.add_argument("--series-uid", help="Series Instance UID of the reference series, when the folder holds several")
     rtstruct.add_argument(
         "--slice-tolerance", type=float, metavar="MM", help="farthest a contour may lie from a slice (default: half the slice spacing)"
@@ -121,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rtstruct.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
     _add_compression_option(rtstruct)
-    rtstruct.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    _add_seg_options(rtstruct, [syntax.value for syntax in TransferSyntax.writable_syntaxes()], what="with --format labelmap-seg/both: ")
     rtstruct.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
     rtstruct.add_argument(
         "--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks into this .png (needs matplotlib)"
@@ -144,6 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     encode.add_argument("labels", type=Path, help="label file: .seg.nrrd, .nrrd, .nii.gz or .nii")
     _add_reference_option(encode, required=True)
     encode.add_argument("-o", "--output", type=Path, required=True, help="output folder (one file per label layer)")
+    encode.add_argument(
+        "--metadata",
+        type=Path,
+        metavar="JSON",
+        help="segment names, codes, colours and algorithm: a label scheme (--roi-map format) or dcmqi's --inputMetadata JSON",
+    )
     _add_seg_options(encode, syntaxes)
     encode.set_defaults(handler=_run_encode)
 
@@ -316,32 +343,75 @@ def _add_compression_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_seg_options(parser: argparse.ArgumentParser, syntaxes: list[str]) -> None:
+def _add_seg_options(parser: argparse.ArgumentParser, syntaxes: list[str], what: str = "") -> None:
     parser.add_argument(
         "-t",
         "--transfer-syntax",
         choices=syntaxes,
         default="rle",
-        help="pixel encoding (default rle: read by Slicer/dcmqi, highdicom and OHIF)",
+        help=f"{what}pixel encoding (default rle: read by Slicer/dcmqi, highdicom and OHIF)",
     )
-    parser.add_argument("--omit-empty-frames", action="store_true", help="leave out frames without labels (readers must then fill them)")
+    parser.add_argument(
+        "--omit-empty-frames", action="store_true", help=f"{what}leave out frames without labels (readers must then fill them)"
+    )
     parser.add_argument(
         "--palette-color",
         action="store_true",
-        help="PALETTE COLOR with a colour table and sRGB ICC profile instead of MONOCHROME2 + CIELab",
+        help=f"{what}PALETTE COLOR with a colour table and sRGB ICC profile instead of MONOCHROME2 + CIELab",
     )
-    parser.add_argument("--series-description", default="Label map segmentation", help="Series Description of the new series")
+    parser.add_argument(
+        "--series-description", help=f"{what}Series Description of the new series (default: 'Label map segmentation')"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
-def _seg_options(arguments: argparse.Namespace) -> SegWriteOptions:
+def _add_scheme_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--roi-map",
+        type=Path,
+        metavar="SCHEME.json",
+        help="label scheme: fixed label values, names, colours and codes by ROI name (aliases, patterns), overlap policy, "
+        "what to do with unmatched ROIs",
+    )
+    parser.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="NAME_OR_PATTERN",
+        help="convert only ROIs whose name (or scheme label) equals this, ignoring case, spaces, _ and -, or fully matches "
+        "it as a regular expression (repeatable)",
+    )
+    parser.add_argument(
+        "--exclude", action="append", default=[], metavar="NAME_OR_PATTERN", help="leave out ROIs matched the same way (repeatable)"
+    )
+
+
+def _scheme(arguments: argparse.Namespace) -> Any:
+    """The label scheme of ``--roi-map``/``--include``/``--exclude`` (``None`` without them)."""
+    from .scheme import LabelScheme, load_scheme
+
+    roi_map = getattr(arguments, "roi_map", None)
+    include, exclude = getattr(arguments, "include", []), getattr(arguments, "exclude", [])
+    if roi_map is not None:
+        return load_scheme(roi_map).with_selection(include, exclude)
+    if include or exclude:
+        return LabelScheme.selection(include, exclude)
+    return None
+
+
+def _seg_options(arguments: argparse.Namespace, metadata: dict[str, Any] | None = None) -> SegWriteOptions:
+    """Write options from the command line; ``metadata`` (series header values of a metadata
+    file) fills what the command line leaves unset."""
     from .seg_writer import SegWriteOptions
 
+    header = dict(metadata or {})
+    if arguments.series_description is not None:
+        header["series_description"] = arguments.series_description
     return SegWriteOptions(
         transfer_syntax=TransferSyntax(arguments.transfer_syntax),
         omit_empty_frames=arguments.omit_empty_frames,
         palette_color=arguments.palette_color,
-        series_description=arguments.series_description,
+        **header,
     )
 
 
@@ -390,8 +460,21 @@ def _progress_bar(enabled: bool = True) -> Iterator[ProgressCallback | None]:
 def _convert_and_write(
     arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[Path], output: Path
 ) -> tuple[RtStructConversion, list[Path]]:
-    from .conversion import rtstruct_to_labels
     from .labelfiles import write_label_file
+
+    conversion = _convert(arguments, rtstruct, reference)
+    written = write_label_file(
+        output,
+        conversion.label_volumes,
+        getattr(arguments, "overwrite", False),
+        getattr(arguments, "split_layers", False),
+        getattr(arguments, "compression_level", 1),
+    )
+    return conversion, written
+
+
+def _convert(arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[Path]) -> RtStructConversion:
+    from .conversion import rtstruct_to_labels
     from .rasterize import RasterOptions
 
     options = RasterOptions(
@@ -407,18 +490,14 @@ def _convert_and_write(
             options,
             progress,
             getattr(arguments, "allow_missing_slices", False),
+            _scheme(arguments),
         )
     if not any(roi.converted for roi in conversion.rois) and conversion.rois:
         failures = "; ".join(str(f) for f in conversion.findings if f.severity.value == "error")
         raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")
-    written = write_label_file(
-        output,
-        conversion.label_volumes,
-        getattr(arguments, "overwrite", False),
-        getattr(arguments, "split_layers", False),
-        getattr(arguments, "compression_level", 1),
-    )
-    return conversion, written
+    if not conversion.rois and conversion.assignments:
+        raise DicomLabelMapError(f"{rtstruct}: the label scheme selects none of its {len(conversion.assignments)} ROIs (see --include/--exclude and the scheme)")
+    return conversion
 
 
 def _check_input_file(path: Path, what: str) -> None:
@@ -462,15 +541,31 @@ def _exit_code(conversion: RtStructConversion) -> int:
 
 
 def _run_rtstruct(arguments: argparse.Namespace) -> int:
-    _check_input_file(arguments.rtstruct, "the RT Structure Set file")
-    _check_label_output(arguments.output, arguments.overwrite)
-    if arguments.preview is not None:
-        from .outputs import check_output_file
+    from .outputs import check_output_file
 
+    _check_input_file(arguments.rtstruct, "the RT Structure Set file")
+    output, kind = arguments.output, arguments.format
+    if arguments.split_rois and kind != "label-file":
+        raise DicomLabelMapError(f"--split-rois writes mask files; it cannot be combined with --format {kind}")
+    if arguments.split_rois or kind in ("labelmap-seg", "both"):
+        if output.exists() and not output.is_dir():
+            raise DicomLabelMapError(f"-o {output} is a file; --{'split-rois' if arguments.split_rois else 'format ' + kind} writes into a folder")
+    elif kind == "coco-rle":
+        if output.suffix.lower() != ".json":
+            raise DicomLabelMapError(f"-o {output}: COCO masks are a JSON file; give a name ending in .json")
+        check_output_file(output, arguments.overwrite)
+    else:
+        from .labeltables import check_table_outputs
+
+        _check_label_output(output, arguments.overwrite)
+        check_table_outputs(output, arguments.overwrite)
+    if arguments.preview is not None:
         if arguments.preview.suffix.lower() != ".png":
             raise DicomLabelMapError(f"--preview {arguments.preview}: the preview is a PNG image; give a file name ending in .png")
         check_output_file(arguments.preview, arguments.overwrite)
-    conversion, written = _convert_and_write(arguments, arguments.rtstruct, arguments.reference, arguments.output)
+    _scheme(arguments)  # a wrong scheme fails before the work
+    conversion = _convert(arguments, arguments.rtstruct, arguments.reference)
+    written = _write_rtstruct_outputs(arguments, conversion)
     extra = {}
     if arguments.preview:
         from .preview import write_preview
@@ -480,13 +575,55 @@ def _run_rtstruct(arguments: argparse.Namespace) -> int:
     return _exit_code(conversion)
 
 
+def _write_rtstruct_outputs(arguments: argparse.Namespace, conversion: RtStructConversion) -> list[Path]:
+    """What ``rtstruct`` writes, by ``--format`` and ``--split-rois``."""
+    output, kind = arguments.output, arguments.format
+    if arguments.split_rois:
+        from .maskfiles import write_label_masks
+
+        return write_label_masks(conversion, _folder(output), arguments.mask_suffix, arguments.overwrite, arguments.compression_level)
+    if kind == "coco-rle":
+        from .coco import write_coco
+
+        return [write_coco(conversion, output, arguments.overwrite)]
+    if kind == "label-file":
+        from .labelfiles import write_label_file
+
+        return write_label_file(output, conversion.label_volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)
+    from .seg_writer import write_label_map_segs
+
+    folder = _folder(output)
+    written = []
+    if kind == "both":
+        from .labelfiles import write_label_file
+        from .labeltables import check_table_outputs
+        from .outputs import check_output_file
+
+        check_output_file(folder / "labels.seg.nrrd", arguments.overwrite)
+        check_table_outputs(folder / "labels.seg.nrrd", arguments.overwrite)
+    with _progress_bar() as progress:
+        written += write_label_map_segs(conversion.label_volumes, conversion.reference, folder, _seg_options(arguments), arguments.overwrite, progress)
+    if kind == "both":
+        written += write_label_file(folder / "labels.seg.nrrd", conversion.label_volumes, arguments.overwrite, False, arguments.compression_level)
+    return written
+
+
 def _run_encode(arguments: argparse.Namespace) -> int:
     _check_input_file(arguments.labels, "the label file (.seg.nrrd, .nrrd, .nii.gz or .nii)")
     from .labelfiles import read_label_file
     from .seg_writer import write_label_map_segs
     from .series import read_reference_series
 
+    header: dict[str, Any] = {}
+    if arguments.metadata is not None:
+        from .segmeta import apply_metadata, load_metadata
+
+        metadata = load_metadata(arguments.metadata)
     volumes = read_label_file(arguments.labels)
+    if arguments.metadata is not None:
+        volumes, header, notes = apply_metadata(volumes, metadata)
+        for note in notes:
+            print(f"  {note}", file=sys.stderr)
     with _progress_bar() as progress:
         reference = read_reference_series(arguments.reference, progress=progress)
         for finding in reference.findings:
@@ -498,7 +635,7 @@ def _run_encode(arguments: argparse.Namespace) -> int:
                 "they were swapped/reversed to match (no resampling)",
                 file=sys.stderr,
             )
-        paths = write_label_map_segs(placed, reference, _folder(arguments.output), _seg_options(arguments), arguments.overwrite, progress)
+        paths = write_label_map_segs(placed, reference, _folder(arguments.output), _seg_options(arguments, header), arguments.overwrite, progress)
     print(f"Wrote and verified {len(paths)} Label Map SEG instance(s): {_sizes(paths)}")
     return EXIT_OK
 

@@ -29,6 +29,7 @@ import numpy as np
 from .errors import DicomLabelMapError, OutputError, optional_import
 from .geometry import ImageGeometry
 from .labels import LabelVolume, present_values
+from .labeltables import check_table_outputs, table_entries, write_label_tables
 from .nrrdio import (
     DEFAULT_COMPRESSION_LEVEL,
     NrrdFormatError,
@@ -57,15 +58,18 @@ def write_label_file(
     overwrite: bool = False,
     split_layers: bool = False,
     compression_level: int = DEFAULT_COMPRESSION_LEVEL,
+    label_table: bool = True,
 ) -> list[Path]:
     """Write label layers to ``path`` (format from the suffix), verified by reading back.
 
     ``compression_level`` (0-9) applies to the NRRD kinds: 1 (default) is fast, 9 smallest.
+    ``label_table``: also write what each value means beside the file
+    (:mod:`~dicomlabelmap.labeltables`: ``<name>.labels.txt`` for ITK-SNAP, ``<name>.labels.json``).
 
     Returns
     -------
     list of Path
-        The files written (several only with ``split_layers``).
+        The label files written (several only with ``split_layers``), then the label tables.
 
     Raises
     ------
@@ -83,6 +87,17 @@ def write_label_file(
         raise OutputError(f"{target}: unknown output type '{suffix}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
     if not volumes:
         raise OutputError(f"{target}: nothing to write")
+    if label_table:
+        check_table_outputs(target, overwrite)
+    written = _write_label_layers(target, suffix, volumes, overwrite, split_layers, compression_level)
+    if label_table:
+        written += write_label_tables(target, table_entries(volumes, written), overwrite)
+    return written
+
+
+def _write_label_layers(
+    target: Path, suffix: str, volumes: Sequence[LabelVolume], overwrite: bool, split_layers: bool, compression_level: int
+) -> list[Path]:
     if suffix == ".seg.nrrd":
         return [_write_nrrd_verified(target, volumes, overwrite, compression_level)]
     if len(volumes) > 1 and not split_layers:

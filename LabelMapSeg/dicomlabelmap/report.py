@@ -27,19 +27,31 @@ _COLUMNS = (
 )
 
 
+#: Statuses of ROIs a label scheme left out on purpose (not failures).
+_LEFT_OUT = ("excluded", "unmatched")
+
+
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A fixed-width text table of report rows."""
-    cells = [[title for _, title, _ in _COLUMNS]]
+    """A fixed-width text table of report rows (with a Label column when a scheme named them)."""
+    columns = list(_COLUMNS)
+    if any(row.get("label") for row in rows):
+        columns.insert(2, ("label", "Label", "<"))
+    cells = [[title for _, title, _ in columns]]
     for row in rows:
-        values = dict(row, status="ok" if row["converted"] else "FAILED")
+        left_out = row.get("status") in _LEFT_OUT
+        values = dict(row, status=row["status"] if left_out else "ok" if row["converted"] else "FAILED")
+        values["label"] = row.get("label") or ""
         values["layer"] = "" if row["layer"] is None else row["layer"]
         values["segment_number"] = "" if row["segment_number"] is None else row["segment_number"]
         values["volume_ml"] = f"{row['volume_ml']:.2f}"
-        cells.append([str(values[key]) for key, _, _ in _COLUMNS])
-    widths = [max(display_width(line[i]) for line in cells) for i in range(len(_COLUMNS))]
+        if left_out:
+            for key in ("planes", "nested", "xor", "keyhole", "points", "open", "voxels", "volume_ml", "warnings"):
+                values[key] = ""
+        cells.append([str(values[key]) for key, _, _ in columns])
+    widths = [max(display_width(line[i]) for line in cells) for i in range(len(columns))]
     lines = []
     for line in cells:
-        lines.append("  ".join(_pad(text, width, align) for text, width, (_, _, align) in zip(line, widths, _COLUMNS, strict=True)).rstrip())
+        lines.append("  ".join(_pad(text, width, align) for text, width, (_, _, align) in zip(line, widths, columns, strict=True)).rstrip())
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
@@ -67,6 +79,16 @@ def format_conversion(conversion: RtStructConversion) -> str:
         "",
         format_table(data["rois"]),
     ]
+    if "scheme" in data:
+        lines += [
+            "",
+            f"Label scheme {data['scheme']['source']} (overlap: {data['scheme']['overlap']}, unmatched: {data['scheme']['unmatched']}):",
+            f"  labels found:   {', '.join(data['labels_found']) or 'none'}",
+            f"  labels missing: {', '.join(data['labels_missing']) or 'none'}",
+        ]
+        for key, title in (("unmatched_rois", "unmatched ROIs"), ("excluded_rois", "excluded ROIs")):
+            if data[key]:
+                lines.append(f"  {title}: {', '.join(data[key])}")
     findings = [str(f) for f in conversion.findings]
     if findings:
         lines += ["", "Findings:"] + [f"  {text}" for text in findings]
