@@ -60,6 +60,27 @@ class LabelMapSeg(ScriptedLoadableModule):
 #
 
 
+def splitSelection(text):
+    """ROI selection entries typed in the module: separated by ";" (a regular expression may
+    hold commas)."""
+    return [entry.strip() for entry in (text or "").split(";") if entry.strip()]
+
+
+def labelScheme(scheme=None, include=(), exclude=()):
+    """The core's label scheme from a JSON path or a scheme, plus include/exclude entries
+    (``None`` when nothing is chosen: every ROI, numbered in ROI order)."""
+    from dicomlabelmap.scheme import LabelScheme, load_scheme
+
+    include, exclude = list(include or ()), list(exclude or ())
+    if isinstance(scheme, LabelScheme):
+        return scheme.with_selection(include, exclude)
+    if scheme:
+        return load_scheme(scheme).with_selection(include, exclude)
+    if include or exclude:
+        return LabelScheme.selection(include, exclude)
+    return None
+
+
 @parameterNodeWrapper
 class LabelMapSegParameterNode:
     """What the module's GUI remembers in the scene."""
@@ -68,6 +89,9 @@ class LabelMapSegParameterNode:
     rtStructReferenceVolume: vtkMRMLScalarVolumeNode
     markSmallContours: bool = True
     pointsAsMarkups: bool = True
+    rtStructSchemePath: str = ""
+    rtStructInclude: str = ""
+    rtStructExclude: str = ""
     exportSegmentation: vtkMRMLSegmentationNode
     exportReferenceVolume: vtkMRMLScalarVolumeNode
     exportDirectory: str = ""
@@ -197,6 +221,9 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     markSmallContours=p.markSmallContours,
                     pointsAsMarkups=p.pointsAsMarkups,
                     progressCallback=self._progress,
+                    scheme=p.rtStructSchemePath or None,
+                    include=splitSelection(p.rtStructInclude),
+                    exclude=splitSelection(p.rtStructExclude),
                 )
                 self._showReport(self.logic.lastImportReport)
                 self.ui.statusLabel.text = _("Imported {count} ROI(s) into '{name}'").format(
@@ -329,8 +356,16 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         pointsAsMarkups=True,
         progressCallback=None,
         name=None,
+        scheme=None,
+        include=(),
+        exclude=(),
     ):
         """Import an RT Structure Set as a segmentation node on the reference volume's grid.
+
+        ``scheme`` (a label scheme JSON path or a ``dicomlabelmap.scheme.LabelScheme``) and
+        ``include``/``exclude`` (ROI or label names, or regular expressions) import only the
+        selected ROIs, with the scheme's label values, names, colours and codes, exactly as
+        ``dicomlabelmap rtstruct --roi-map/--include/--exclude`` does.
 
         The reference is ``referenceVolumeNode`` (its DICOM files when it came from DICOM,
         else its grid), or the series found among ``referenceFiles`` (files or a folder).
@@ -352,7 +387,11 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         else:
             raise DicomLabelMapError("importRtStruct needs a reference volume node or the reference series' files")
         options = RasterOptions(mark_unfilled_contours=markSmallContours)
-        conversion = rtstruct_to_labels(rtStructPath, reference, options=options, progress=progressCallback)
+        conversion = rtstruct_to_labels(
+            rtStructPath, reference, options=options, progress=progressCallback, scheme=labelScheme(scheme, include, exclude)
+        )
+        if not conversion.rois and conversion.assignments:
+            raise DicomLabelMapError(f"the label scheme selects none of the {len(conversion.assignments)} ROIs of {rtStructPath}")
         report = conversion.to_dict()
         scene = slicer.mrmlScene
         with removed_on_failure(scene) as created:

@@ -17,6 +17,8 @@ REPORT_ATTRIBUTE = "LabelMapSeg.ImportReport"
 REPORT_COLUMNS = (
     ("roi_number", "ROI"),
     ("name", "Name"),
+    ("label", "Label"),
+    ("status", "Status"),
     ("converted", "Converted"),
     ("segment_number", "Label value"),
     ("layer", "Layer"),

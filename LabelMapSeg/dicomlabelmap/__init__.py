@@ -8,6 +8,7 @@ Main entry points:
 * :func:`read_rtstruct` - RT Structure Set -> :class:`StructureSet` (ROIs, contours, findings)
 * :func:`rtstruct_to_labels` - RT Structure Set + reference -> label layers and a report
 * :func:`write_label_file` / :func:`read_label_file` - ``.seg.nrrd``, ``.nrrd``, ``.nii.gz``
+* :func:`load_scheme` - a label scheme: fixed labels by ROI name across patients
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _EXPORTS = {
     "GeometryError": "errors",
     "ImageGeometry": "geometry",
     "InvalidDicomError": "errors",
+    "LabelScheme": "scheme",
     "LabelVolume": "labels",
     "MissingDependencyError": "errors",
     "OperationCancelled": "errors",
@@ -45,6 +47,7 @@ _EXPORTS = {
     "SourceSlice": "series",
     "StructureSet": "rtstruct",
     "build_label_volumes": "labels",
+    "load_scheme": "scheme",
     "rasterize_structure_set": "rasterize",
     "read_label_file": "labelfiles",
     "read_reference_series": "series",
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
     from .masks import BoxMask
     from .rasterize import RasterOptions, RoiRaster, rasterize_structure_set
     from .rtstruct import Contour, ContourGeometricType, Roi, StructureSet, read_rtstruct
+    from .scheme import LabelScheme, load_scheme
     from .segment import Code, Segment, SegmentAlgorithmType
     from .series import ReferenceSeries, SourceSlice, read_reference_series, scan_series
 
@@ -90,6 +94,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "LabelScheme",
+    "load_scheme",
     "BoxMask",
     "Code",
     "Contour",

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydicom
 
@@ -34,6 +34,9 @@ from .errors import DATA_ERRORS, DicomLabelMapError, GeometryError, OutputError,
 from .outputs import atomic_output
 from .series import walk_files
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
+
+if TYPE_CHECKING:
+    from .scheme import LabelScheme
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ class Job:
     transfer_syntax: str
     #: Accept reference series with missing slices (grid kept, positions empty).
     allow_missing_slices: bool = False
+    #: The label scheme for RT Structure Sets (same labels for every patient).
+    scheme: LabelScheme | None = None
 
 
 @dataclass
@@ -77,6 +82,9 @@ class JobResult:
     outputs: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     reason: str = ""
+    #: With a label scheme: the labels this input holds, and those it lacks.
+    labels_found: list[str] = field(default_factory=list)
+    labels_missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +93,7 @@ class BatchSummary:
     not_converted: dict[str, int]
     #: ``(path, reason)`` of every file that is neither an input nor a reference image.
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    scheme: LabelScheme | None = None
 
     def to_dict(self) -> dict[str, Any]:
         counts = Counter(r.status for r in self.results)
@@ -93,17 +102,32 @@ class BatchSummary:
             "not_converted": self.not_converted,
             "skipped_files": [{"file": path, "reason": reason} for path, reason in self.skipped_files],
             "output_folders": {r.input: r.output_dir for r in self.results},
+            **({"labels": self.label_counts()} if self.scheme is not None else {}),
             "results": [asdict(r) for r in self.results],
+        }
+
+    def label_counts(self) -> dict[str, dict[str, int]]:
+        """Per label of the scheme: in how many converted inputs it was found / missing."""
+        labels = [label.name for label in self.scheme.labels] if self.scheme is not None else []
+        done = [r for r in self.results if r.status == "ok" or r.status.startswith("skipped")]
+        return {
+            name: {"found": sum(name in r.labels_found for r in done), "missing": sum(name in r.labels_missing for r in done)}
+            for name in labels
         }
 
     def table(self) -> str:
         rows = [("status", "kind", "input", "outputs / reason")]
         for result in self.results:
             detail = result.reason if result.status == "failed" else f"{len(result.outputs)} file(s), {len(result.warnings)} warning(s)"
+            if result.status != "failed" and self.scheme is not None and result.kind == "rtstruct":
+                detail += f"; labels missing: {', '.join(result.labels_missing) or 'none'}"
             rows.append((result.status, result.kind, result.input, detail))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = ["  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
         lines.insert(1, "-" * len(lines[0]))
+        if self.scheme is not None:
+            counts = self.label_counts()
+            lines.append(f"labels ({self.scheme.source}): " + ", ".join(f"{name} in {c['found']}" for name, c in counts.items()))
         skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.not_converted.items()))
         if skipped:
             lines.append(f"not converted: {skipped}")
@@ -214,8 +238,11 @@ def _convert(job: Job, result: JobResult) -> None:
 
             if not job.reference_files:
                 raise DicomLabelMapError("no image series found for it in the input folder")
-            conversion = rtstruct_to_labels(job.path, job.reference_files, allow_missing_slices=job.allow_missing_slices)
+            conversion = rtstruct_to_labels(job.path, job.reference_files, allow_missing_slices=job.allow_missing_slices, scheme=job.scheme)
+            if not conversion.rois and conversion.assignments:
+                raise DicomLabelMapError(f"the label scheme selects none of its {len(conversion.assignments)} ROIs")
             result.warnings = [str(f) for f in conversion.findings]
+            result.labels_found, result.labels_missing = conversion.labels_found, conversion.labels_missing
             if "seg.nrrd" in job.formats:
                 from .labelfiles import write_label_file
 
@@ -245,12 +272,31 @@ def _convert(job: Job, result: JobResult) -> None:
             report = {"segmentation_type": contents.segmentation_type, "segments": len(contents.segments)}
         outputs = sorted(p.name for p in staging.iterdir())
         with atomic_output(staging / RESULT_FILE) as temporary:
-            temporary.write_text(json.dumps({"input": job.path, "outputs": outputs, "warnings": result.warnings, "report": report}))
+            temporary.write_text(
+                json.dumps(
+                    {
+                        "input": job.path,
+                        "outputs": outputs,
+                        "warnings": result.warnings,
+                        "labels_found": result.labels_found,
+                        "labels_missing": result.labels_missing,
+                        "scheme": _scheme_key(job),
+                        "report": report,
+                    }
+                )
+            )
         _remove_tree(folder)
         os.replace(staging, folder)  # the folder appears complete, with its result.json, or not at all
         result.outputs = outputs
     finally:
         _remove_tree(staging)
+
+
+def _scheme_key(job: Job) -> Any:
+    """What identifies the scheme a job ran with (a changed scheme makes a re-run convert again)."""
+    if job.scheme is None:
+        return None
+    return json.loads(json.dumps(job.scheme.to_dict() | {"labels": [asdict(label) for label in job.scheme.labels]}))
 
 
 def _remove_tree(folder: Path) -> None:
@@ -269,6 +315,7 @@ def run_batch(
     on_result: Callable[[JobResult, int, int], None] | None = None,
     overwrite: bool = False,
     allow_missing_slices: bool = False,
+    scheme: LabelScheme | None = None,
 ) -> BatchSummary:
     """Convert every RT Structure Set and BINARY/FRACTIONAL SEG under ``input_dir``.
 
@@ -277,7 +324,9 @@ def run_batch(
     Inputs whose output folder is complete from an earlier run are skipped, unless
     ``overwrite`` (then converted again; each folder is replaced only once its new
     contents are complete). ``allow_missing_slices``: see
-    :meth:`~dicomlabelmap.series.SeriesScan.select`.
+    :meth:`~dicomlabelmap.series.SeriesScan.select`. ``scheme``: a label scheme applied to
+    every RT Structure Set (same labels for every patient; the summary counts the labels found).
+    An earlier run's result is reused only when it was made with the same scheme.
     """
     source, target = Path(input_dir), Path(output_dir)
     if not source.is_dir():
@@ -287,13 +336,25 @@ def run_batch(
     work, not_converted = plan(source, target.resolve(), tuple(formats), transfer_syntax, skipped_files)
     for job in work:
         job.allow_missing_slices = allow_missing_slices
+        job.scheme = scheme if job.kind == "rtstruct" else None
     results: list[JobResult] = []
     pending = []
     for job in work:
         done = Path(job.output_dir) / RESULT_FILE
-        if done.exists() and not overwrite:
-            earlier = json.loads(done.read_text())
-            results.append(JobResult(job.path, job.kind, "skipped (done before)", job.output_dir, earlier["outputs"], earlier["warnings"]))
+        earlier = json.loads(done.read_text()) if done.exists() and not overwrite else None
+        if earlier is not None and earlier.get("scheme") == _scheme_key(job):
+            results.append(
+                JobResult(
+                    job.path,
+                    job.kind,
+                    "skipped (done before)",
+                    job.output_dir,
+                    earlier["outputs"],
+                    earlier["warnings"],
+                    labels_found=earlier.get("labels_found", []),
+                    labels_missing=earlier.get("labels_missing", []),
+                )
+            )
         else:
             pending.append(job)
     total = len(work)
@@ -318,11 +379,11 @@ def run_batch(
             if job.path not in done_inputs:
                 _remove_tree(_staging(Path(job.output_dir)))
                 finished_now.append(JobResult(job.path, job.kind, NOT_RUN, job.output_dir, reason="interrupted before it finished"))
-        summary = BatchSummary(sorted(results + finished_now, key=lambda r: r.input), not_converted, skipped_files)
+        summary = BatchSummary(sorted(results + finished_now, key=lambda r: r.input), not_converted, skipped_files, scheme)
         _write_summary(target, summary)
         kept = sum(result.status == "ok" for result in finished_now)
         raise KeyboardInterrupt(f"{kept} input(s) finished in this run are kept; the summary ({target / SUMMARY_FILE}) lists the rest as not run") from None
-    summary = BatchSummary(sorted(results + finished_now, key=lambda r: r.input), not_converted, skipped_files)
+    summary = BatchSummary(sorted(results + finished_now, key=lambda r: r.input), not_converted, skipped_files, scheme)
     _write_summary(target, summary)
     return summary
 

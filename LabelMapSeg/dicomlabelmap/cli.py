@@ -271,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--allow-missing-slices", action="store_true", help="accept reference series with missing slices (regular grid kept, reported)"
     )
+    _add_scheme_options(batch)
     batch.set_defaults(handler=_run_batch)
     return parser
 
@@ -279,6 +280,7 @@ def _run_batch(arguments: argparse.Namespace) -> int:
     from .batch import run_batch
 
     formats = ("labelmap-seg", "seg.nrrd") if arguments.format == "both" else (arguments.format,)
+    scheme = _scheme(arguments)
     try:
         from tqdm import tqdm
 
@@ -302,6 +304,7 @@ def _run_batch(arguments: argparse.Namespace) -> int:
             on_result,
             arguments.overwrite,
             arguments.allow_missing_slices,
+            scheme,
         )
     except KeyboardInterrupt as interrupt:
         if bar is not None:

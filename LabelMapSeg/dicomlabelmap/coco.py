@@ -34,7 +34,7 @@ def coco_dataset(conversion: RtStructConversion) -> dict[str, Any]:
         for k, s in enumerate(conversion.reference.slices)
     ]
     categories = []
-    annotations = []
+    annotations: list[dict[str, Any]] = []
     for segment, mask in conversion.label_masks():
         categories.append({"id": segment.number, "name": segment.label, "color": list(segment.display_color()), "roi_names": roi_names(segment)})
         if mask.is_empty():

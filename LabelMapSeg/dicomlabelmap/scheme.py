@@ -379,7 +379,7 @@ def parse_code(value: Any, where: str) -> Code | None:
         raise SchemeError(
             f"{where} must be {{\"CodeValue\", \"CodingSchemeDesignator\", \"CodeMeaning\"}} or [value, scheme, meaning], got {value!r}"
         )
-    return Code(parts[0].strip(), parts[1].strip(), parts[2].strip())
+    return Code(*(str(part).strip() for part in parts))
 
 
 def parse_algorithm_type(value: Any, where: str) -> SegmentAlgorithmType | None:

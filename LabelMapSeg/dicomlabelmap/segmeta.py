@@ -196,13 +196,13 @@ def apply_metadata(volumes: list[LabelVolume], metadata: Metadata) -> tuple[list
     for layer, volume in enumerate(volumes):
         segments = []
         for segment in volume.segments:
-            spec = metadata.spec(layer, segment.number)
-            if spec is None:
+            found = metadata.spec(layer, segment.number)
+            if found is None:
                 notes.append(f"note: label {segment.number} ('{segment.label}') has no entry in {metadata.source}; its description is kept")
                 segments.append(segment)
             else:
                 used.add((layer if len(metadata.layers) > 1 else 0, segment.number))
-                segments.append(describe(segment, spec))
+                segments.append(describe(segment, found))
         described.append(LabelVolume(volume.array, volume.geometry, segments))
     for index, table in enumerate(metadata.layers):
         for value, spec in sorted(table.items()):

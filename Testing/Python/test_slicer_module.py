@@ -287,3 +287,40 @@ def test_lung1_user_path_rtstruct_to_label_map_seg_and_back(slicer, tmp_path):
         assert a.array.shape == series.geometry.shape
         np.testing.assert_array_equal(a.array, b.array)
 
+
+
+def test_import_rtstruct_with_a_label_scheme_imports_only_the_selected_rois(slicer, demo, tmp_path):
+    """The module's scheme and selection fields reach the same core as --roi-map/--include/--exclude:
+    only the chosen ROIs become segments, with the scheme's label values, names and colours."""
+    import LabelMapSeg
+    from dicomlabelmap.conversion import rtstruct_to_labels
+    from dicomlabelmap.scheme import load_scheme
+    from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node
+
+    ct, series, rtstruct = demo
+    names = [roi.name for roi in rtstruct_to_labels(rtstruct, series).structure_set.rois]
+    scheme = tmp_path / "scheme.json"
+    scheme.write_text(json.dumps({"labels": [{"value": 40, "name": "first", "aliases": [names[0]], "color": [1, 2, 3]},
+                                             {"value": 41, "name": "second", "aliases": [names[1]]},
+                                             {"value": 42, "name": "third", "aliases": [names[2]]}]}))  # fmt: skip
+    assert LabelMapSeg.splitSelection(f" {names[0]} ; ;{names[1]}") == [names[0], names[1]]
+    logic = _logic()
+    node = logic.importRtStruct(str(rtstruct), ct, scheme=str(scheme), exclude=LabelMapSeg.splitSelection("second"))
+    rows = _segments(node)
+    assert sorted((value, name) for value, _, name, _, _ in rows) == [(40, "first"), (42, "third")]
+    assert next(color for value, _, _, color, _ in rows if value == 40) == (1, 2, 3)
+    expected = rtstruct_to_labels(rtstruct, series, scheme=load_scheme(scheme).with_selection(exclude=["second"]))
+    got = label_volumes_from_segmentation_node(node, ct)
+    expected_masks = {s.number: v.array == s.number for v in expected.label_volumes for s in v.segments}
+    got_masks = {s.number: v.array == s.number for v in got for s in v.segments}
+    assert sorted(got_masks) == sorted(expected_masks) == [40, 42]
+    for value in expected_masks:
+        np.testing.assert_array_equal(got_masks[value], expected_masks[value])
+    report = logic.lastImportReport
+    assert report["labels_missing"] == ["second"] and report["excluded_rois"] == [names[1]]
+    assert {row["name"]: row["status"] for row in report["rois"]}[names[1]] == "excluded"
+    # a scheme that selects nothing is an error and leaves no node behind
+    before = slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode")
+    with pytest.raises(Exception, match="selects none"):
+        logic.importRtStruct(str(rtstruct), ct, include=["no such ROI"])
+    assert slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == before
