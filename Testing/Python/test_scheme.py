@@ -237,7 +237,7 @@ def test_priority_overlap_gives_one_label_map_and_says_what_moved(tmp_path, sche
     heart_on_lung = int((box_mask(BOXES["heart"]) & box_mask(BOXES["lung_left"])).sum())
     gtv_on_lung = int(box_mask(BOXES["gtv_a"]).sum())
     gtv_b_on_right = int(box_mask(BOXES["gtv_b"]).sum())
-    assert any(f"label 3 'lung_left'" in m and f"{heart_on_lung + gtv_on_lung:,} of its" in m and f"{heart_on_lung:,} to 'heart' (1)" in m for m in moved), moved
+    assert any("label 3 'lung_left'" in m and f"{heart_on_lung + gtv_on_lung:,} of its" in m and f"{heart_on_lung:,} to 'heart' (1)" in m for m in moved), moved
     assert any("label 4 'lung_right'" in m and f"{gtv_b_on_right:,} to 'gtv' (7)" in m for m in moved), moved
     # the label masks (split files, COCO) stay whole
     masks = {segment.number: mask.full() for segment, mask in conversion.label_masks()}

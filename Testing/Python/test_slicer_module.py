@@ -292,10 +292,11 @@ def test_lung1_user_path_rtstruct_to_label_map_seg_and_back(slicer, tmp_path):
 def test_import_rtstruct_with_a_label_scheme_imports_only_the_selected_rois(slicer, demo, tmp_path):
     """The module's scheme and selection fields reach the same core as --roi-map/--include/--exclude:
     only the chosen ROIs become segments, with the scheme's label values, names and colours."""
-    import LabelMapSeg
     from dicomlabelmap.conversion import rtstruct_to_labels
     from dicomlabelmap.scheme import load_scheme
     from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node
+
+    import LabelMapSeg
 
     ct, series, rtstruct = demo
     names = [roi.name for roi in rtstruct_to_labels(rtstruct, series).structure_set.rois]
