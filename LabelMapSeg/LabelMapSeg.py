@@ -605,6 +605,8 @@ class LabelMapSegTest(ScriptedLoadableModuleTest):
         self.setUp()
         self.test_LabelmapExportHasReferenceGeometry()
         self.setUp()
+        self.test_RtStructImportWithLabelScheme()
+        self.setUp()
         self.test_PluginsAreRegistered()
 
     def _loadDemoCase(self):
@@ -640,6 +642,27 @@ class LabelMapSegTest(ScriptedLoadableModuleTest):
                 array = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, segmentId, ctNode)
                 np.testing.assert_array_equal(array > 0, volume.array == segment.number)
         self.assertTrue(segmentationNode.GetAttribute("LabelMapSeg.ImportReport"))
+        self.delayDisplay("Test passed")
+
+    def test_RtStructImportWithLabelScheme(self):
+        self.delayDisplay("RT Structure Set import with a label scheme and a selection")
+        import json
+        import tempfile
+
+        from dicomlabelmap.conversion import rtstruct_to_labels
+
+        ctNode, rtStructPath = self._loadDemoCase()
+        logic = LabelMapSegLogic()
+        names = [roi.name for roi in rtstruct_to_labels(rtStructPath, logic.referenceSeries(ctNode)).structure_set.rois]
+        schemePath = os.path.join(tempfile.mkdtemp(prefix="LabelMapSegScheme"), "scheme.json")
+        with open(schemePath, "w", encoding="utf-8") as file:
+            json.dump({"labels": [{"value": 40, "name": "first", "aliases": [names[0]]}, {"value": 42, "name": "third", "aliases": [names[2]]}]}, file)
+        segmentationNode = logic.importRtStruct(rtStructPath, ctNode, scheme=schemePath, exclude=["third"])
+        segmentation = segmentationNode.GetSegmentation()
+        self.assertEqual(segmentation.GetNumberOfSegments(), 1)
+        segment = segmentation.GetSegment(segmentation.GetNthSegmentID(0))
+        self.assertEqual((segment.GetName(), segment.GetLabelValue()), ("first", 40))
+        self.assertEqual(logic.lastImportReport["labels_missing"], ["third"])
         self.delayDisplay("Test passed")
 
     def test_LabelMapSegRoundTrip(self):

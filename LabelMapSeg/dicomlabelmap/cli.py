@@ -551,12 +551,19 @@ def _run_rtstruct(arguments: argparse.Namespace) -> int:
     if arguments.split_rois and kind != "label-file":
         raise DicomLabelMapError(f"--split-rois writes mask files; it cannot be combined with --format {kind}")
     if arguments.split_rois or kind in ("labelmap-seg", "both"):
-        if output.exists() and not output.is_dir():
-            raise DicomLabelMapError(f"-o {output} is a file; --{'split-rois' if arguments.split_rois else 'format ' + kind} writes into a folder")
+        from .labelfiles import LABEL_FILE_SUFFIXES
+        from .outputs import double_suffix
+
+        option = "--split-rois" if arguments.split_rois else f"--format {kind}"
+        if (output.exists() and not output.is_dir()) or double_suffix(output) in (*LABEL_FILE_SUFFIXES, ".json", ".dcm"):
+            raise DicomLabelMapError(f"-o {output} names a file; {option} writes into a folder")
     elif kind == "coco-rle":
+        from .errors import optional_import
+
         if output.suffix.lower() != ".json":
             raise DicomLabelMapError(f"-o {output}: COCO masks are a JSON file; give a name ending in .json")
         check_output_file(output, arguments.overwrite)
+        optional_import("pycocotools.mask", "pycocotools", "COCO run-length masks (--format coco-rle)")
     else:
         from .labeltables import check_table_outputs
 

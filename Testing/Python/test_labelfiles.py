@@ -3,6 +3,7 @@ libraries directly, geometry exact (NIfTI within float32), nothing partial left 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nibabel
@@ -45,7 +46,10 @@ def _volumes(layers=2):
 def test_seg_nrrd_round_trip_and_slicerio_reads_it(tmp_path):
     path = tmp_path / "out.seg.nrrd"
     volumes = _volumes()
-    assert write_label_file(path, volumes) == [path]
+    tables = [tmp_path / "out.labels.txt", tmp_path / "out.labels.json"]  # what each value means, beside it
+    assert write_label_file(path, volumes) == [path, *tables]
+    entries = json.loads(tables[1].read_text())["labels"]
+    assert [(e["value"], e["name"], e["layer"]) for e in entries] == [(1, "Liver", 1), (2, "Empty?", 1), (3, "Tumour", 2)]
     read = read_label_file(path)
     assert [s.label for v in read for s in v.segments] == ["Liver", "Empty?", "Tumour"]
     liver = read[0].segment(1)
@@ -101,7 +105,9 @@ def test_several_layers_need_seg_nrrd_or_split(tmp_path):
         write_label_file(tmp_path / "x.nrrd", _volumes())
     assert not list(tmp_path.iterdir())
     written = write_label_file(tmp_path / "x.nii.gz", _volumes(), split_layers=True)
-    assert [p.name for p in written] == ["x.nii.gz", "x_layer2.nii.gz"]
+    assert [p.name for p in written] == ["x.nii.gz", "x_layer2.nii.gz", "x.labels.txt", "x.labels.json"]
+    files = {e["value"]: e["file"] for e in json.loads(written[3].read_text())["labels"]}
+    assert files == {1: "x.nii.gz", 2: "x.nii.gz", 3: "x_layer2.nii.gz"}
     assert np.array_equal(read_label_file(written[1])[0].array, _volumes()[1].array)
 
 
@@ -179,7 +185,7 @@ def test_nrrd_needs_no_optional_package(tmp_path, monkeypatch, suffix):
     for module in ("nrrd", "slicerio", "slicerio.segmentation"):
         monkeypatch.setitem(sys.modules, module, None)
     volumes = _volumes(layers=1)
-    (path,) = write_label_file(tmp_path / f"x{suffix}", volumes)
+    path, *_tables = write_label_file(tmp_path / f"x{suffix}", volumes)
     assert np.array_equal(read_label_file(path)[0].array, volumes[0].array)
 
 
@@ -191,7 +197,7 @@ def test_unicode_names_and_descriptions_round_trip_through_seg_nrrd(tmp_path, co
     array = (np.arange(np.prod(GEOMETRY.shape)).reshape(GEOMETRY.shape) % 7).astype(np.uint8)
     segments = [Segment(n, name, f"Beschreibung {name} – 説明") for n, name in enumerate(NAMES, start=1)]
     volumes = [LabelVolume(array, GEOMETRY, segments)]
-    (path,) = write_label_file(tmp_path / "u.seg.nrrd", volumes, compression_level=compression_level)
+    path, *_tables = write_label_file(tmp_path / "u.seg.nrrd", volumes, compression_level=compression_level)
     (back,) = read_label_file(path)
     assert [(s.label, s.description) for s in back.segments] == [(s.label, s.description.replace("|", "/")) for s in volumes[0].segments]
     raw = path.read_bytes()
