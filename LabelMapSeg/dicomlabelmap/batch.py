@@ -20,10 +20,12 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,7 @@ from .series import walk_files
 from .uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 
 if TYPE_CHECKING:
+    from .cluster import ClusterSpec
     from .scheme import LabelScheme
 
 logger = logging.getLogger(__name__)
@@ -140,60 +143,93 @@ def plan(
 ) -> tuple[list[Job], dict[str, int]]:
     """Find the inputs and their reference series (headers only; deflated files are measured
     before they are inflated). Files left aside go into ``skipped_files`` with their reason."""
+    records = scan_tree(str(input_dir), str(output_dir))
+    return jobs_from_records(records, output_dir, formats, transfer_syntax, skipped_files)
+
+
+def scan_tree(folder: str, exclude: str = "") -> list[dict[str, Any]]:
+    """The header record (:func:`header_record`) of every file under ``folder`` except those
+    under ``exclude`` (the output folder): small plain data, cheap to send between processes."""
+    excluded = Path(exclude) if exclude else None
+    return [header_record(path) for path in walk_files(Path(folder)) if excluded is None or excluded not in path.parents]
+
+
+def scan_files(paths: list[str]) -> list[dict[str, Any]]:
+    """The header records of the given files."""
+    return [header_record(Path(path)) for path in paths]
+
+
+def header_record(path: Path) -> dict[str, Any]:
+    """What planning needs from one file: its role (``rtstruct``, ``seg``, ``image``, or
+    ``skipped`` with the reason and its counting group) and a few header values."""
     from .limits import check_deflated_file
 
+    record: dict[str, Any] = {"path": str(path)}
+    try:
+        check_deflated_file(path)
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        sop_class = str(dataset.get("SOPClassUID", ""))
+    except DicomLabelMapError as error:
+        return record | {"role": "skipped", "group": "exceeds resource limits", "reason": f"exceeds resource limits ({getattr(error, 'reason', error)})"}
+    except Exception as error:  # noqa: BLE001 - anything unreadable is "not DICOM" here
+        return record | {"role": "skipped", "group": "not DICOM or unreadable header", "reason": f"not DICOM or unreadable header ({type(error).__name__})"}
+    record |= {"series": str(dataset.get("SeriesInstanceUID", "")), "study": str(dataset.get("StudyInstanceUID", ""))}
+    if sop_class == RT_STRUCTURE_SET_STORAGE:
+        role = "rtstruct"
+    elif sop_class == SEGMENTATION_STORAGE and str(dataset.get("SegmentationType", "")) in ("BINARY", "FRACTIONAL"):
+        role = "seg"
+    elif sop_class == LABEL_MAP_SEGMENTATION_STORAGE:
+        return record | {"role": "skipped", "group": "already Label Map SEG", "reason": "already Label Map SEG"}
+    elif "ImagePositionPatient" in dataset or "PerFrameFunctionalGroupsSequence" in dataset or "Rows" in dataset:
+        return record | {"role": "image"}
+    else:
+        reason = f"other DICOM ({dataset.get('Modality', 'no modality')})"
+        return record | {"role": "skipped", "group": reason, "reason": reason}
+    return record | {
+        "role": role,
+        "referenced": _referenced_series(dataset),
+        "description": str(dataset.get("StructureSetLabel", "") or dataset.get("SeriesDescription", "") or role),
+        "date": str(dataset.get("StructureSetDate", "") or dataset.get("SeriesDate", "") or dataset.get("StudyDate", "")),
+        "patient": str(dataset.get("PatientID", "")),
+    }
+
+
+def jobs_from_records(
+    records: Iterable[dict[str, Any]],
+    output_dir: Path,
+    formats: tuple[str, ...],
+    transfer_syntax: str,
+    skipped_files: list[tuple[str, str]] | None = None,
+) -> tuple[list[Job], dict[str, int]]:
+    """The jobs (inputs matched to their reference series) from header records, in path order."""
     skipped_files = skipped_files if skipped_files is not None else []
     images_by_series: dict[str, list[str]] = defaultdict(list)
     series_by_study: dict[str, set[str]] = defaultdict(set)
-    inputs: list[tuple[str, Path, Any]] = []
+    inputs: list[dict[str, Any]] = []
     other: Counter[str] = Counter()
-    for path in walk_files(input_dir):
-        if output_dir in path.parents:
-            continue
-        try:
-            check_deflated_file(path)
-            dataset = pydicom.dcmread(path, stop_before_pixels=True)
-            sop_class = str(dataset.get("SOPClassUID", ""))
-            series = str(dataset.get("SeriesInstanceUID", ""))
-            study = str(dataset.get("StudyInstanceUID", ""))
-        except DicomLabelMapError as error:
-            other["exceeds resource limits"] += 1
-            skipped_files.append((str(path), f"exceeds resource limits ({getattr(error, 'reason', error)})"))
-            continue
-        except Exception as error:  # noqa: BLE001 - anything unreadable is "not DICOM" here
-            other["not DICOM or unreadable header"] += 1
-            skipped_files.append((str(path), f"not DICOM or unreadable header ({type(error).__name__})"))
-            continue
-        if sop_class == RT_STRUCTURE_SET_STORAGE:
-            inputs.append(("rtstruct", path, dataset))
-        elif sop_class == SEGMENTATION_STORAGE and str(dataset.get("SegmentationType", "")) in ("BINARY", "FRACTIONAL"):
-            inputs.append(("seg", path, dataset))
-        elif sop_class == LABEL_MAP_SEGMENTATION_STORAGE:
-            other["already Label Map SEG"] += 1
-            skipped_files.append((str(path), "already Label Map SEG"))
-        elif "ImagePositionPatient" in dataset or "PerFrameFunctionalGroupsSequence" in dataset or "Rows" in dataset:
-            images_by_series[series].append(str(path))
-            series_by_study[study].add(series)
+    for record in sorted(records, key=lambda r: r["path"]):
+        role = record["role"]
+        if role == "skipped":
+            other[record["group"]] += 1
+            skipped_files.append((record["path"], record["reason"]))
+        elif role == "image":
+            images_by_series[record["series"]].append(record["path"])
+            series_by_study[record["study"]].add(record["series"])
         else:
-            reason = f"other DICOM ({dataset.get('Modality', 'no modality')})"
-            other[reason] += 1
-            skipped_files.append((str(path), reason))
+            inputs.append(record)
     jobs = []
-    for kind, path, dataset in inputs:
-        study = str(dataset.get("StudyInstanceUID", ""))
-        referenced = _referenced_series(dataset)
-        if kind == "seg":
+    for record in inputs:
+        referenced = record["referenced"]
+        if record["role"] == "seg":
             reference = [f for uid in referenced for f in images_by_series.get(uid, [])]
         else:  # the series of the same study; the converter picks by Frame of Reference / references
-            candidates = [uid for uid in referenced if uid in images_by_series] or sorted(series_by_study.get(study, set()))
+            candidates = [uid for uid in referenced if uid in images_by_series] or sorted(series_by_study.get(record["study"], set()))
             reference = [f for uid in candidates for f in images_by_series[uid]]
-        description = str(dataset.get("StructureSetLabel", "") or dataset.get("SeriesDescription", "") or kind)
-        date = str(dataset.get("StructureSetDate", "") or dataset.get("SeriesDate", "") or dataset.get("StudyDate", ""))
-        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+        digest = hashlib.sha1(str(Path(record["path"]).resolve()).encode()).hexdigest()[:8]
         # Readable from the input (patient, label or description, date), unique by the hash of its path.
-        parts = [safe_name(str(dataset.get("PatientID", "")), "patient"), safe_name(description), safe_name(date, "")]
+        parts = [safe_name(record["patient"], "patient"), safe_name(record["description"]), safe_name(record["date"], "")]
         name = "_".join(part for part in parts if part) + f"_{digest}"
-        jobs.append(Job(kind, str(path), reference, str(output_dir / name), formats, transfer_syntax))
+        jobs.append(Job(record["role"], record["path"], reference, str(output_dir / name), formats, transfer_syntax))
     return jobs, dict(other)
 
 
@@ -316,6 +352,8 @@ def run_batch(
     overwrite: bool = False,
     allow_missing_slices: bool = False,
     scheme: LabelScheme | None = None,
+    cluster: ClusterSpec | None = None,
+    runner: Callable[[Job], JobResult] = run_job,
 ) -> BatchSummary:
     """Convert every RT Structure Set and BINARY/FRACTIONAL SEG under ``input_dir``.
 
@@ -327,58 +365,81 @@ def run_batch(
     :meth:`~dicomlabelmap.series.SeriesScan.select`. ``scheme``: a label scheme applied to
     every RT Structure Set (same labels for every patient; the summary counts the labels found).
     An earlier run's result is reused only when it was made with the same scheme.
+    ``cluster``: plan and convert on a Dask cluster (:mod:`~dicomlabelmap.cluster`) instead of
+    ``jobs`` local worker processes. ``runner`` converts one job (tests replace it).
     """
     source, target = Path(input_dir), Path(output_dir)
     if not source.is_dir():
         raise OutputError(f"{source}: no such folder")
     target.mkdir(parents=True, exist_ok=True)
+    started = time.time()
     skipped_files: list[tuple[str, str]] = []
-    work, not_converted = plan(source, target.resolve(), tuple(formats), transfer_syntax, skipped_files)
-    for job in work:
-        job.allow_missing_slices = allow_missing_slices
-        job.scheme = scheme if job.kind == "rtstruct" else None
     results: list[JobResult] = []
-    pending = []
-    for job in work:
-        done = Path(job.output_dir) / RESULT_FILE
-        earlier = json.loads(done.read_text()) if done.exists() and not overwrite else None
-        if earlier is not None and earlier.get("scheme") == _scheme_key(job):
-            results.append(
-                JobResult(
-                    job.path,
-                    job.kind,
-                    "skipped (done before)",
-                    job.output_dir,
-                    earlier["outputs"],
-                    earlier["warnings"],
-                    labels_found=earlier.get("labels_found", []),
-                    labels_missing=earlier.get("labels_missing", []),
-                )
-            )
-        else:
-            pending.append(job)
-    total = len(work)
-    if on_result is not None:
-        for index, earlier in enumerate(results, start=1):
-            on_result(earlier, index, total)
-    finished = [len(results)]
-
-    def notify(result: JobResult) -> None:
-        finished[0] += 1
-        if on_result is not None:
-            on_result(result, finished[0], total)
-
+    pending: list[Job] = []
     finished_now: list[JobResult] = []
+    not_converted: dict[str, int] = {}
+    planned = False
+    stack = ExitStack()
     try:
-        _run_pool(pending, jobs, notify, collected=finished_now)
+        with stack:
+            client = None
+            if cluster is not None:
+                from .cluster import cluster_client, plan_on_cluster
+
+                client = stack.enter_context(cluster_client(cluster))
+                records = plan_on_cluster(client, source, target.resolve())
+                work, not_converted = jobs_from_records(records, target.resolve(), tuple(formats), transfer_syntax, skipped_files)
+            else:
+                work, not_converted = plan(source, target.resolve(), tuple(formats), transfer_syntax, skipped_files)
+            planned = True
+            for job in work:
+                job.allow_missing_slices = allow_missing_slices
+                job.scheme = scheme if job.kind == "rtstruct" else None
+            for job in work:
+                done = Path(job.output_dir) / RESULT_FILE
+                earlier = json.loads(done.read_text()) if done.exists() and not overwrite else None
+                if earlier is not None and earlier.get("scheme") == _scheme_key(job):
+                    results.append(
+                        JobResult(
+                            job.path,
+                            job.kind,
+                            "skipped (done before)",
+                            job.output_dir,
+                            earlier["outputs"],
+                            earlier["warnings"],
+                            labels_found=earlier.get("labels_found", []),
+                            labels_missing=earlier.get("labels_missing", []),
+                        )
+                    )
+                else:
+                    pending.append(job)
+            total = len(work)
+            if on_result is not None:
+                for index, earlier_result in enumerate(results, start=1):
+                    on_result(earlier_result, index, total)
+
+            def notify(result: JobResult) -> None:
+                finished_now.append(result)
+                if on_result is not None:
+                    on_result(result, len(results) + len(finished_now), total)
+
+            if client is not None:
+                from .cluster import run_on_cluster
+
+                run_on_cluster(client, pending, notify, cluster, runner)  # type: ignore[arg-type]
+            else:
+                _run_pool(pending, jobs, notify, runner)
     except KeyboardInterrupt:
-        # Ctrl-C or SIGTERM: the workers are stopped; what finished stays, the rest is listed
-        # as not run (a re-run converts it), and no staging folder is left.
+        # Ctrl-C or SIGTERM: the workers are stopped (the pool's killed, the local cluster shut
+        # down); what finished stays, the rest is listed as not run (a re-run converts it), and
+        # no staging folder is left.
+        if not planned:
+            raise KeyboardInterrupt("interrupted while looking for inputs; nothing was converted") from None
         done_inputs = {result.input for result in finished_now}
         for job in pending:
             if job.path not in done_inputs:
                 _remove_tree(_staging(Path(job.output_dir)))
-                finished_now.append(JobResult(job.path, job.kind, NOT_RUN, job.output_dir, reason="interrupted before it finished"))
+                finished_now.append(_finished_unreported(job, started) or JobResult(job.path, job.kind, NOT_RUN, job.output_dir, reason="interrupted before it finished"))
         summary = BatchSummary(sorted(results + finished_now, key=lambda r: r.input), not_converted, skipped_files, scheme)
         _write_summary(target, summary)
         kept = sum(result.status == "ok" for result in finished_now)
@@ -386,6 +447,28 @@ def run_batch(
     summary = BatchSummary(sorted(results + finished_now, key=lambda r: r.input), not_converted, skipped_files, scheme)
     _write_summary(target, summary)
     return summary
+
+
+def _finished_unreported(job: Job, started: float) -> JobResult | None:
+    """The result of a job whose worker completed its folder (result.json written in this run)
+    while the batch was being interrupted, before its result came back."""
+    done = Path(job.output_dir) / RESULT_FILE
+    try:
+        if done.stat().st_mtime < started - 1:
+            return None
+        earlier = json.loads(done.read_text())
+    except (OSError, ValueError):
+        return None
+    return JobResult(
+        job.path,
+        job.kind,
+        "ok",
+        job.output_dir,
+        earlier.get("outputs", []),
+        earlier.get("warnings", []),
+        labels_found=earlier.get("labels_found", []),
+        labels_missing=earlier.get("labels_missing", []),
+    )
 
 
 def _write_summary(target: Path, summary: BatchSummary) -> None:

@@ -265,7 +265,21 @@ def _parser() -> argparse.ArgumentParser:
         default="rle",
         help="pixel encoding of the Label Map SEGs written",
     )
-    batch.add_argument("-j", "--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="worker processes")
+    batch.add_argument(
+        "-j", "--jobs", type=int, help=f"local worker processes (default {max(1, min(4, os.cpu_count() or 1))}; with --scheduler use local:N)"
+    )
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS|local[:N]",
+        help="run on Dask: the address of a running dask.distributed scheduler (tcp://head:8786) or local:N for a local "
+        "cluster of N workers (needs dask[distributed])",
+    )
+    batch.add_argument(
+        "--memory-per-task",
+        default="4GiB",
+        metavar="SIZE",
+        help="with --scheduler: memory one conversion may use (a local cluster's worker limit; a task past it fails alone)",
+    )
     batch.add_argument("--json", action="store_true", help="print the summary as JSON")
     batch.add_argument("--overwrite", action="store_true", help="convert inputs finished by an earlier run again (default: skip them)")
     batch.add_argument(
@@ -281,6 +295,19 @@ def _run_batch(arguments: argparse.Namespace) -> int:
 
     formats = ("labelmap-seg", "seg.nrrd") if arguments.format == "both" else (arguments.format,)
     scheme = _scheme(arguments)
+    cluster = None
+    if arguments.scheduler is not None:
+        from .cluster import parse_scheduler
+
+        if arguments.jobs is not None:
+            raise DicomLabelMapError("-j/--jobs sets local worker processes; with --scheduler give local:N or size the cluster itself")
+        cluster = parse_scheduler(arguments.scheduler, arguments.memory_per_task)
+        from .errors import optional_import
+
+        optional_import("distributed", "dask[distributed]", "batch --scheduler (Dask)")
+    jobs = arguments.jobs if arguments.jobs is not None else max(1, min(4, os.cpu_count() or 1))
+    if jobs < 1:
+        raise DicomLabelMapError(f"-j {jobs}: at least one worker process is needed")
     try:
         from tqdm import tqdm
 
@@ -300,11 +327,12 @@ def _run_batch(arguments: argparse.Namespace) -> int:
             arguments.output_dir,
             formats,
             arguments.transfer_syntax,
-            arguments.jobs,
+            jobs,
             on_result,
             arguments.overwrite,
             arguments.allow_missing_slices,
             scheme,
+            cluster,
         )
     except KeyboardInterrupt as interrupt:
         if bar is not None:
