@@ -119,6 +119,9 @@ def _from_dcmqi(data: dict[str, Any], source: str) -> Metadata:
         table: dict[int, LabelSpec] = {}
         for inner, item in enumerate(items):
             spec = _dcmqi_segment(item, f"{source}: segmentAttributes[{outer}][{inner}]")
+            tracking = [key for key in ("TrackingIdentifier", "TrackingUniqueIdentifier") if key in item]
+            if tracking:
+                notes.append(f"note: {source}: {' and '.join(tracking)} of labelID {spec.value} are not written")
             if spec.value in table:
                 raise SchemeError(f"{source}: labelID {spec.value} is described twice in segmentAttributes[{outer}]")
             table[spec.value] = spec

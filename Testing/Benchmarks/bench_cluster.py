@@ -14,6 +14,7 @@ speed-up of 2 workers over 1.
 from __future__ import annotations
 
 import argparse
+import copy as copy_module
 import json
 import shutil
 import statistics
@@ -54,7 +55,7 @@ def make_archive(folder: Path, copies: int) -> None:
             image.file_meta.MediaStorageSOPInstanceUID = image.SOPInstanceUID
             image.PatientID = f"BENCH{copy:03d}"
             image.save_as(patient / "ct" / f"{index:04d}.dcm")
-        rs = structure.copy()
+        rs = copy_module.deepcopy(structure)
         for element in rs.iterall():
             if element.VR == "UI" and element.keyword not in ("SOPClassUID", "ReferencedSOPClassUID") and element.value:
                 if element.VM > 1:
