@@ -43,7 +43,7 @@ def make_archive(folder: Path, copies: int) -> None:
     for copy in range(copies):
         mapping: dict[str, str] = {}
 
-        def new(uid: str) -> str:
+        def new(uid: str, mapping: dict[str, str] = mapping) -> str:
             return mapping.setdefault(uid, generate_uid())
 
         patient = folder / f"patient{copy:03d}"
