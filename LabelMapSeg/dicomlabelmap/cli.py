@@ -51,6 +51,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def run() -> None:
+    """The console script: :func:`main`, then exit with its code. Once main has returned, the work
+    is done or cleaned up, so an interrupt that arrives while Python shuts down (Dask's and the
+    pools' exit handlers) no longer changes the outcome: it is ignored, not turned into a
+    traceback or a death by signal."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # arrived after main's own handler
+        code = EXIT_INTERRUPTED
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(code)
+
+
 def _terminate_as_interrupt() -> Any:
     """SIGTERM (timeout, Slurm, Docker) ends the command like Ctrl-C: cleanup runs, no partial
     file stays. Returns the previous handler (None off the main thread)."""
@@ -337,6 +352,8 @@ def _run_batch(arguments: argparse.Namespace) -> int:
     except KeyboardInterrupt as interrupt:
         if bar is not None:
             bar.close()
+        if cluster is not None:  # the cluster is shut down already: a normal exit
+            raise
         # The summary is written and the workers are killed; Python's own exit would now wait
         # for the process pool's feeder thread, which can block on a killed worker's pipe.
         print(f"dicomlabelmap: interrupted; {interrupt.args[0] if interrupt.args else ''}", file=sys.stderr)

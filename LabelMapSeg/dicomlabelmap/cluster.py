@@ -87,9 +87,12 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
     distributed = optional_import(*_DASK)
     import dask
 
-    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Dask's own INFO lines only with -v
-        for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core", "distributed.http.proxy"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    quiet = logging.getLogger().getEffectiveLevel() > logging.INFO  # Dask's own log lines only with -v
+    if quiet:
+        # Shutting a local cluster down on an interrupt makes its parts log lost connections;
+        # our own message says what happened.
+        for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core", "distributed.http.proxy", "tornado", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     settings = {
         # a task whose worker died is retried once; a second death fails it (KilledWorker)
         "distributed.scheduler.allowed-failures": 1,
@@ -111,7 +114,7 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
                 processes=True,
                 memory_limit=spec.memory_per_task,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL if quiet else logging.INFO,
             )
             client = distributed.Client(cluster)
         else:
@@ -122,12 +125,30 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
             _check_workers(client, spec)
     try:
         yield client
+    except BaseException:
+        if cluster is not None:  # an interrupt or an error: stop the local workers now, no goodbyes
+            _kill_workers(cluster)
+        raise
     finally:
         try:
             client.close(timeout=10)
         finally:
             if cluster is not None:
                 cluster.close(timeout=10)
+
+
+def _kill_workers(cluster: Any) -> None:
+    """Kill a local cluster's worker processes (a conversion in progress stops; its staging
+    folder is removed by the caller)."""
+    import signal
+
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(getattr(nanny, "process", None), "pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _check_workers(client: Any, spec: ClusterSpec) -> None:
@@ -144,24 +165,42 @@ def _check_workers(client: Any, spec: ClusterSpec) -> None:
             )
 
 
+def _scan_units(input_dir: Path, output_dir: Path, wanted: int, depth: int = 3) -> tuple[list[Path], list[str]]:
+    """Folders to walk on the workers and loose files, found by descending from ``input_dir``
+    (at most ``depth`` levels) until there are at least ``wanted`` folders: an archive under a
+    single top folder is still spread over the workers."""
+    folders, files = [input_dir], []
+    for _ in range(depth):
+        if len(folders) >= wanted:
+            break
+        expanded = []
+        for folder in folders:
+            try:
+                entries = sorted(folder.iterdir())
+            except OSError as error:
+                raise DicomLabelMapError(f"{folder}: cannot list the folder ({error.strerror})") from None
+            for entry in entries:
+                real = entry.resolve()
+                if real == output_dir or output_dir in real.parents:
+                    continue
+                if entry.is_dir():
+                    expanded.append(entry)
+                elif entry.is_file():
+                    files.append(str(entry))
+        folders = expanded
+        if not folders:
+            break
+    return folders, files
+
+
 def plan_on_cluster(client: Any, input_dir: Path, output_dir: Path) -> list[dict[str, Any]]:
     """Header records of every file under ``input_dir``, scanned by the workers: one task per
-    top-level folder (walked there) and one for the top-level files together."""
-    units: list[tuple[Callable[..., Any], Any]] = []
-    files: list[str] = []
-    try:
-        entries = sorted(input_dir.iterdir())
-    except OSError as error:
-        raise DicomLabelMapError(f"{input_dir}: cannot list the folder ({error.strerror})") from None
-    for entry in entries:
-        if entry.resolve() == output_dir or output_dir in entry.resolve().parents:
-            continue
-        if entry.is_dir():
-            units.append((scan_tree, (str(entry), str(output_dir))))
-        elif entry.is_file():
-            files.append(str(entry))
-    if files:
-        units.append((scan_files, (files,)))
+    folder (walked there; folders are split down to a few per worker) and one per thousand
+    loose files."""
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    folders, files = _scan_units(input_dir, output_dir, 4 * workers)
+    units: list[tuple[Callable[..., Any], Any]] = [(scan_tree, (str(folder), str(output_dir))) for folder in folders]
+    units += [(scan_files, (files[start : start + 1000],)) for start in range(0, len(files), 1000)]
     futures = [client.submit(function, *arguments, pure=False) for function, arguments in units]
     records: list[dict[str, Any]] = []
     for future, (_, arguments) in zip(futures, units, strict=True):

@@ -134,8 +134,6 @@ def test_a_task_past_its_memory_limit_fails_alone_with_that_reason(tmp_path):
 
 
 def test_peak_memory_per_worker_is_bounded(mixed_folder, tmp_path):  # noqa: F811
-    import resource
-
     root, *_ = mixed_folder
     spec = ClusterSpec(None, 2, 1 * 2**30)
     with cluster_client(spec) as client:
@@ -145,7 +143,9 @@ def test_peak_memory_per_worker_is_bounded(mixed_folder, tmp_path):  # noqa: F81
         jobs, _ = plan(root, (tmp_path / "out").resolve(), ("labelmap-seg", "seg.nrrd"), "rle", skipped)
         results: list[JobResult] = []
         run(client, jobs, results.append, spec)
-        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        # VmHWM: this process's own high-water mark (ru_maxrss would include the parent's, kept
+        # across fork and exec)
+        peaks = client.run(lambda: int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))))
     assert sorted(r.status for r in results) == ["failed", "failed", "ok", "ok", "ok"]
     assert len(peaks) == 2
     for worker, peak_kib in peaks.items():
@@ -162,7 +162,9 @@ def test_interrupting_the_client_leaves_no_partial_folder_and_a_rerun_completes(
     while time.monotonic() < deadline and not any(p.is_dir() and (p / RESULT_FILE).exists() for p in (out.iterdir() if out.exists() else [])):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
     _, stderr = process.communicate(timeout=120)
+    assert time.monotonic() - sent < 10, "the batch did not stop promptly"
     if process.returncode == 0:
         pytest.skip("the batch finished before the interrupt arrived")
     assert process.returncode == 130, stderr[-2000:]
@@ -188,3 +190,17 @@ def test_wrong_scheduler_arguments_are_one_sentence(text, message):
     assert parse_scheduler("local:3").workers == 3 and parse_scheduler("tcp://head:8786").address == "tcp://head:8786"
     with pytest.raises(DicomLabelMapError, match="give a size such as 4GiB"):
         parse_scheduler("local", "lots")
+
+
+def test_planning_spreads_an_archive_under_one_top_folder(tmp_path):
+    from dicomlabelmap.cluster import _scan_units
+
+    for index in range(3):
+        (tmp_path / "archive" / "all" / f"p{index}" / "ct").mkdir(parents=True)
+    (tmp_path / "archive" / "README.txt").write_text("x")
+    (tmp_path / "archive" / "all" / "index.csv").write_text("x")
+    folders, files = _scan_units(tmp_path / "archive", (tmp_path / "out").resolve(), wanted=3)
+    assert [f.name for f in folders] == ["p0", "p1", "p2"]  # one level below the single top folder
+    assert sorted(Path(f).name for f in files) == ["README.txt", "index.csv"]
+    folders, files = _scan_units(tmp_path / "archive", (tmp_path / "out").resolve(), wanted=1)
+    assert folders == [tmp_path / "archive"] and files == []
