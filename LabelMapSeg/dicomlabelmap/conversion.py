@@ -47,7 +47,8 @@ class RtStructConversion:
     @property
     def labels_found(self) -> list[str]:
         """Names of the scheme's labels that hold voxels in this conversion."""
-        return [s.label for volume in self.label_volumes for s in volume.segments if s.number in self._filled_numbers()]
+        filled = self._filled_numbers()
+        return [s.label for volume in self.label_volumes for s in volume.segments if s.number in filled]
 
     @property
     def labels_missing(self) -> list[str]:
