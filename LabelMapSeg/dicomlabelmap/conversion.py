@@ -383,7 +383,7 @@ def _label_items(
         spec = _spec(scheme, value)
         segment = segment_for_roi(members[0], value)
         if spec is not None:
-            segment = _described(segment, spec)
+            segment = spec.describe(segment)
         if len(members) > 1 or spec is not None:
             segment.properties["RoiNames"] = json.dumps([r.roi.name for r in members], ensure_ascii=False)
         mask = members[0].mask
@@ -413,24 +413,6 @@ def _spec(scheme: LabelScheme | None, value: int) -> LabelSpec | None:
         return scheme.label(value)
     except KeyError:
         return None
-
-
-def _described(segment: Segment, spec: LabelSpec) -> Segment:
-    """The segment with the label's name and whatever description the label gives."""
-    return replace(
-        segment,
-        label=spec.name,
-        description=spec.description or segment.description,
-        color=spec.color or segment.color,
-        category=spec.category or segment.category,
-        type=spec.type or segment.type,
-        type_modifier=spec.type_modifier or segment.type_modifier,
-        anatomic_region=spec.anatomic_region or segment.anatomic_region,
-        anatomic_region_modifier=spec.anatomic_region_modifier or segment.anatomic_region_modifier,
-        algorithm_type=spec.algorithm_type or segment.algorithm_type,
-        algorithm_name=spec.algorithm_name or segment.algorithm_name,
-        properties=dict(segment.properties),
-    )
 
 
 def _priority_rank(scheme: LabelScheme, items: Sequence[tuple[Segment, BoxMask]]) -> list[int]:

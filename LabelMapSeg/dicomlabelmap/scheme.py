@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DicomLabelMapError
-from .segment import Code, SegmentAlgorithmType
+from .segment import Code, Segment, SegmentAlgorithmType
 
 
 class SchemeError(DicomLabelMapError):
@@ -95,6 +95,24 @@ class LabelSpec:
     def names(self) -> set[str]:
         """The normalised names that match this label exactly."""
         return {normalized(self.name)} | {normalized(alias) for alias in self.aliases}
+
+    def describe(self, segment: Segment) -> Segment:
+        """``segment`` named and described by this label (fields the label leaves unset keep the
+        segment's)."""
+        return replace(
+            segment,
+            label=self.name or segment.label,
+            description=self.description or segment.description,
+            color=self.color or segment.color,
+            category=self.category or segment.category,
+            type=self.type or segment.type,
+            type_modifier=self.type_modifier or segment.type_modifier,
+            anatomic_region=self.anatomic_region or segment.anatomic_region,
+            anatomic_region_modifier=self.anatomic_region_modifier or segment.anatomic_region_modifier,
+            algorithm_type=self.algorithm_type or segment.algorithm_type,
+            algorithm_name=self.algorithm_name or segment.algorithm_name,
+            properties=dict(segment.properties),
+        )
 
 
 @dataclass(frozen=True)
@@ -269,15 +287,21 @@ def scheme_from_dict(data: Any, source: str = "label scheme") -> LabelScheme:
     return scheme.with_selection(include, exclude)
 
 
-def _label_from_dict(entry: Any, where: str) -> LabelSpec:
+def checked_entry(entry: Any, where: str, keys: set[str], value_key: str, what: str) -> int:
+    """An entry that is an object of known ``keys``; returns its label value (1-65535)."""
     if not isinstance(entry, dict):
-        raise SchemeError(f"{where}: a label is a JSON object with \"value\" and \"name\"")
-    unknown = sorted(set(entry) - _LABEL_KEYS)
+        raise SchemeError(f"{where}: {what} is a JSON object with \"{value_key}\"")
+    unknown = sorted(set(entry) - keys)
     if unknown:
         raise SchemeError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    value = entry.get("value")
+    value = entry.get(value_key)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise SchemeError(f"{where}: \"value\" must be a whole number from 1 to 65535 (0 is background), got {value!r}")
+        raise SchemeError(f"{where}: \"{value_key}\" must be a whole number from 1 to 65535 (0 is background), got {value!r}")
+    return value
+
+
+def _label_from_dict(entry: Any, where: str) -> LabelSpec:
+    value = checked_entry(entry, where, _LABEL_KEYS, "value", "a label")
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise SchemeError(f"{where}: \"name\" must be a non-empty text")

@@ -19,7 +19,6 @@ one list per layer of a ``.seg.nrrd`` (then list *n* describes layer *n*).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,12 @@ from .scheme import (
     LabelSpec,
     SchemeError,
     _load_json,
+    checked_entry,
     parse_algorithm_type,
     parse_code,
     parse_color,
     scheme_from_dict,
 )
-from .segment import Segment
 
 #: dcmqi header keys -> :class:`~dicomlabelmap.seg_writer.SegWriteOptions` fields.
 _HEADER = {
@@ -130,14 +129,7 @@ def _from_dcmqi(data: dict[str, Any], source: str) -> Metadata:
 
 
 def _dcmqi_segment(item: Any, where: str) -> LabelSpec:
-    if not isinstance(item, dict):
-        raise SchemeError(f"{where}: a segment is a JSON object with \"labelID\"")
-    unknown = sorted(set(item) - _SEGMENT_KEYS)
-    if unknown:
-        raise SchemeError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    value = item.get("labelID")
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise SchemeError(f"{where}: \"labelID\" must be a whole number from 1 to 65535, got {value!r}")
+    value = checked_entry(item, where, _SEGMENT_KEYS, "labelID", "a segment")
     category = parse_code(item.get("SegmentedPropertyCategoryCodeSequence"), f"{where}: SegmentedPropertyCategoryCodeSequence")
     kind = parse_code(item.get("SegmentedPropertyTypeCodeSequence"), f"{where}: SegmentedPropertyTypeCodeSequence")
     description = item.get("SegmentDescription", "")
@@ -158,24 +150,6 @@ def _dcmqi_segment(item: Any, where: str) -> LabelSpec:
         anatomic_region_modifier=parse_code(item.get("AnatomicRegionModifierSequence"), f"{where}: AnatomicRegionModifierSequence"),
         algorithm_type=parse_algorithm_type(item.get("SegmentAlgorithmType"), f"{where}: SegmentAlgorithmType"),
         algorithm_name=str(item.get("SegmentAlgorithmName", "")),
-    )
-
-
-def describe(segment: Segment, spec: LabelSpec) -> Segment:
-    """``segment`` with what ``spec`` says about it (unset fields keep the segment's)."""
-    return replace(
-        segment,
-        label=spec.name or segment.label,
-        description=spec.description or segment.description,
-        color=spec.color or segment.color,
-        category=spec.category or segment.category,
-        type=spec.type or segment.type,
-        type_modifier=spec.type_modifier or segment.type_modifier,
-        anatomic_region=spec.anatomic_region or segment.anatomic_region,
-        anatomic_region_modifier=spec.anatomic_region_modifier or segment.anatomic_region_modifier,
-        algorithm_type=spec.algorithm_type or segment.algorithm_type,
-        algorithm_name=spec.algorithm_name or segment.algorithm_name,
-        properties=dict(segment.properties),
     )
 
 
@@ -205,7 +179,7 @@ def apply_metadata(volumes: list[LabelVolume], metadata: Metadata) -> tuple[list
                 segments.append(segment)
             else:
                 used.add((layer if len(metadata.layers) > 1 else 0, segment.number))
-                segments.append(describe(segment, found))
+                segments.append(found.describe(segment))
         described.append(LabelVolume(volume.array, volume.geometry, segments))
     for index, table in enumerate(metadata.layers):
         for value, spec in sorted(table.items()):
