@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 from test_batch import mixed_folder  # noqa: F401 - the fixture of the local batch tests
+from test_operations import _batch_input, wait_for_first_result
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install 'dicomlabelmap[dask]')")
 
 from dicomlabelmap.batch import RESULT_FILE, SUMMARY_FILE, Job, JobResult, jobs_from_records, plan, run_batch  # noqa: E402
 from dicomlabelmap.cluster import ClusterSpec, cluster_client, parse_scheduler, plan_on_cluster, run_on_cluster  # noqa: E402
 from dicomlabelmap.errors import DicomLabelMapError  # noqa: E402
-from dicomlabelmap.synthetic import write_demo_case  # noqa: E402
 
 pytestmark = pytest.mark.peer
 TWO_WORKERS = ClusterSpec(None, 2, 2 * 2**30)
@@ -153,14 +153,10 @@ def test_peak_memory_per_worker_is_bounded(mixed_folder, tmp_path):  # noqa: F81
 
 
 def test_interrupting_the_client_leaves_no_partial_folder_and_a_rerun_completes(tmp_path):
-    root, out = tmp_path / "in", tmp_path / "out"
-    for index in range(8):
-        write_demo_case(root / f"p{index}")
+    root, out = _batch_input(tmp_path, 12), tmp_path / "out"
     command = [sys.executable, "-m", "dicomlabelmap", "batch", str(root), str(out), "--scheduler", "local:2", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any(p.is_dir() and (p / RESULT_FILE).exists() for p in (out.iterdir() if out.exists() else [])):
-        time.sleep(0.05)
+    wait_for_first_result(out)
     process.send_signal(signal.SIGINT)
     sent = time.monotonic()
     _, stderr = process.communicate(timeout=120)
@@ -177,7 +173,7 @@ def test_interrupting_the_client_leaves_no_partial_folder_and_a_rerun_completes(
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     counts = json.loads(again.stdout)["counts"]
-    assert counts.get("ok", 0) + counts.get("skipped (done before)", 0) == 8 and counts.get("ok", 0) >= 1
+    assert counts.get("ok", 0) + counts.get("skipped (done before)", 0) == 12 and counts.get("ok", 0) >= 1
 
 
 @pytest.mark.parametrize(

@@ -100,12 +100,21 @@ def _batch_input(folder: Path, count: int) -> Path:
     return source
 
 
+def wait_for_first_result(target: Path, limit: float = 120) -> None:
+    """Until the first input of a running batch is finished (its folder holds result.json)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if target.is_dir() and any((p / "result.json").exists() for p in target.iterdir() if p.is_dir()):
+            return
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_batch_stops_promptly_and_a_rerun_completes_it(tmp_path, signum):
     source = _batch_input(tmp_path, 12)
     target = tmp_path / "out"
     process = subprocess.Popen([*CLI, "batch", str(source), str(target), "-j", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    wait_for_first_result(target)
     sent = time.monotonic()
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
