@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from test_batch import mixed_folder  # noqa: F401 - the fixture of the local batch tests
-from test_operations import _batch_input, wait_for_first_result
+from test_operations import _batch_input, interruptible, wait_for_first_result
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install 'dicomlabelmap[dask]')")
 
@@ -155,7 +155,7 @@ def test_peak_memory_per_worker_is_bounded(mixed_folder, tmp_path):  # noqa: F81
 def test_interrupting_the_client_leaves_no_partial_folder_and_a_rerun_completes(tmp_path):
     root, out = _batch_input(tmp_path, 12), tmp_path / "out"
     command = [sys.executable, "-m", "dicomlabelmap", "batch", str(root), str(out), "--scheduler", "local:2", "--json"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = interruptible(command)
     wait_for_first_result(out)
     process.send_signal(signal.SIGINT)
     sent = time.monotonic()

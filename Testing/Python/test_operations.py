@@ -27,6 +27,19 @@ from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_s
 CLI = [sys.executable, "-m", "dicomlabelmap"]
 
 
+def _default_signals() -> None:
+    """In the child: SIGINT and SIGTERM as a terminal gives them. A test run started in the
+    background (nohup, CI) passes SIGINT on ignored, and the command would then rightly
+    ignore the Ctrl-C these tests send."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def interruptible(command: list[str]) -> subprocess.Popen:
+    """The command started as from a terminal, its output captured."""
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)  # noqa: PLW1509
+
+
 def _layers(geometry, count, seed):
     rng = np.random.default_rng(seed)
     volumes = []
@@ -62,12 +75,7 @@ def test_an_interrupted_overwrite_leaves_the_old_series_or_the_new_one(series_ca
     assert main(["encode", str(series_case / "old.seg.nrrd"), "-r", str(series_case / "ct"), "-o", str(out)]) == EXIT_OK
     old_files = sorted(p.name for p in out.iterdir())
     assert old_files == ["LabelMapSEG_001.dcm", "LabelMapSEG_002.dcm", "LabelMapSEG_003.dcm"]
-    process = subprocess.Popen(
-        [*CLI, "encode", str(series_case / "new.seg.nrrd"), "-r", str(series_case / "ct"), "-o", str(out), "--overwrite"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = interruptible([*CLI, "encode", str(series_case / "new.seg.nrrd"), "-r", str(series_case / "ct"), "-o", str(out), "--overwrite"])
     time.sleep(delay)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
@@ -113,7 +121,7 @@ def wait_for_first_result(target: Path, limit: float = 120) -> None:
 def test_an_interrupted_batch_stops_promptly_and_a_rerun_completes_it(tmp_path, signum):
     source = _batch_input(tmp_path, 12)
     target = tmp_path / "out"
-    process = subprocess.Popen([*CLI, "batch", str(source), str(target), "-j", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = interruptible([*CLI, "batch", str(source), str(target), "-j", "2"])
     wait_for_first_result(target)
     sent = time.monotonic()
     process.send_signal(signum)
