@@ -17,6 +17,9 @@ RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 PREFERRED_CONFIDENCE = 1.05
 DEFERRING_CONFIDENCE = 0.9
 USE_FOR_RTSTRUCT_SETTING = "LabelMapSeg/UseForRtStructureSets"
+#: A label scheme JSON applied to RT Structure Sets loaded from the DICOM browser ("" for none);
+#: set in the module (its "Use for DICOM-browser imports too" box).
+LABEL_SCHEME_SETTING = "LabelMapSeg/DicomRtStructLabelScheme"
 
 
 def containsXorContours(path):
@@ -31,6 +34,11 @@ def containsXorContours(path):
 
 def useLabelMapSegForAll():
     return slicer.util.settingsValue(USE_FOR_RTSTRUCT_SETTING, True, converter=slicer.util.toBool)
+
+
+def dicomLabelScheme():
+    """The label scheme path for DICOM-browser imports, or None."""
+    return slicer.util.settingsValue(LABEL_SCHEME_SETTING, "") or None
 
 
 class DICOMRtStructLabelMapPluginClass(DICOMPlugin):
@@ -117,14 +125,24 @@ class DICOMRtStructLabelMapPluginClass(DICOMPlugin):
         try:
             logic = LabelMapSegLogic()
             referenceNode = volume_node_for_instances(slicer.mrmlScene, set(getattr(loadable, "referencedInstanceUIDs", [])))
+            scheme = dicomLabelScheme()
             if referenceNode is not None:
-                segmentationNode = logic.importRtStruct(loadable.files[0], referenceNode, name=loadable.name)
+                segmentationNode = logic.importRtStruct(loadable.files[0], referenceNode, name=loadable.name, scheme=scheme)
             else:
-                segmentationNode = logic.importRtStruct(loadable.files[0], referenceFiles=self._referenceFiles(loadable), name=loadable.name)
+                segmentationNode = logic.importRtStruct(
+                    loadable.files[0], referenceFiles=self._referenceFiles(loadable), name=loadable.name, scheme=scheme
+                )
             self.addSeriesInSubjectHierarchy(loadable, segmentationNode)
-            failed = [row["name"] for row in logic.lastImportReport.get("rois", []) if not row.get("converted")]
+            rows = logic.lastImportReport.get("rois", [])
+            failed = [row["name"] for row in rows if not row.get("converted") and row.get("status") not in ("unmatched", "excluded")]
+            leftOut = [row["name"] for row in rows if row.get("status") in ("unmatched", "excluded")]
+            notes = []
             if failed:
-                loadable.warning = f"ROIs not converted: {', '.join(failed)} (see the import report table)"
+                notes.append(f"ROIs not converted: {', '.join(failed)}")
+            if leftOut:
+                notes.append(f"ROIs left out by the label scheme {scheme}: {', '.join(leftOut)}")
+            if notes:
+                loadable.warning = "; ".join(notes) + " (see the import report table)"
         except Exception as error:  # noqa: BLE001 - never raise into the DICOM browser's loop
             logging.error(f"LabelMapSeg: loading '{loadable.name}' failed: {error}")
             loadable.warning = str(error)

@@ -32,6 +32,7 @@ PHOTOMETRIC_INTERPRETATIONS = ("MONOCHROME2", "PALETTE COLOR")
 OVERLAP_HANDLING = ("layers", "single")
 #: Settings key: use LabelMapSeg (not SlicerRT) for every RT Structure Set, not only XOR ones.
 USE_FOR_RTSTRUCT_SETTING = "LabelMapSeg/UseForRtStructureSets"
+LABEL_SCHEME_SETTING = "LabelMapSeg/DicomRtStructLabelScheme"
 
 
 #
@@ -138,6 +139,8 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.enabled = False
         self.ui.useForRtStructCheckBox.checked = slicer.util.settingsValue(USE_FOR_RTSTRUCT_SETTING, True, converter=slicer.util.toBool)
         self.ui.useForRtStructCheckBox.connect("toggled(bool)", self.onUseForRtStructToggled)
+        self.ui.schemeForDicomCheckBox.checked = bool(slicer.util.settingsValue(LABEL_SCHEME_SETTING, ""))
+        self.ui.schemeForDicomCheckBox.connect("toggled(bool)", self.onSchemeForDicomToggled)
 
         self.initializeParameterNode()
 
@@ -178,6 +181,11 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if p is None:
             return
         self.ui.importRtStructButton.enabled = bool(p.rtStructPath)
+        self.ui.schemeForDicomCheckBox.enabled = bool(p.rtStructSchemePath) or self.ui.schemeForDicomCheckBox.checked
+        if self.ui.schemeForDicomCheckBox.checked:  # the browser follows the scheme chosen here
+            import qt
+
+            qt.QSettings().setValue(LABEL_SCHEME_SETTING, p.rtStructSchemePath)
         self.ui.exportSegButton.enabled = bool(p.exportSegmentation and p.exportReferenceVolume and p.exportDirectory)
         self.ui.convertButton.enabled = bool(p.convertInputPath and p.convertOutputDirectory)
         self.ui.exportLabelmapButton.enabled = bool(p.labelmapSegmentation and p.labelmapReferenceVolume)
@@ -208,6 +216,13 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         import qt
 
         qt.QSettings().setValue(USE_FOR_RTSTRUCT_SETTING, bool(checked))
+
+    def onSchemeForDicomToggled(self, checked) -> None:
+        """DICOM-browser imports use the scheme chosen here (the setting holds its path)."""
+        import qt
+
+        path = self._parameterNode.rtStructSchemePath if (checked and self._parameterNode) else ""
+        qt.QSettings().setValue(LABEL_SCHEME_SETTING, path)
 
     # -- actions ---------------------------------------------------------------------------
     def onImportRtStruct(self) -> None:

@@ -251,3 +251,34 @@ def test_rtstruct_load_failure_is_a_warning_and_leaves_no_nodes(slicer, study, t
     assert plugin.load(loadable) is False
     assert "Frame of Reference" in loadable.warning or "reference series" in loadable.warning
     assert slicer.mrmlScene.GetNumberOfNodes() == nodes
+
+
+def test_rtstruct_load_applies_the_label_scheme_chosen_for_the_dicom_browser(slicer, study, tmp_path):
+    """With the module's "Use this label scheme for DICOM-browser imports too" on (the setting holds
+    the scheme's path), the plugin imports only the ROIs the scheme selects, with its values and
+    names; left-out ROIs are named in the loadable's warning, not reported as failures."""
+    import json
+
+    import qt
+    from dicomlabelmap.conversion import rtstruct_to_labels
+
+    ct, series, rtstruct = study
+    names = [roi.name for roi in rtstruct_to_labels(rtstruct, series).structure_set.rois]
+    scheme = tmp_path / "scheme.json"
+    scheme.write_text(json.dumps({"labels": [{"value": 21, "name": "kept", "aliases": [names[0]]}]}))
+    qt.QSettings().setValue("LabelMapSeg/DicomRtStructLabelScheme", str(scheme))
+    plugin = _plugin(slicer, "DICOMRtStructLabelMapPlugin")
+    (loadable,) = plugin.examineForImport([[rtstruct]])
+    assert plugin.load(loadable) is True
+    node = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+    segmentation = node.GetSegmentation()
+    assert segmentation.GetNumberOfSegments() == 1
+    segment = segmentation.GetSegment(segmentation.GetNthSegmentID(0))
+    assert (segment.GetName(), segment.GetLabelValue()) == ("kept", 21)
+    assert "ROIs left out by the label scheme" in loadable.warning and names[1] in loadable.warning
+    assert "not converted" not in loadable.warning
+    # a scheme file that is gone makes the load fail with the reason, leaving no node
+    qt.QSettings().setValue("LabelMapSeg/DicomRtStructLabelScheme", str(tmp_path / "gone.json"))
+    (again,) = plugin.examineForImport([[rtstruct]])
+    assert plugin.load(again) is False and "gone.json: no such file" in again.warning
+    assert slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 1
