@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    syntaxes = [syntax.value for syntax in TransferSyntax.writable_syntaxes()]
 
     rtstruct = _subcommand(
         commands,
@@ -157,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rtstruct.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
     _add_compression_option(rtstruct)
-    _add_seg_options(rtstruct, [syntax.value for syntax in TransferSyntax.writable_syntaxes()], what="with --format labelmap-seg/both: ")
+    _add_seg_options(rtstruct, syntaxes, what="with --format labelmap-seg/both: ")
     rtstruct.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
     rtstruct.add_argument(
         "--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks into this .png (needs matplotlib)"
@@ -175,7 +176,6 @@ def _parser() -> argparse.ArgumentParser:
     series.add_argument("--json", action="store_true", help="print JSON")
     series.set_defaults(handler=_run_series)
 
-    syntaxes = [syntax.value for syntax in TransferSyntax.writable_syntaxes()]
     encode = _subcommand(commands, "encode", help="write label maps (.seg.nrrd, .nrrd, .nii.gz) as Label Map SEG on a reference series")
     encode.add_argument("labels", type=Path, help="label file: .seg.nrrd, .nrrd, .nii.gz or .nii")
     _add_reference_option(encode, required=True)
@@ -521,7 +521,7 @@ def _convert_and_write(
     return conversion, written
 
 
-def _convert(arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[Path]) -> RtStructConversion:
+def _convert(arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[Path], scheme: Any = None) -> RtStructConversion:
     from .conversion import rtstruct_to_labels
     from .rasterize import RasterOptions
 
@@ -538,7 +538,7 @@ def _convert(arguments: argparse.Namespace, rtstruct: Path, reference: Sequence[
             options,
             progress,
             getattr(arguments, "allow_missing_slices", False),
-            _scheme(arguments),
+            scheme,
         )
     if not any(roi.converted for roi in conversion.rois) and conversion.rois:
         failures = "; ".join(str(f) for f in conversion.findings if f.severity.value == "error")
@@ -618,8 +618,8 @@ def _run_rtstruct(arguments: argparse.Namespace) -> int:
         if arguments.preview.suffix.lower() != ".png":
             raise DicomLabelMapError(f"--preview {arguments.preview}: the preview is a PNG image; give a file name ending in .png")
         check_output_file(arguments.preview, arguments.overwrite)
-    _scheme(arguments)  # a wrong scheme fails before the work
-    conversion = _convert(arguments, arguments.rtstruct, arguments.reference)
+    scheme = _scheme(arguments)  # read before the work: a wrong scheme fails at once
+    conversion = _convert(arguments, arguments.rtstruct, arguments.reference, scheme)
     written = _write_rtstruct_outputs(arguments, conversion)
     extra = {}
     if arguments.preview:
