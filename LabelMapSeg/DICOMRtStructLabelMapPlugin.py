@@ -16,6 +16,7 @@ from DICOMLib import DICOMLoadable, DICOMPlugin
 RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 PREFERRED_CONFIDENCE = 1.05
 DEFERRING_CONFIDENCE = 0.9
+#: Use LabelMapSeg (not SlicerRT) for every RT Structure Set, not only XOR ones (the module's box).
 USE_FOR_RTSTRUCT_SETTING = "LabelMapSeg/UseForRtStructureSets"
 #: A label scheme JSON applied to RT Structure Sets loaded from the DICOM browser ("" for none);
 #: set in the module (its "Use for DICOM-browser imports too" box).

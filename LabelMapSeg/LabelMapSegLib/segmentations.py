@@ -15,10 +15,10 @@ import numpy as np
 import slicer
 import vtk
 from dicomlabelmap.errors import DicomLabelMapError, GeometryError
-from dicomlabelmap.geometry import ImageGeometry
-from dicomlabelmap.labels import LabelVolume, label_dtype
-from dicomlabelmap.segment import Segment
-from dicomlabelmap.terminology import apply_terminology_string, to_terminology_string
+from dicomlabelmap.model.geometry import ImageGeometry
+from dicomlabelmap.model.labels import LabelVolume, label_dtype
+from dicomlabelmap.model.segment import Segment
+from dicomlabelmap.model.terminology import apply_terminology_string, to_terminology_string
 from vtk.util import numpy_support
 
 _RAS_FROM_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])

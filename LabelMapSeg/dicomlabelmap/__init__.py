@@ -2,13 +2,20 @@
 reference image grid. Pure Python (numpy + pydicom); the core of the LabelMapSeg Slicer
 extension, usable on its own.
 
-Main entry points:
+Main entry points (every name below imports from ``dicomlabelmap``):
 
 * :func:`read_reference_series` - DICOM image series -> :class:`ReferenceSeries` (grid + sources)
 * :func:`read_rtstruct` - RT Structure Set -> :class:`StructureSet` (ROIs, contours, findings)
 * :func:`rtstruct_to_labels` - RT Structure Set + reference -> label layers and a report
+* :func:`read_seg` / :func:`read_seg_series` - any DICOM SEG (LABELMAP, BINARY, FRACTIONAL) -> label layers
+* :func:`write_label_map_segs` - label layers -> Label Map SEG instances (:class:`SegWriteOptions`,
+  :class:`TransferSyntax`), verified after writing
 * :func:`write_label_file` / :func:`read_label_file` - ``.seg.nrrd``, ``.nrrd``, ``.nii.gz``
 * :func:`load_scheme` - a label scheme: fixed labels by ROI name across patients
+
+The families live in subpackages, imports pointing downwards: ``model`` (numpy only), ``dicom``
+(reading and encoding), ``rtstruct`` and ``seg`` (the two DICOM objects), ``files`` (files outside
+DICOM), ``batch`` and ``cli``.
 """
 
 from __future__ import annotations
@@ -16,49 +23,62 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-# Names are imported on first use (PEP 562), so that ``import dicomlabelmap.seg_reader`` or a
+# Names are imported on first use (PEP 562), so that ``import dicomlabelmap.seg.reader`` or a
 # Slicer module that only needs one part does not pay for all the others.
 _EXPORTS = {
-    "BoxMask": "masks",
-    "Code": "segment",
-    "Contour": "rtstruct",
-    "ContourGeometricType": "rtstruct",
+    "BoxMask": "model.masks",
+    "build_label_map_seg": "seg.writer",
+    "build_label_volumes": "model.labels",
+    "build_scheme": "model.scheme",
+    "Code": "model.segment",
+    "Contour": "rtstruct.reader",
+    "ContourGeometricType": "rtstruct.reader",
+    "convert_to_label_map_seg": "seg.convert",
     "DicomLabelMapError": "errors",
     "Finding": "findings",
     "GeometryError": "errors",
-    "ImageGeometry": "geometry",
+    "ImageGeometry": "model.geometry",
     "InvalidDicomError": "errors",
-    "LabelScheme": "scheme",
-    "LabelVolume": "labels",
+    "LabelScheme": "model.scheme",
+    "LabelVolume": "model.labels",
+    "load_scheme": "model.scheme",
     "MissingDependencyError": "errors",
     "OperationCancelled": "errors",
     "OutputError": "errors",
-    "RasterOptions": "rasterize",
-    "ReferenceSeries": "series",
+    "rasterize_structure_set": "rtstruct.rasterize",
+    "RasterOptions": "rtstruct.rasterize",
+    "read_label_file": "files.labelfiles",
+    "read_reference_series": "dicom.scan",
+    "read_rtstruct": "rtstruct.reader",
+    "read_seg": "seg.reader",
+    "read_seg_series": "seg.series",
+    "ReferenceSeries": "dicom.images",
     "ReferenceSeriesError": "errors",
-    "Roi": "rtstruct",
-    "RoiRaster": "rasterize",
-    "RtStructConversion": "conversion",
-    "Segment": "segment",
-    "SegmentAlgorithmType": "segment",
+    "Roi": "rtstruct.reader",
+    "RoiRaster": "rtstruct.rasterize",
+    "rtstruct_to_labels": "rtstruct.conversion",
+    "RtStructConversion": "rtstruct.conversion",
+    "scan_series": "dicom.scan",
+    "SegContents": "seg.reader",
+    "Segment": "model.segment",
+    "SegmentAlgorithmType": "model.segment",
+    "SegSeries": "seg.series",
+    "SegWriteOptions": "seg.writer",
     "Severity": "findings",
-    "SourceSlice": "series",
-    "StructureSet": "rtstruct",
-    "build_label_volumes": "labels",
-    "load_scheme": "scheme",
-    "rasterize_structure_set": "rasterize",
-    "read_label_file": "labelfiles",
-    "read_reference_series": "series",
-    "read_rtstruct": "rtstruct",
-    "rtstruct_to_labels": "conversion",
-    "scan_series": "series",
-    "write_label_file": "labelfiles",
+    "SourceSlice": "dicom.images",
+    "StructureSet": "rtstruct.reader",
+    "TransferSyntax": "dicom.codecs",
+    "validate_seg": "seg.validate",
+    "write_label_file": "files.labelfiles",
+    "write_label_map_segs": "seg.writer",
 }
 
 if TYPE_CHECKING:
-    from .conversion import RtStructConversion, rtstruct_to_labels
+    from .dicom.codecs import TransferSyntax
+    from .dicom.images import ReferenceSeries, SourceSlice
+    from .dicom.scan import read_reference_series, scan_series
     from .errors import (
         DicomLabelMapError,
         GeometryError,
@@ -68,16 +88,21 @@ if TYPE_CHECKING:
         OutputError,
         ReferenceSeriesError,
     )
+    from .files.labelfiles import read_label_file, write_label_file
     from .findings import Finding, Severity
-    from .geometry import ImageGeometry
-    from .labelfiles import read_label_file, write_label_file
-    from .labels import LabelVolume, build_label_volumes
-    from .masks import BoxMask
-    from .rasterize import RasterOptions, RoiRaster, rasterize_structure_set
-    from .rtstruct import Contour, ContourGeometricType, Roi, StructureSet, read_rtstruct
-    from .scheme import LabelScheme, load_scheme
-    from .segment import Code, Segment, SegmentAlgorithmType
-    from .series import ReferenceSeries, SourceSlice, read_reference_series, scan_series
+    from .model.geometry import ImageGeometry
+    from .model.labels import LabelVolume, build_label_volumes
+    from .model.masks import BoxMask
+    from .model.scheme import LabelScheme, build_scheme, load_scheme
+    from .model.segment import Code, Segment, SegmentAlgorithmType
+    from .rtstruct.conversion import RtStructConversion, rtstruct_to_labels
+    from .rtstruct.rasterize import RasterOptions, RoiRaster, rasterize_structure_set
+    from .rtstruct.reader import Contour, ContourGeometricType, Roi, StructureSet, read_rtstruct
+    from .seg.convert import convert_to_label_map_seg
+    from .seg.reader import SegContents, read_seg
+    from .seg.series import SegSeries, read_seg_series
+    from .seg.validate import validate_seg
+    from .seg.writer import SegWriteOptions, build_label_map_seg, write_label_map_segs
 
 
 def __getattr__(name: str) -> Any:
@@ -94,39 +119,50 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "LabelScheme",
-    "load_scheme",
     "BoxMask",
+    "build_label_map_seg",
+    "build_label_volumes",
+    "build_scheme",
     "Code",
     "Contour",
     "ContourGeometricType",
+    "convert_to_label_map_seg",
     "DicomLabelMapError",
     "Finding",
     "GeometryError",
     "ImageGeometry",
     "InvalidDicomError",
+    "LabelScheme",
     "LabelVolume",
+    "load_scheme",
     "MissingDependencyError",
     "OperationCancelled",
     "OutputError",
+    "rasterize_structure_set",
     "RasterOptions",
+    "read_label_file",
+    "read_reference_series",
+    "read_rtstruct",
+    "read_seg",
+    "read_seg_series",
     "ReferenceSeries",
     "ReferenceSeriesError",
     "Roi",
     "RoiRaster",
+    "rtstruct_to_labels",
     "RtStructConversion",
+    "scan_series",
+    "SegContents",
     "Segment",
     "SegmentAlgorithmType",
+    "SegSeries",
+    "SegWriteOptions",
     "Severity",
     "SourceSlice",
     "StructureSet",
-    "build_label_volumes",
-    "rasterize_structure_set",
-    "read_label_file",
-    "read_reference_series",
-    "read_rtstruct",
-    "rtstruct_to_labels",
-    "scan_series",
+    "TransferSyntax",
+    "validate_seg",
     "write_label_file",
+    "write_label_map_segs",
     "__version__",
 ]

@@ -1,0 +1,80 @@
+"""What every subcommand shares: exit codes, output folders created on demand (and removed again
+when nothing was written into them), the progress bar, and small checks of paths."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import DicomLabelMapError
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback
+
+#: 0 success; 1 error (one sentence on stderr, nothing written); 2 usage error; 3 output
+#: written but some ROIs or inputs could not be converted (see the report); 130 interrupted.
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+_CREATED_FOLDERS: list[Path] = []
+
+
+def remove_created_folders() -> None:
+    """Output folders this command created stay only if something was written into them."""
+    for folder in reversed(_CREATED_FOLDERS):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            pass
+    _CREATED_FOLDERS.clear()
+
+
+def output_folder(path: Path) -> Path:
+    """The output folder, created (with its parents) when missing; one created here is removed
+    again when the command fails or is interrupted and nothing was written into it."""
+    if path.exists() and not path.is_dir():
+        raise DicomLabelMapError(f"{path} is a file; give an output folder")
+    missing = []
+    parent = path
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DicomLabelMapError(f"{path}: cannot create the output folder ({error.strerror})") from error
+    _CREATED_FOLDERS.extend(reversed(missing))
+    return path
+
+
+def sizes(paths: Sequence[Path]) -> str:
+    return ", ".join(f"{path} ({path.stat().st_size:,} bytes)" for path in paths)
+
+
+def check_input_file(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise DicomLabelMapError(f"{path} is a folder; give {what} (dicomlabelmap series lists what a folder holds)")
+    if not path.exists():
+        raise DicomLabelMapError(f"{path}: no such file")
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback | None]:
+    """A tqdm bar on stderr fed by the core's progress callback (off when stderr is no TTY)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield None
+        return
+    bar = tqdm(total=1000, disable=None if enabled else True, file=sys.stderr, leave=False, bar_format="{l_bar}{bar}| {elapsed}")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = int(fraction * 1000)
+        bar.set_description_str(message[:40], refresh=True)
+
+    try:
+        yield progress
+    finally:
+        bar.close()

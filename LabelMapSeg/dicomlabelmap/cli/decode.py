@@ -1,0 +1,53 @@
+"""``dicomlabelmap decode``: a Segmentation series (LABELMAP, BINARY, FRACTIONAL) into a label file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import EXIT_OK, sizes
+from .options import add_compression_option, add_reference_option, subcommand
+
+
+def add_parser(commands: Any) -> None:
+    parser = subcommand(
+        commands,
+        "decode",
+        help="read a SEG series (LABELMAP, BINARY, FRACTIONAL) into a label file",
+        description="Read a Segmentation into a label file: one file, several files or a folder holding one series "
+        "(a Label Map SEG series has one instance per label layer; all become layers of one .seg.nrrd).",
+    )
+    parser.add_argument("seg", type=Path, nargs="+", help="Segmentation file(s) or folder(s) holding one series")
+    add_reference_option(parser, default_note="default: the grid of the SEG's own frames")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii")
+    parser.add_argument("--series-uid", help="Series Instance UID of the Segmentation series, when the folder holds several")
+    parser.add_argument(
+        "--fractional-threshold",
+        type=float,
+        default=0.5,
+        help="FRACTIONAL: fraction of Maximum Fractional Value counted as inside (default 0.5)",
+    )
+    parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: one file per layer")
+    add_compression_option(parser)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.set_defaults(handler=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from ..dicom.scan import read_reference_series
+    from ..files.labelfiles import write_label_file
+    from ..seg.series import read_seg_series
+
+    reference = read_reference_series(arguments.reference) if arguments.reference else None
+    series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold)
+    written = write_label_file(arguments.output, series.volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)
+    for finding in series.findings:
+        print(f"  {finding}", file=sys.stderr)
+    kinds = "/".join(sorted({content.segmentation_type for content in series.contents}))
+    print(
+        f"{kinds} SEG ({len(series.contents)} instance(s)), {len(series.segments)} segment(s) in {len(series.volumes)} layer(s), "
+        f"grid {series.geometry.shape}: wrote {sizes(written)}"
+    )
+    return EXIT_OK

@@ -1,0 +1,85 @@
+"""The ``dicomlabelmap`` command line: a thin shell over the library, one module per subcommand
+(its parser beside its run function).
+
+Exit codes: 0 success; 1 error (one sentence on stderr, nothing written); 2 usage error;
+3 output written but some ROIs could not be converted (see the report); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .._version import __version__
+from ..errors import DicomLabelMapError
+from . import batch, convert, decode, demo, encode, info, rtstruct, series, validate
+from .common import EXIT_ERROR, EXIT_INTERRUPTED, remove_created_folders
+
+#: In the order ``--help`` lists them.
+SUBCOMMANDS = (rtstruct, series, encode, decode, convert, info, validate, demo, batch)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if arguments.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    previous = _terminate_as_interrupt()
+    try:
+        return int(arguments.handler(arguments))
+    except DicomLabelMapError as error:
+        remove_created_folders()
+        print(f"dicomlabelmap: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt as interrupt:
+        remove_created_folders()
+        detail = interrupt.args[0] if interrupt.args else "every output is as it was before, or complete (never partial)"
+        print(f"dicomlabelmap: interrupted; {detail}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def run() -> None:
+    """The console script: :func:`main`, then exit with its code. Once main has returned, the work
+    is done or cleaned up, so an interrupt that arrives while Python shuts down (Dask's and the
+    pools' exit handlers) no longer changes the outcome: it is ignored, not turned into a
+    traceback or a death by signal."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # arrived after main's own handler
+        code = EXIT_INTERRUPTED
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(code)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicomlabelmap",
+        description="DICOM RT Structure Sets and segmentations <-> label maps on the reference image grid.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM (timeout, Slurm, Docker) ends the command like Ctrl-C: cleanup runs, no partial
+    file stays. Returns the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)

@@ -1,0 +1,110 @@
+"""Options several subcommands share, declared once, and their conversion into the core's typed
+options (:class:`~dicomlabelmap.seg.writer.SegWriteOptions`, the label scheme)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..dicom.codecs import TransferSyntax
+
+if TYPE_CHECKING:
+    from ..model.scheme import LabelScheme
+    from ..seg.writer import SegWriteOptions
+
+
+def subcommand(commands: Any, name: str, **options: Any) -> argparse.ArgumentParser:
+    """A subcommand whose help shows every option's default."""
+    options.setdefault("description", options.get("help"))
+    return commands.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **options)  # type: ignore[no-any-return]
+
+
+def add_reference_option(parser: argparse.ArgumentParser, required: bool = False, default_note: str = "") -> None:
+    """``-r/--reference``: one path per option, repeatable, so it never swallows the input."""
+    parser.add_argument(
+        "-r",
+        "--reference",
+        type=Path,
+        action="append",
+        required=required,
+        metavar="PATH",
+        help="folder or file holding the reference image series (repeat the option for several)" + (f"; {default_note}" if default_note else ""),
+    )
+
+
+def add_compression_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--compression-level",
+        type=int,
+        choices=range(10),
+        default=1,
+        metavar="0-9",
+        help="gzip level of .seg.nrrd/.nrrd output: 1 is fast (as Slicer writes), 9 smallest, 0 uncompressed",
+    )
+
+
+def add_seg_options(parser: argparse.ArgumentParser, what: str = "", overwrite: bool = True) -> None:
+    """How Label Map SEGs are written (``encode``, ``convert``, ``rtstruct``, ``batch``), and
+    ``--overwrite`` unless the subcommand declares its own."""
+    parser.add_argument(
+        "-t",
+        "--transfer-syntax",
+        choices=[syntax.value for syntax in TransferSyntax.writable_syntaxes()],
+        default="rle",
+        help=f"{what}pixel encoding (default rle: read by Slicer/dcmqi, highdicom and OHIF)",
+    )
+    parser.add_argument(
+        "--omit-empty-frames", action="store_true", help=f"{what}leave out frames without labels (readers must then fill them)"
+    )
+    parser.add_argument(
+        "--palette-color",
+        action="store_true",
+        help=f"{what}PALETTE COLOR with a colour table and sRGB ICC profile instead of MONOCHROME2 + CIELab",
+    )
+    parser.add_argument(
+        "--series-description", help=f"{what}Series Description of the new series (default: 'Label map segmentation')"
+    )
+    if overwrite:
+        parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
+def add_scheme_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--roi-map",
+        type=Path,
+        metavar="SCHEME.json",
+        help="label scheme: fixed label values, names, colours and codes by ROI name (aliases, patterns), overlap policy, "
+        "what to do with unmatched ROIs",
+    )
+    parser.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="NAME_OR_PATTERN",
+        help="convert only ROIs whose name (or scheme label) equals this, ignoring case, spaces, _ and -, or fully matches "
+        "it as a regular expression (repeatable)",
+    )
+    parser.add_argument(
+        "--exclude", action="append", default=[], metavar="NAME_OR_PATTERN", help="leave out ROIs matched the same way (repeatable)"
+    )
+
+
+def scheme(arguments: argparse.Namespace) -> LabelScheme | None:
+    """The label scheme of ``--roi-map``/``--include``/``--exclude`` (``None`` without them)."""
+    from ..model.scheme import build_scheme
+
+    return build_scheme(arguments.roi_map, arguments.include, arguments.exclude)
+
+
+def seg_options(arguments: argparse.Namespace, metadata: dict[str, Any] | None = None) -> SegWriteOptions:
+    """Write options from the command line; ``metadata`` (series header values of a metadata
+    file) fills what the command line leaves unset."""
+    from ..seg.writer import SegWriteOptions
+
+    header = dict(metadata or {})
+    if arguments.series_description is not None:
+        header["series_description"] = arguments.series_description
+    return SegWriteOptions.from_words(
+        arguments.transfer_syntax, omit_empty_frames=arguments.omit_empty_frames, palette_color=arguments.palette_color, **header
+    )

@@ -1,0 +1,229 @@
+"""``dicomlabelmap rtstruct``: an RT Structure Set to label maps on its reference series' grid."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DicomLabelMapError
+from .common import EXIT_OK, EXIT_PARTIAL, check_input_file, output_folder, progress_bar
+from .options import add_compression_option, add_reference_option, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
+
+if TYPE_CHECKING:
+    from ..model.scheme import LabelScheme
+    from ..rtstruct.conversion import RtStructConversion
+    from ..rtstruct.rasterize import RasterOptions
+
+FORMATS = ("label-file", "labelmap-seg", "both", "coco-rle")
+
+
+def add_parser(commands: Any) -> None:
+    parser = subcommand(
+        commands,
+        "rtstruct",
+        help="convert an RT Structure Set to a label map on its reference series' grid",
+        description="Convert an RT Structure Set to label maps exactly on the reference series' grid "
+        "(never cropped or resampled), with keyholes, nested contours and CLOSEDPLANAR_XOR holes right.",
+    )
+    parser.add_argument("rtstruct", type=Path, help="the RT Structure Set file")
+    add_reference_option(parser, required=True)
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii (type from the suffix); a folder with --format labelmap-seg/both "
+        "or --split-rois; a .json file with --format coco-rle",
+    )
+    parser.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        default="label-file",
+        help="label-file: -o's type; labelmap-seg: DICOM Label Map SEG in the -o folder; both: Label Map SEG and labels.seg.nrrd "
+        "in the -o folder; coco-rle: per-slice COCO run-length masks (needs pycocotools)",
+    )
+    parser.add_argument(
+        "--split-rois",
+        action="store_true",
+        help="one binary mask file per label (ROI) in the -o folder, named from the scheme or the ROI, with labels.json",
+    )
+    parser.add_argument(
+        "--mask-suffix", choices=[".nii.gz", ".nrrd", ".nii", ".seg.nrrd"], default=".nii.gz", help="file type of --split-rois masks"
+    )
+    add_scheme_options(parser)
+    parser.add_argument("--series-uid", help="Series Instance UID of the reference series, when the folder holds several")
+    add_raster_options(parser)
+    parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
+    add_compression_option(parser)
+    add_seg_options(parser, what="with --format labelmap-seg/both: ")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
+    parser.add_argument(
+        "--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks into this .png (needs matplotlib)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def add_raster_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--slice-tolerance", type=float, metavar="MM", help="farthest a contour may lie from a slice (default: half the slice spacing)"
+    )
+    parser.add_argument(
+        "--planarity-tolerance",
+        type=float,
+        metavar="MM",
+        help="largest spread of a contour along the slice normal (default: a tenth of the slice spacing)",
+    )
+    parser.add_argument("--no-mark-small", action="store_true", help="do not set the voxels along contours that enclose no voxel centre")
+    parser.add_argument(
+        "--allow-missing-slices",
+        action="store_true",
+        help="accept a reference series with missing slices: keep its regular grid, leave those positions without an image (reported)",
+    )
+
+
+def raster_options(arguments: argparse.Namespace) -> RasterOptions:
+    from ..rtstruct.rasterize import RasterOptions
+
+    return RasterOptions(
+        slice_tolerance_mm=arguments.slice_tolerance,
+        planarity_tolerance_mm=arguments.planarity_tolerance,
+        mark_unfilled_contours=not arguments.no_mark_small,
+    )
+
+
+def run(arguments: argparse.Namespace) -> int:
+    check_input_file(arguments.rtstruct, "the RT Structure Set file")
+    _check_outputs(arguments)
+    chosen = scheme(arguments)  # read before the work: a wrong scheme fails at once
+    conversion = convert(arguments.rtstruct, arguments.reference, raster_options(arguments), arguments.series_uid, arguments.allow_missing_slices, chosen)
+    written = _write_outputs(arguments, conversion)
+    extra = {}
+    if arguments.preview:
+        from ..files.preview import write_preview
+
+        extra["preview"] = str(write_preview(conversion, arguments.preview, overwrite=arguments.overwrite))
+    print_report(conversion, written, arguments.json, extra)
+    return exit_code(conversion)
+
+
+def _check_outputs(arguments: argparse.Namespace) -> None:
+    """Refuse outputs that cannot be written before any work is done."""
+    from ..outputs import check_output_file
+
+    output, kind = arguments.output, arguments.format
+    if arguments.split_rois and kind != "label-file":
+        raise DicomLabelMapError(f"--split-rois writes mask files; it cannot be combined with --format {kind}")
+    if arguments.split_rois or kind in ("labelmap-seg", "both"):
+        from ..files.labelfiles import LABEL_FILE_SUFFIXES
+        from ..outputs import double_suffix
+
+        option = "--split-rois" if arguments.split_rois else f"--format {kind}"
+        if (output.exists() and not output.is_dir()) or double_suffix(output) in (*LABEL_FILE_SUFFIXES, ".json", ".dcm"):
+            raise DicomLabelMapError(f"-o {output} names a file; {option} writes into a folder")
+    elif kind == "coco-rle":
+        from ..errors import optional_import
+
+        if output.suffix.lower() != ".json":
+            raise DicomLabelMapError(f"-o {output}: COCO masks are a JSON file; give a name ending in .json")
+        check_output_file(output, arguments.overwrite)
+        optional_import("pycocotools.mask", "pycocotools", "COCO run-length masks (--format coco-rle)")
+    else:
+        from ..files.labeltables import check_table_outputs
+
+        check_label_output(output, arguments.overwrite)
+        check_table_outputs(output, arguments.overwrite)
+    if arguments.preview is not None:
+        if arguments.preview.suffix.lower() != ".png":
+            raise DicomLabelMapError(f"--preview {arguments.preview}: the preview is a PNG image; give a file name ending in .png")
+        check_output_file(arguments.preview, arguments.overwrite)
+
+
+def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion) -> list[Path]:
+    """What ``rtstruct`` writes, by ``--format`` and ``--split-rois``."""
+    output, kind = arguments.output, arguments.format
+    if arguments.split_rois:
+        from ..files.maskfiles import write_label_masks
+
+        return write_label_masks(conversion, output_folder(output), arguments.mask_suffix, arguments.overwrite, arguments.compression_level)
+    if kind == "coco-rle":
+        from ..files.coco import write_coco
+
+        return [write_coco(conversion, output, arguments.overwrite)]
+    if kind == "label-file":
+        from ..files.labelfiles import write_label_file
+
+        return write_label_file(output, conversion.label_volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)
+    from ..seg.writer import write_label_map_segs
+
+    folder = output_folder(output)
+    written = []
+    if kind == "both":
+        from ..files.labelfiles import write_label_file
+        from ..files.labeltables import check_table_outputs
+        from ..outputs import check_output_file
+
+        check_output_file(folder / "labels.seg.nrrd", arguments.overwrite)
+        check_table_outputs(folder / "labels.seg.nrrd", arguments.overwrite)
+    with progress_bar() as progress:
+        written += write_label_map_segs(conversion.label_volumes, conversion.reference, folder, seg_options(arguments), arguments.overwrite, progress)
+    if kind == "both":
+        written += write_label_file(folder / "labels.seg.nrrd", conversion.label_volumes, arguments.overwrite, False, arguments.compression_level)
+    return written
+
+
+def convert(
+    rtstruct: Path,
+    reference: Sequence[Path],
+    options: RasterOptions,
+    series_uid: str | None = None,
+    allow_missing_slices: bool = False,
+    chosen: LabelScheme | None = None,
+) -> RtStructConversion:
+    """The conversion, with a progress bar; refuses when no ROI could be converted or selected."""
+    from ..findings import Severity
+    from ..rtstruct.conversion import rtstruct_to_labels
+
+    with progress_bar() as progress:
+        conversion = rtstruct_to_labels(rtstruct, reference, series_uid, options, progress, allow_missing_slices, chosen)
+    if not any(roi.converted for roi in conversion.rois) and conversion.rois:
+        failures = "; ".join(str(f) for f in conversion.findings if f.severity is Severity.ERROR)
+        raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")
+    if not conversion.rois and conversion.assignments:
+        raise DicomLabelMapError(f"{rtstruct}: the label scheme selects none of its {len(conversion.assignments)} ROIs (see --include/--exclude and the scheme)")
+    return conversion
+
+
+def check_label_output(path: Path, overwrite: bool) -> None:
+    """Refuse a label file output that cannot be written before any work is done."""
+    from ..files.labelfiles import LABEL_FILE_SUFFIXES
+    from ..outputs import check_output_file, double_suffix
+
+    if path.is_dir():
+        raise DicomLabelMapError(f"-o {path} is a folder; give a file name ending in {', '.join(LABEL_FILE_SUFFIXES)}")
+    if double_suffix(path) not in LABEL_FILE_SUFFIXES:
+        raise DicomLabelMapError(f"-o {path}: unknown output type '{double_suffix(path)}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
+    check_output_file(path, overwrite)
+
+
+def print_report(conversion: RtStructConversion, written: list[Path], as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from ..files.report import format_conversion
+
+    if as_json:
+        data = conversion.to_dict()
+        data["outputs"] = [str(path) for path in written]
+        data.update(extra or {})
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_conversion(conversion))
+        print()
+        for path in written:
+            print(f"Wrote {path}")
+        for key, value in (extra or {}).items():
+            print(f"Wrote {value} ({key})")
+
+
+def exit_code(conversion: RtStructConversion) -> int:
+    return EXIT_PARTIAL if conversion.failed_rois else EXIT_OK

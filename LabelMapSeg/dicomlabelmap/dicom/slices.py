@@ -1,0 +1,167 @@
+"""One image file's frames as the reference series needs them: orientation, position, pixel
+spacing and thickness of each frame (single-frame images, or enhanced multi-frame images through
+their functional groups), read from the header only."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+
+from ..errors import InvalidDicomError
+from ..model.geometry import FloatArray, check_image_orientation
+from .limits import check_deflated_file
+from .uids import NON_IMAGE_SOP_CLASSES
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ImageFrame:
+    """One frame of an image file: where it lies and what it is."""
+
+    path: Path
+    dataset: Dataset
+    sop_class_uid: str
+    sop_instance_uid: str
+    frame_number: int | None
+    orientation: FloatArray
+    position: FloatArray
+    pixel_spacing: FloatArray
+    rows: int
+    columns: int
+    thickness: float | None
+    spacing_between_slices: float | None
+
+
+def read_header(path: Path) -> Dataset | None:
+    check_deflated_file(path)
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except PydicomInvalidDicomError:
+        pass
+    except Exception as error:  # noqa: BLE001 - pydicom raises many types on garbage
+        logger.info("not DICOM: %s (%s)", path, error)
+        return None
+    try:  # DICOM without preamble and file meta, as old systems write it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except Exception:  # noqa: BLE001
+        return None
+    return dataset if "SOPClassUID" in dataset and "SOPInstanceUID" in dataset else None
+
+
+def non_image_reason(dataset: Dataset) -> str | None:
+    sop_class = str(dataset.get("SOPClassUID", ""))
+    if sop_class in NON_IMAGE_SOP_CLASSES:
+        return f"not an image ({NON_IMAGE_SOP_CLASSES[sop_class]})"
+    if "PixelData" not in dataset and "Rows" not in dataset:
+        modality = str(dataset.get("Modality", "")) or "unknown modality"
+        return f"no image geometry ({modality})"
+    return None
+
+
+def _float_list(value: object, count: int, attribute: str, path: Path) -> FloatArray:
+    try:
+        array = np.asarray([float(v) for v in value], dtype=np.float64)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as error:
+        raise InvalidDicomError(f"{attribute} is not numeric ({error})", path, attribute) from error
+    if array.shape != (count,) or not np.all(np.isfinite(array)):
+        raise InvalidDicomError(f"{attribute} must hold {count} finite numbers, got {value}", path, attribute)
+    return array
+
+
+def _optional_float(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) and number > 0 else None
+
+
+def frames_of(path: Path, dataset: Dataset) -> list[ImageFrame]:
+    rows, columns = int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0))
+    if rows < 1 or columns < 1:
+        raise InvalidDicomError("Rows and Columns must be positive", path, "Rows")
+    common = dict(
+        path=path,
+        dataset=dataset,
+        sop_class_uid=str(dataset.get("SOPClassUID", "")),
+        sop_instance_uid=str(dataset.get("SOPInstanceUID", "")),
+        rows=rows,
+        columns=columns,
+    )
+    if "PerFrameFunctionalGroupsSequence" not in dataset:
+        for keyword in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing"):
+            if keyword not in dataset:
+                raise InvalidDicomError(f"{keyword} is missing", path, keyword)
+        return [
+            ImageFrame(
+                frame_number=None,
+                orientation=check_image_orientation(_float_list(dataset.ImageOrientationPatient, 6, "ImageOrientationPatient", path)),
+                position=_float_list(dataset.ImagePositionPatient, 3, "ImagePositionPatient", path),
+                pixel_spacing=_float_list(dataset.PixelSpacing, 2, "PixelSpacing", path),
+                thickness=_optional_float(dataset.get("SliceThickness")),
+                spacing_between_slices=_optional_float(dataset.get("SpacingBetweenSlices")),
+                **common,  # type: ignore[arg-type]
+            )
+        ]
+    shared = dataset.get("SharedFunctionalGroupsSequence")
+    shared_item = shared[0] if shared else Dataset()
+    frames = []
+    for number, item in enumerate(dataset.PerFrameFunctionalGroupsSequence, start=1):
+        position = _functional_group(item, shared_item, "PlanePositionSequence", "ImagePositionPatient", path)
+        orientation = _functional_group(item, shared_item, "PlaneOrientationSequence", "ImageOrientationPatient", path)
+        measures = _functional_group_item(item, shared_item, "PixelMeasuresSequence", path)
+        if "PixelSpacing" not in measures:
+            raise InvalidDicomError(f"frame {number}: PixelSpacing is missing", path, "PixelSpacing")
+        frames.append(
+            ImageFrame(
+                frame_number=number,
+                orientation=check_image_orientation(_float_list(orientation, 6, "ImageOrientationPatient", path)),
+                position=_float_list(position, 3, "ImagePositionPatient", path),
+                pixel_spacing=_float_list(measures.PixelSpacing, 2, "PixelSpacing", path),
+                thickness=_optional_float(measures.get("SliceThickness")),
+                spacing_between_slices=_optional_float(measures.get("SpacingBetweenSlices")),
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    return frames
+
+
+def _functional_group_item(item: Dataset, shared_item: Dataset, sequence: str, path: Path) -> Dataset:
+    for source in (item, shared_item):
+        if sequence in source and len(source[sequence].value) > 0:
+            return source[sequence].value[0]
+    raise InvalidDicomError(f"{sequence} is missing from both per-frame and shared functional groups", path, sequence)
+
+
+def _functional_group(item: Dataset, shared_item: Dataset, sequence: str, keyword: str, path: Path) -> object:
+    group = _functional_group_item(item, shared_item, sequence, path)
+    if keyword not in group:
+        raise InvalidDicomError(f"{sequence} has no {keyword}", path, keyword)
+    return group[keyword].value
+
+
+def walk_files(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted, following symbolic links (each real folder once, so
+    a link loop ends)."""
+    found: list[Path] = []
+    visited: set[str] = set()
+    for root, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            folders[:] = []
+            continue
+        visited.add(real)
+        folders.sort()
+        found.extend(Path(root) / name for name in files if (Path(root) / name).is_file())
+    return sorted(found)

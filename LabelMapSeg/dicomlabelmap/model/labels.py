@@ -1,0 +1,161 @@
+"""Label volumes: integer label maps on a grid, with the segments their values stand for.
+
+Segments that overlap cannot share one label map; they go to separate *layers*, as Slicer
+keeps them (shared labelmaps) and as Label Map SEG needs them (one instance per layer).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import DicomLabelMapError, GeometryError
+from .geometry import ImageGeometry, describe_difference, lattice_permutation, reorient
+from .gridindex import GridIndex
+from .masks import BoxMask
+from .segment import Segment
+
+#: Largest segment number a 16-bit label map can hold.
+MAX_SEGMENT_NUMBER = 65535
+
+
+@dataclass
+class LabelVolume:
+    """One label layer: ``array[k, j, i]`` holds segment numbers (0 = background).
+
+    ``segments`` lists every segment of this layer, empty ones included.
+    """
+
+    array: npt.NDArray[np.integer]
+    geometry: ImageGeometry
+    segments: list[Segment]
+
+    def __post_init__(self) -> None:
+        if tuple(self.array.shape) != self.geometry.shape:
+            raise DicomLabelMapError(f"label array shape {self.array.shape} differs from its grid's {self.geometry.shape}")
+        numbers = [segment.number for segment in self.segments]
+        if len(set(numbers)) != len(numbers):
+            raise DicomLabelMapError(f"segment numbers repeat within one layer: {sorted(numbers)}")
+
+    def segment(self, number: int) -> Segment:
+        for segment in self.segments:
+            if segment.number == number:
+                return segment
+        raise KeyError(number)
+
+    def mask(self, number: int) -> npt.NDArray[np.bool_]:
+        return self.array == number
+
+    def on_grid(self, geometry: ImageGeometry) -> LabelVolume:
+        """This layer on ``geometry``: itself when the grids agree, its array with axes swapped or
+        reversed when both grids hold the same voxel centres in another axis order (never
+        resampled).
+
+        Raises
+        ------
+        GeometryError
+            When the grids differ otherwise; the message says what differs.
+        """
+        if self.geometry.is_close(geometry, 1e-3):
+            return self
+        found = lattice_permutation(self.geometry, geometry)
+        if found is None:
+            raise GeometryError(
+                f"the label map's grid differs from the reference series' grid: {describe_difference(self.geometry, geometry)}"
+            )
+        return LabelVolume(reorient(self.array, *found), geometry, self.segments)  # type: ignore[arg-type]
+
+
+def present_values(array: np.ndarray) -> list[int]:
+    """The distinct values in a label array, ascending. For 8- and 16-bit labels each value
+    marks a flag, a few million voxels at a time (no sort, no full-size index copy as
+    ``np.unique`` and ``np.bincount`` make)."""
+    if array.dtype not in (np.uint8, np.uint16):
+        return [int(v) for v in np.unique(array)]
+    seen = np.zeros(256 if array.dtype == np.uint8 else 65536, dtype=bool)
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, 1 << 22):
+        seen[flat[start : start + (1 << 22)]] = True
+    return [int(v) for v in np.flatnonzero(seen)]
+
+
+def label_dtype(max_number: int) -> np.dtype:
+    """The smallest unsigned integer type that holds ``max_number`` (8 or 16 bits)."""
+    if max_number > MAX_SEGMENT_NUMBER:
+        raise DicomLabelMapError(f"segment number {max_number} exceeds {MAX_SEGMENT_NUMBER}, the most a 16-bit label map holds")
+    return np.dtype(np.uint8 if max_number <= 255 else np.uint16)
+
+
+def assign_layers(masks: Sequence[BoxMask]) -> list[int]:
+    """Layer index for each mask such that no two masks of one layer share a voxel.
+
+    Uses DSatur graph colouring on the overlap graph: the fewest layers for overlap graphs
+    that need at most two, and close to the fewest otherwise. Masks are compared only when
+    their bounding boxes meet (found through a grid, not by comparing all pairs), and the
+    next mask to colour comes from a priority queue, so tens of thousands of segments cost
+    about as much as their voxels.
+    """
+    count = len(masks)
+    neighbours: list[set[int]] = [set() for _ in range(count)]
+    for a, b in _overlapping_pairs(masks):
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    layer = [-1] * count
+    near_layers: list[set[int]] = [set() for _ in range(count)]  # layers of coloured neighbours
+    # DSatur: colour next the uncoloured mask whose neighbours use the most distinct layers,
+    # then the one with most neighbours, then the first. Stale queue entries are skipped.
+    queue = [(0, -len(neighbours[n]), n) for n in range(count)]
+    heapq.heapify(queue)
+    while queue:
+        saturation, _, node = heapq.heappop(queue)
+        if layer[node] >= 0 or -saturation != len(near_layers[node]):
+            continue
+        chosen = next(c for c in range(count + 1) if c not in near_layers[node])
+        layer[node] = chosen
+        for other in neighbours[node]:
+            if layer[other] < 0 and chosen not in near_layers[other]:
+                near_layers[other].add(chosen)
+                heapq.heappush(queue, (-len(near_layers[other]), -len(neighbours[other]), other))
+    return layer
+
+
+def _overlapping_pairs(masks: Sequence[BoxMask]) -> list[tuple[int, int]]:
+    """Index pairs of masks that share a voxel."""
+    filled = [n for n, mask in enumerate(masks) if not mask.is_empty()]
+    if len(filled) < 2:
+        return []
+    low = np.array([masks[n].offset for n in filled], dtype=np.float64)
+    high = low + np.array([masks[n].crop.shape for n in filled], dtype=np.float64) - 1
+    a, b = GridIndex(low, high).shared_cells(budget=2**62)
+    meets = np.all(np.maximum(low[a], low[b]) <= np.minimum(high[a], high[b]), axis=1)
+    return [
+        (filled[x], filled[y])
+        for x, y in zip(a[meets].tolist(), b[meets].tolist(), strict=True)
+        if masks[filled[x]].overlaps(masks[filled[y]])
+    ]
+
+
+def build_label_volumes(geometry: ImageGeometry, items: Sequence[tuple[Segment, BoxMask]]) -> list[LabelVolume]:
+    """Pack segments with their masks into the fewest non-overlapping label layers.
+
+    Every segment keeps its number as its label value, whatever layer it lands in. With no
+    segments at all, one empty layer is returned.
+    """
+    numbers = [segment.number for segment, _ in items]
+    if len(set(numbers)) != len(numbers):
+        raise DicomLabelMapError(f"segment numbers repeat: {sorted(numbers)}")
+    if any(n < 1 for n in numbers):
+        raise DicomLabelMapError(f"segment numbers must be 1 or more (0 is background), got {min(numbers)}")
+    dtype = label_dtype(max(numbers, default=0))
+    layers = assign_layers([mask for _, mask in items])
+    volumes = [LabelVolume(np.zeros(geometry.shape, dtype=dtype), geometry, []) for _ in range(max(layers, default=0) + 1)]
+    for (segment, mask), layer in zip(items, layers, strict=True):
+        volume = volumes[layer]
+        volume.segments.append(segment)
+        if not mask.is_empty():
+            volume.array[mask.box][mask.crop] = segment.number
+    return volumes
