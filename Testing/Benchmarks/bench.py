@@ -89,7 +89,7 @@ def python_script(code: str, *arguments: str) -> list[str]:
 # -- data ------------------------------------------------------------------------------------------------
 def label_case(scratch: Path) -> tuple[Path, Path, Path]:
     """The 61-label volume as .nrrd on a synthetic CT of its geometry; dcmqi's metadata JSON."""
-    from dicomlabelmap.labelfiles import read_label_file, write_label_file
+    from dicomlabelmap.files.labelfiles import read_label_file, write_label_file
     from dicomlabelmap.synthetic import make_image_series, save
 
     (volume,) = read_label_file(VOLUME)
@@ -127,8 +127,8 @@ def label_case(scratch: Path) -> tuple[Path, Path, Path]:
 HIGHDICOM_ENCODE = """
 import sys, numpy as np, pydicom, highdicom as hd
 from pydicom.sr.codedict import codes
-from dicomlabelmap.labelfiles import read_label_file
-from dicomlabelmap.series import read_reference_series
+from dicomlabelmap.files.labelfiles import read_label_file
+from dicomlabelmap.dicom.scan import read_reference_series
 reference = read_reference_series(sys.argv[1])
 sources = [pydicom.dcmread(s.path) for s in reference.slices]
 (volume,) = read_label_file(sys.argv[2])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from dicomlabelmap.geometry import ImageGeometry
+from dicomlabelmap.model.geometry import ImageGeometry
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, circle, make_image_series, make_rtstruct, save
 
 

@@ -25,9 +25,9 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def seed(corpus: Path) -> None:
-    from dicomlabelmap.codecs import TransferSyntax
-    from dicomlabelmap.conversion import rtstruct_to_labels
-    from dicomlabelmap.seg_writer import SegWriteOptions, write_label_map_segs
+    from dicomlabelmap.dicom.codecs import TransferSyntax
+    from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
+    from dicomlabelmap.seg.writer import SegWriteOptions, write_label_map_segs
     from dicomlabelmap.synthetic import write_demo_case
 
     corpus.mkdir(parents=True, exist_ok=True)
@@ -47,11 +47,11 @@ def seed(corpus: Path) -> None:
 
 
 def one_input(data: bytes) -> None:
-    from dicomlabelmap.codecs import TransferSyntax, decode_frame
+    from dicomlabelmap.dicom.codecs import TransferSyntax, decode_frame
+    from dicomlabelmap.dicom.scan import read_reference_series
     from dicomlabelmap.errors import DicomLabelMapError
-    from dicomlabelmap.rtstruct import read_rtstruct
-    from dicomlabelmap.seg_reader import read_seg
-    from dicomlabelmap.series import read_reference_series
+    from dicomlabelmap.rtstruct.reader import read_rtstruct
+    from dicomlabelmap.seg.reader import read_seg
 
     if not data:
         return
@@ -97,10 +97,10 @@ def main() -> None:
     warnings.simplefilter("ignore")  # pydicom warns on every malformed value
     logging.disable(logging.CRITICAL)
     with atheris.instrument_imports():
-        import dicomlabelmap.codecs  # noqa: F401
-        import dicomlabelmap.rtstruct  # noqa: F401
-        import dicomlabelmap.seg_reader  # noqa: F401
-        import dicomlabelmap.series  # noqa: F401
+        import dicomlabelmap.dicom.codecs  # noqa: F401
+        import dicomlabelmap.dicom.images  # noqa: F401
+        import dicomlabelmap.rtstruct.reader  # noqa: F401
+        import dicomlabelmap.seg.reader  # noqa: F401
     atheris.Setup(sys.argv, one_input)
     atheris.Fuzz()
 

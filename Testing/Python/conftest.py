@@ -3,14 +3,22 @@ real files in ../shared/data, skipping with a reason when that folder is absent.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from dicomlabelmap.geometry import ImageGeometry
+from dicomlabelmap.model.geometry import ImageGeometry
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+
+# Tests are grouped in one folder per family of the core; a test may use another family's
+# fixtures and builders (``from test_seg import make_volume``): every folder is importable, and
+# test file names are unique across folders (checked in test_architecture).
+for _folder in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 
 
 def shared_file(relative: str) -> Path:

@@ -11,10 +11,19 @@ import sys
 
 import numpy as np
 import pytest
-from dicomlabelmap.batch import RESULT_FILE, SUMMARY_FILE, run_batch, safe_name
-from dicomlabelmap.conversion import rtstruct_to_labels
-from dicomlabelmap.seg_reader import read_seg
+from dicomlabelmap.batch.jobs import RESULT_FILE, BatchSettings, OutputFormat
+from dicomlabelmap.batch.plan import safe_name
+from dicomlabelmap.batch.run import SUMMARY_FILE, run_batch
+from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
+from dicomlabelmap.seg.reader import read_seg
+from dicomlabelmap.seg.writer import SegWriteOptions
 from dicomlabelmap.synthetic import write_demo_case
+
+
+def settings(*formats, scheme=None):
+    """The batch settings of a run writing ``formats`` (default Label Map SEG, RLE)."""
+    chosen = tuple(OutputFormat(f) for f in formats) or (OutputFormat.LABELMAP_SEG,)
+    return BatchSettings(SegWriteOptions(), chosen, scheme=scheme)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +87,7 @@ def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
     root, (ct1, rs1), (ct2, rs2) = mixed_folder
     out = tmp_path / "out"
     seen = []
-    summary = run_batch(root, out, formats=("labelmap-seg", "seg.nrrd"), jobs=2, on_result=lambda r, done, total: seen.append((done, total)))
+    summary = run_batch(root, out, settings("labelmap-seg", "seg.nrrd"), jobs=2, on_result=lambda r, done, total: seen.append((done, total)))
     by_input = {r.input.split("/in/")[1]: r for r in summary.results}
     assert by_input["study1/RS_demo.dcm"].status == "ok"
     assert by_input["study2/RS_demo.dcm"].status == "ok"
@@ -114,11 +123,11 @@ def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
     assert saved["counts"] == {"ok": 3, "failed": 2}
     # A second run does no work: finished inputs are skipped, outputs untouched.
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("LabelMapSEG_*.dcm")}
-    again = run_batch(root, out, formats=("labelmap-seg", "seg.nrrd"), jobs=2)
+    again = run_batch(root, out, settings("labelmap-seg", "seg.nrrd"), jobs=2)
     assert sorted(r.status for r in again.results) == ["failed", "failed"] + ["skipped (done before)"] * 3
     assert {p: p.stat().st_mtime_ns for p in out.rglob("LabelMapSEG_*.dcm")} == stamps
     # Asked to overwrite, it converts them again and replaces the folders whole.
-    redone = run_batch(root, out, formats=("labelmap-seg",), jobs=2, overwrite=True)
+    redone = run_batch(root, out, settings("labelmap-seg"), jobs=2, overwrite=True)
     assert sorted(r.status for r in redone.results) == ["failed", "failed", "ok", "ok", "ok"]
     for result in redone.results:
         if result.status == "ok":
@@ -145,13 +154,13 @@ def test_batch_command_line_and_bounded_memory(mixed_folder, tmp_path):
     assert int(peak_kib) < 600 * 1024, f"peak RSS {int(peak_kib) / 1024:.0f} MiB"
 
 
-def crashing_runner(job):
+def crashing_runner(job, settings):
     """Worker stand-in: dies like an out-of-memory kill for 'crash' inputs, raises a bug for
     'bug' inputs, succeeds otherwise (importable by the spawned workers)."""
     import os
     import time
 
-    from dicomlabelmap.batch import JobResult
+    from dicomlabelmap.batch.jobs import JobResult, JobStatus
 
     name = job.path.rsplit("/", 1)[-1]
     time.sleep(0.2)  # let the other jobs be in flight when a worker dies
@@ -159,23 +168,24 @@ def crashing_runner(job):
         os._exit(9)
     if name.startswith("bug"):
         raise TypeError("a bug in the converter")
-    return JobResult(job.path, job.kind, "ok", job.output_dir)
+    return JobResult(job.path, job.kind, JobStatus.OK, job.output_dir)
 
 
 def test_a_dying_worker_fails_only_its_own_input(tmp_path):
     """A worker killed mid-job breaks the whole process pool; the jobs it left are run again
     one by one in fresh processes, so only the culprit is reported failed (and its staging
     folder removed), and an exception in a worker fails only that input."""
-    from dicomlabelmap.batch import Job, _run_pool
+    from dicomlabelmap.batch.jobs import InputKind, Job
+    from dicomlabelmap.batch.pool import run_pool
 
     names = ["a1", "crash1", "a2", "a3", "bug1", "a4", "crash2", "a5"]
     jobs = []
     for name in names:
         folder = tmp_path / name
         (tmp_path / f"{name}.partial").mkdir()
-        jobs.append(Job("rtstruct", f"{tmp_path}/{name}", [], str(folder), ("labelmap-seg",), "rle"))
+        jobs.append(Job(InputKind.RTSTRUCT, f"{tmp_path}/{name}", [], str(folder)))
     seen = []
-    results = _run_pool(jobs, 2, seen.append, runner=crashing_runner)
+    results = run_pool(jobs, settings(), 2, seen.append, runner=crashing_runner)
     by_name = {r.input.rsplit("/", 1)[-1]: r for r in results}
     assert sorted(by_name) == sorted(names) and len(results) == len(names) == len(seen)
     for name, result in by_name.items():

@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-from test_batch import mixed_folder  # noqa: F401 - the fixture of the local batch tests
+from test_batch import mixed_folder, settings  # noqa: F401 - the fixture of the local batch tests
 from test_operations import _batch_input, interruptible, wait_for_first_result
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install 'dicomlabelmap[dask]')")
 
-from dicomlabelmap.batch import RESULT_FILE, SUMMARY_FILE, Job, JobResult, jobs_from_records, plan, run_batch  # noqa: E402
-from dicomlabelmap.cluster import ClusterSpec, cluster_client, parse_scheduler, plan_on_cluster, run_on_cluster  # noqa: E402
+from dicomlabelmap.batch.cluster import ClusterSpec, cluster_client, parse_scheduler, plan_on_cluster, run_on_cluster  # noqa: E402
+from dicomlabelmap.batch.jobs import RESULT_FILE, InputKind, Job, JobResult, JobStatus  # noqa: E402
+from dicomlabelmap.batch.plan import jobs_from_records, plan  # noqa: E402
+from dicomlabelmap.batch.run import SUMMARY_FILE, run_batch  # noqa: E402
 from dicomlabelmap.errors import DicomLabelMapError  # noqa: E402
 
 pytestmark = pytest.mark.peer
@@ -43,10 +45,10 @@ def _comparable(summary, root: Path, out: Path) -> list[tuple]:
 
 def test_cluster_batch_gives_the_outputs_and_summary_of_the_local_batch(mixed_folder, tmp_path):  # noqa: F811
     root, *_ = mixed_folder
-    local = run_batch(root, tmp_path / "local", ("labelmap-seg", "seg.nrrd"), jobs=2)
+    local = run_batch(root, tmp_path / "local", settings("labelmap-seg", "seg.nrrd"), jobs=2)
     seen = []
     clustered = run_batch(
-        root, tmp_path / "cluster", ("labelmap-seg", "seg.nrrd"), cluster=TWO_WORKERS, on_result=lambda r, done, total: seen.append((done, total))
+        root, tmp_path / "cluster", settings("labelmap-seg", "seg.nrrd"), cluster=TWO_WORKERS, on_result=lambda r, done, total: seen.append((done, total))
     )
     assert _comparable(clustered, root, tmp_path / "cluster") == _comparable(local, root, tmp_path / "local")
     assert clustered.not_converted == local.not_converted and clustered.skipped_files == local.skipped_files
@@ -61,7 +63,7 @@ def test_cluster_batch_gives_the_outputs_and_summary_of_the_local_batch(mixed_fo
             assert all((folder / name).stat().st_size == (twin / name).stat().st_size for name in result.outputs if name.endswith(".seg.nrrd"))
     assert not [p for p in (tmp_path / "cluster").iterdir() if p.name.endswith(".partial")]
     # resume: a second run on the cluster skips what is done
-    again = run_batch(root, tmp_path / "cluster", ("labelmap-seg", "seg.nrrd"), cluster=TWO_WORKERS)
+    again = run_batch(root, tmp_path / "cluster", settings("labelmap-seg", "seg.nrrd"), cluster=TWO_WORKERS)
     assert sorted(r.status for r in again.results) == ["failed", "failed"] + ["skipped (done before)"] * 3
 
 
@@ -69,20 +71,20 @@ def test_planning_on_the_cluster_finds_what_local_planning_finds(mixed_folder, t
     root, *_ = mixed_folder
     out = (tmp_path / "out").resolve()
     skipped_local: list = []
-    local_jobs, local_other = plan(root, out, ("labelmap-seg",), "rle", skipped_local)
+    local_jobs, local_other = plan(root, out, skipped_local)
     with cluster_client(TWO_WORKERS) as client:
         records = plan_on_cluster(client, root, out)
         # the headers were read by the workers, not by this process
         assert client.run(lambda: os.getpid()) and all(r["path"].startswith(str(root)) for r in records)
     skipped_cluster: list = []
-    cluster_jobs, cluster_other = jobs_from_records(records, out, ("labelmap-seg",), "rle", skipped_cluster)
+    cluster_jobs, cluster_other = jobs_from_records(records, out, skipped_cluster)
     assert [(j.kind, j.path, j.reference_files, j.output_dir) for j in cluster_jobs] == [
         (j.kind, j.path, j.reference_files, j.output_dir) for j in local_jobs
     ]
     assert cluster_other == local_other and sorted(skipped_cluster) == sorted(skipped_local)
 
 
-def dying_runner(job):
+def dying_runner(job, settings):
     """Worker stand-in (importable by the workers): records each attempt, dies like a killed
     process for 'crash' inputs, holds far more memory than allowed for 'hog' inputs."""
     import numpy as np
@@ -96,15 +98,15 @@ def dying_runner(job):
     if name.startswith("hog"):
         hog = np.ones(900 * 2**20 // 8)  # 900 MiB, touched
         time.sleep(5)
-        return JobResult(job.path, job.kind, "ok", job.output_dir, reason=str(hog.sum()))
-    return JobResult(job.path, job.kind, "ok", job.output_dir)
+        return JobResult(job.path, job.kind, JobStatus.OK, job.output_dir, reason=str(hog.sum()))
+    return JobResult(job.path, job.kind, JobStatus.OK, job.output_dir)
 
 
 def _jobs(tmp_path, names):
     jobs = []
     for name in names:
         (tmp_path / f"{name}.partial").mkdir()
-        jobs.append(Job("rtstruct", f"{tmp_path}/{name}", [], str(tmp_path / name), ("labelmap-seg",), "rle"))
+        jobs.append(Job(InputKind.RTSTRUCT, f"{tmp_path}/{name}", [], str(tmp_path / name)))
     return jobs
 
 
@@ -112,7 +114,7 @@ def test_a_dying_worker_fails_only_its_input_after_one_retry(tmp_path):
     names = ["a1", "crash1", "a2", "a3", "a4", "a5"]
     results: list[JobResult] = []
     with cluster_client(TWO_WORKERS) as client:
-        run_on_cluster(client, _jobs(tmp_path, names), results.append, TWO_WORKERS, runner=dying_runner)
+        run_on_cluster(client, _jobs(tmp_path, names), settings(), results.append, TWO_WORKERS, runner=dying_runner)
     by_name = {r.input.rsplit("/", 1)[-1]: r for r in results}
     assert sorted(by_name) == sorted(names)
     crash = by_name["crash1"]
@@ -127,7 +129,7 @@ def test_a_task_past_its_memory_limit_fails_alone_with_that_reason(tmp_path):
     spec = ClusterSpec(None, 2, 600 * 2**20)
     results: list[JobResult] = []
     with cluster_client(spec) as client:
-        run_on_cluster(client, _jobs(tmp_path, ["b1", "hog1", "b2", "b3"]), results.append, spec, runner=dying_runner)
+        run_on_cluster(client, _jobs(tmp_path, ["b1", "hog1", "b2", "b3"]), settings(), results.append, spec, runner=dying_runner)
     by_name = {r.input.rsplit("/", 1)[-1]: r for r in results}
     assert by_name["hog1"].status == "failed" and "more memory than --memory-per-task 0.586 GiB" in by_name["hog1"].reason
     assert [by_name[n].status for n in ("b1", "b2", "b3")] == ["ok"] * 3
@@ -137,12 +139,12 @@ def test_peak_memory_per_worker_is_bounded(mixed_folder, tmp_path):  # noqa: F81
     root, *_ = mixed_folder
     spec = ClusterSpec(None, 2, 1 * 2**30)
     with cluster_client(spec) as client:
-        from dicomlabelmap.cluster import run_on_cluster as run
+        from dicomlabelmap.batch.cluster import run_on_cluster as run
 
         skipped: list = []
-        jobs, _ = plan(root, (tmp_path / "out").resolve(), ("labelmap-seg", "seg.nrrd"), "rle", skipped)
+        jobs, _ = plan(root, (tmp_path / "out").resolve(), skipped)
         results: list[JobResult] = []
-        run(client, jobs, results.append, spec)
+        run(client, jobs, settings("labelmap-seg", "seg.nrrd"), results.append, spec)
         # VmHWM: this process's own high-water mark (ru_maxrss would include the parent's, kept
         # across fork and exec)
         peaks = client.run(lambda: int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))))
@@ -189,7 +191,7 @@ def test_wrong_scheduler_arguments_are_one_sentence(text, message):
 
 
 def test_planning_spreads_an_archive_under_one_top_folder(tmp_path):
-    from dicomlabelmap.cluster import _scan_units
+    from dicomlabelmap.batch.cluster import _scan_units
 
     for index in range(3):
         (tmp_path / "archive" / "all" / f"p{index}" / "ct").mkdir(parents=True)

@@ -8,8 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 from conftest import find_tool
-from dicomlabelmap.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, main
-from dicomlabelmap.labelfiles import read_label_file
+from dicomlabelmap.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
+from dicomlabelmap.cli.main import main
+from dicomlabelmap.files.labelfiles import read_label_file
 from dicomlabelmap.synthetic import write_demo_case
 
 
@@ -157,9 +158,9 @@ def test_unicode_roi_names_survive_every_step(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("arguments", "absent"),
     [
-        (["--version"], ["numpy", "pydicom", "dicomlabelmap.conversion", "dicomlabelmap.seg_writer"]),
-        (["series", "{tmp}"], ["dicomlabelmap.rasterize", "dicomlabelmap.seg_writer", "dicomlabelmap.seg_reader", "matplotlib"]),
-        (["info", "{tmp}"], ["dicomlabelmap.rasterize", "dicomlabelmap.conversion", "dicomlabelmap.seg_writer"]),
+        (["--version"], ["numpy", "pydicom", "dicomlabelmap.rtstruct.conversion", "dicomlabelmap.seg.writer"]),
+        (["series", "{tmp}"], ["dicomlabelmap.rtstruct.rasterize", "dicomlabelmap.seg.writer", "dicomlabelmap.seg.reader", "matplotlib"]),
+        (["info", "{tmp}"], ["dicomlabelmap.rtstruct.rasterize", "dicomlabelmap.rtstruct.conversion", "dicomlabelmap.seg.writer"]),
     ],
 )
 def test_each_subcommand_imports_only_what_it_uses(tmp_path, arguments, absent):
@@ -169,7 +170,7 @@ def test_each_subcommand_imports_only_what_it_uses(tmp_path, arguments, absent):
 
     code = (
         "import sys, json\n"
-        "from dicomlabelmap.cli import main\n"
+        "from dicomlabelmap.cli.main import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
     )

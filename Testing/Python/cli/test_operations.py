@@ -18,10 +18,11 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import axial_geometry
-from dicomlabelmap.cli import EXIT_ERROR, EXIT_OK, main
-from dicomlabelmap.labelfiles import read_label_file, write_label_file
-from dicomlabelmap.labels import LabelVolume
-from dicomlabelmap.segment import Segment
+from dicomlabelmap.cli.common import EXIT_ERROR, EXIT_OK
+from dicomlabelmap.cli.main import main
+from dicomlabelmap.files.labelfiles import read_label_file, write_label_file
+from dicomlabelmap.model.labels import LabelVolume
+from dicomlabelmap.model.segment import Segment
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save, write_demo_case
 
 CLI = [sys.executable, "-m", "dicomlabelmap"]

@@ -9,11 +9,12 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import shared_file
-from dicomlabelmap.cli import EXIT_ERROR, EXIT_OK, main
-from dicomlabelmap.labelfiles import read_label_file
-from dicomlabelmap.seg_convert import convert_to_label_map_seg
-from dicomlabelmap.seg_reader import read_seg
-from dicomlabelmap.seg_validate import validate_seg
+from dicomlabelmap.cli.common import EXIT_ERROR, EXIT_OK
+from dicomlabelmap.cli.main import main
+from dicomlabelmap.files.labelfiles import read_label_file
+from dicomlabelmap.seg.convert import convert_to_label_map_seg
+from dicomlabelmap.seg.reader import read_seg
+from dicomlabelmap.seg.validate import validate_seg
 from dicomlabelmap.synthetic import write_demo_case
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dicomlabelmap.codecs import TransferSyntax, backend, decode_frame, encode_frame, rle
+from dicomlabelmap.dicom.codecs import TransferSyntax, backend, decode_frame, encode_frame, rle
 from dicomlabelmap.errors import DicomLabelMapError, InvalidDicomError, MissingDependencyError
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -121,7 +121,7 @@ def test_rle_decoders_agree_and_the_fast_one_is_preferred(bits):
     """pylibjpeg-rle decodes when installed (several times faster); it gives the bundled
     decoder's result, and a frame it refuses goes to the bundled decoder, which names the problem."""
     pytest.importorskip("rle", reason="pylibjpeg-rle is not installed (the codecs extra)")
-    from dicomlabelmap.codecs import TransferSyntax, backend, rle, rle_pylibjpeg
+    from dicomlabelmap.dicom.codecs import TransferSyntax, backend, rle, rle_pylibjpeg
     from dicomlabelmap.errors import InvalidDicomError
 
     assert backend(TransferSyntax.RLE, decoding=True) is rle_pylibjpeg and backend(TransferSyntax.RLE) is rle

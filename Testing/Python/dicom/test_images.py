@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pytest
 from conftest import axial_geometry
+from dicomlabelmap.dicom.scan import read_reference_series, scan_series
 from dicomlabelmap.errors import ReferenceSeriesError
-from dicomlabelmap.geometry import ImageGeometry
-from dicomlabelmap.series import read_reference_series, scan_series
+from dicomlabelmap.model.geometry import ImageGeometry
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
 from rotations import CORONAL, SAGITTAL, rotation
 

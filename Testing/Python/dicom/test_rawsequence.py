@@ -9,8 +9,9 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import shared_file
-from dicomlabelmap.rawsequence import RawFormatError, RawItems
-from dicomlabelmap.seg_reader import FunctionalGroups, read_seg
+from dicomlabelmap.dicom.frames import FunctionalGroups
+from dicomlabelmap.dicom.rawsequence import RawFormatError, RawItems
+from dicomlabelmap.seg.reader import read_seg
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
@@ -125,7 +126,7 @@ def test_deep_nesting_is_refused():
 )
 def test_reading_from_raw_bytes_equals_pydicom(name, monkeypatch):
     """Whole SEGs read through the raw split give exactly what pydicom's own decoding gives."""
-    import dicomlabelmap.seg_reader as reader
+    import dicomlabelmap.dicom.frames as frames
 
     path = shared_file(name)
     fast = read_seg(path)
@@ -133,8 +134,8 @@ def test_reading_from_raw_bytes_equals_pydicom(name, monkeypatch):
     def refuse(value: bytes) -> RawItems:
         raise RawFormatError("forced")
 
-    monkeypatch.setattr(reader, "RawItems", refuse)
-    monkeypatch.setattr(reader.FunctionalGroups, "values", lambda *arguments: None)
+    monkeypatch.setattr(frames, "RawItems", refuse)
+    monkeypatch.setattr(frames.FunctionalGroups, "values", lambda *arguments: None)
     slow = read_seg(path)
     assert len(fast.volumes) == len(slow.volumes)
     for a, b in zip(fast.volumes, slow.volumes, strict=True):

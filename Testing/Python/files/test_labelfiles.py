@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import slicerio
 from dicomlabelmap.errors import DicomLabelMapError, OutputError
-from dicomlabelmap.geometry import ImageGeometry
-from dicomlabelmap.labelfiles import read_label_file, write_label_file
-from dicomlabelmap.labels import LabelVolume
-from dicomlabelmap.segment import Code, Segment
-from dicomlabelmap.terminology import to_terminology_string
+from dicomlabelmap.files.labelfiles import read_label_file, write_label_file
+from dicomlabelmap.model.geometry import ImageGeometry
+from dicomlabelmap.model.labels import LabelVolume
+from dicomlabelmap.model.segment import Code, Segment
+from dicomlabelmap.model.terminology import to_terminology_string
 from rotations import rotation
 
 GEOMETRY = ImageGeometry((4, 5, 6), [10.25, -20.5, 33.125], [0.7, 1.1, 2.5], rotation((1, 1, 0.2), 20))
@@ -126,7 +126,7 @@ def test_existing_file_is_not_overwritten_unless_asked(tmp_path):
 def test_failed_verification_leaves_nothing(tmp_path, monkeypatch, suffix, damage):
     """What reaches the disk is checked: a voxel that differs from the one meant (the data's
     CRC-32), or a damaged compressed stream, fails the write and leaves no file."""
-    import dicomlabelmap.labelfiles as labelfiles
+    import dicomlabelmap.files.labelfiles as labelfiles
 
     original = labelfiles.write_nrrd
 

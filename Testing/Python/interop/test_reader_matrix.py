@@ -21,15 +21,16 @@ import pydicom
 import pytest
 from conftest import find_tool, shared_file
 from dicomlabelmap import rtstruct_to_labels
-from dicomlabelmap.codecs import TransferSyntax
-from dicomlabelmap.geometry import ImageGeometry
-from dicomlabelmap.labels import LabelVolume
-from dicomlabelmap.seg_checks import jpeg2000_parameters, jpeg_ls_parameters
-from dicomlabelmap.seg_reader import read_seg
-from dicomlabelmap.seg_validate import validate_seg
-from dicomlabelmap.seg_writer import SegWriteOptions, write_label_map_segs
-from dicomlabelmap.segment import Segment
-from dicomlabelmap.series import ReferenceSeries, read_reference_series
+from dicomlabelmap.dicom.codecs import TransferSyntax
+from dicomlabelmap.dicom.images import ReferenceSeries
+from dicomlabelmap.dicom.scan import read_reference_series
+from dicomlabelmap.model.geometry import ImageGeometry
+from dicomlabelmap.model.labels import LabelVolume
+from dicomlabelmap.model.segment import Segment
+from dicomlabelmap.seg.checks import jpeg2000_parameters, jpeg_ls_parameters
+from dicomlabelmap.seg.reader import read_seg
+from dicomlabelmap.seg.validate import validate_seg
+from dicomlabelmap.seg.writer import SegWriteOptions, write_label_map_segs
 from dicomlabelmap.synthetic import make_image_series, save
 from pydicom.encaps import generate_frames
 from test_seg import _in_our_grid
@@ -37,7 +38,7 @@ from test_seg import _in_our_grid
 pytestmark = pytest.mark.peer
 
 SYNTAXES = TransferSyntax.writable_syntaxes()
-JAVASCRIPT = Path(__file__).resolve().parents[1] / "JavaScript"
+JAVASCRIPT = Path(__file__).resolve().parents[2] / "JavaScript"
 _WRITTEN: dict[tuple[str, TransferSyntax, bool], tuple[list[Path], list[LabelVolume], ReferenceSeries]] = {}
 
 

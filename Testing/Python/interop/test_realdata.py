@@ -13,8 +13,8 @@ import pytest
 from conftest import find_tool, shared_file
 from dicomlabelmap import read_reference_series, read_rtstruct, rtstruct_to_labels
 from dicomlabelmap.findings import Severity
-from dicomlabelmap.polygons import fill_polygons, path_pixels, plane_relations
-from dicomlabelmap.rtstruct import ContourGeometricType
+from dicomlabelmap.rtstruct.polygons import fill_polygons, path_pixels, plane_relations
+from dicomlabelmap.rtstruct.reader import ContourGeometricType
 
 pytestmark = pytest.mark.realdata
 

@@ -15,14 +15,14 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import REPOSITORY
-from dicomlabelmap.codecs import TransferSyntax, decode_frame
-from dicomlabelmap.conversion import rtstruct_to_labels
+from dicomlabelmap.dicom.codecs import TransferSyntax, decode_frame
+from dicomlabelmap.dicom.limits import set_limits
+from dicomlabelmap.dicom.scan import read_reference_series
 from dicomlabelmap.errors import DicomLabelMapError, InvalidDicomError, ResourceLimitError
-from dicomlabelmap.limits import set_limits
-from dicomlabelmap.rtstruct import read_rtstruct
-from dicomlabelmap.seg_reader import read_seg
-from dicomlabelmap.seg_writer import SegWriteOptions, write_label_map_segs
-from dicomlabelmap.series import read_reference_series
+from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
+from dicomlabelmap.rtstruct.reader import read_rtstruct
+from dicomlabelmap.seg.reader import read_seg
+from dicomlabelmap.seg.writer import SegWriteOptions, write_label_map_segs
 from dicomlabelmap.synthetic import write_demo_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -252,7 +252,7 @@ def test_fuzz_regressions_replay_quickly():
 def test_a_deflate_stream_that_stalls_does_not_hang_the_bomb_check(tmp_path):
     """Found by atheris: zlib can stop making progress on a corrupt raw deflate stream (no
     output, input not consumed, no error); the inflate-size check looped forever on it."""
-    from dicomlabelmap.limits import check_deflated_file
+    from dicomlabelmap.dicom.limits import check_deflated_file
 
     data = (REPOSITORY / "Testing" / "Fuzz" / "regressions" / "deflated-data-set-zlib-stall").read_bytes()[1:]
     path = tmp_path / "stall.dcm"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dicomlabelmap.errors import GeometryError
-from dicomlabelmap.geometry import ImageGeometry, check_image_orientation
+from dicomlabelmap.model.geometry import ImageGeometry, check_image_orientation
 from rotations import CORONAL, SAGITTAL, rotation
 
 DIRECTIONS = {"axial": np.eye(3), "sagittal": SAGITTAL, "coronal": CORONAL, "oblique": rotation((1, 2, 3), 27)}

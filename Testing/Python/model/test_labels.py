@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import axial_geometry
 from dicomlabelmap.errors import DicomLabelMapError
-from dicomlabelmap.labels import assign_layers, build_label_volumes, label_dtype
-from dicomlabelmap.masks import BoxMask
-from dicomlabelmap.segment import Segment
+from dicomlabelmap.model.labels import assign_layers, build_label_volumes, label_dtype
+from dicomlabelmap.model.masks import BoxMask
+from dicomlabelmap.model.segment import Segment
 
 
 def box(shape, *slices):

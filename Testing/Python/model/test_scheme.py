@@ -13,15 +13,17 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import find_tool, shared_file
-from dicomlabelmap.batch import run_batch
-from dicomlabelmap.cli import main
-from dicomlabelmap.conversion import rtstruct_to_labels
-from dicomlabelmap.geometry import ImageGeometry
-from dicomlabelmap.labelfiles import read_label_file
-from dicomlabelmap.labeltables import read_itksnap
-from dicomlabelmap.scheme import LabelScheme, SchemeError, load_scheme, scheme_from_dict
-from dicomlabelmap.seg_reader import read_seg
-from dicomlabelmap.series import read_reference_series
+from dicomlabelmap.batch.jobs import BatchSettings, OutputFormat
+from dicomlabelmap.batch.run import run_batch
+from dicomlabelmap.cli.main import main
+from dicomlabelmap.dicom.scan import read_reference_series
+from dicomlabelmap.files.labelfiles import read_label_file
+from dicomlabelmap.files.labeltables import read_itksnap
+from dicomlabelmap.model.geometry import ImageGeometry
+from dicomlabelmap.model.scheme import LabelScheme, SchemeError, load_scheme, scheme_from_dict
+from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
+from dicomlabelmap.seg.reader import read_seg
+from dicomlabelmap.seg.writer import SegWriteOptions
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
 
 SHAPE = (5, 30, 40)
@@ -493,7 +495,7 @@ def test_encode_with_a_scheme_as_metadata_and_notes_for_what_does_not_match(tmp_
 
 
 def test_dcmqi_metadata_with_a_repeated_label_is_refused(tmp_path):
-    from dicomlabelmap.segmeta import load_metadata
+    from dicomlabelmap.seg.metadata import load_metadata
 
     data = json.loads(json.dumps(DCMQI_METADATA))
     data["segmentAttributes"][0][1]["labelID"] = 1
@@ -509,7 +511,7 @@ def test_batch_gives_every_patient_the_same_labels(tmp_path, scheme_file):
     patient(root / "a", PATIENT_A, 0)
     patient(root / "b", PATIENT_B, 1)
     out = tmp_path / "out"
-    summary = run_batch(root, out, ("labelmap-seg", "seg.nrrd"), jobs=1, scheme=load_scheme(scheme_file))
+    summary = run_batch(root, out, BatchSettings(SegWriteOptions(), tuple(OutputFormat), scheme=load_scheme(scheme_file)), jobs=1)
     assert [r.status for r in summary.results] == ["ok", "ok"]
     by_patient = {Path(r.input).parent.name: r for r in summary.results}
     assert by_patient["a"].labels_missing == ["bladder"] and by_patient["b"].labels_missing == ["gtv", "bladder"]
@@ -523,10 +525,12 @@ def test_batch_gives_every_patient_the_same_labels(tmp_path, scheme_file):
         np.testing.assert_array_equal(masks[3], box_mask(BOXES["lung_left"]))
     assert "labels (" in summary.table() and "heart in 2" in summary.table()
     # a re-run with the same scheme does nothing; with another scheme it converts again
-    again = run_batch(root, out, ("labelmap-seg", "seg.nrrd"), jobs=1, scheme=load_scheme(scheme_file))
+    again = run_batch(root, out, BatchSettings(SegWriteOptions(), tuple(OutputFormat), scheme=load_scheme(scheme_file)), jobs=1)
     assert [r.status for r in again.results] == ["skipped (done before)"] * 2
     assert again.results[0].labels_missing == summary.results[0].labels_missing
-    changed = run_batch(root, out, ("seg.nrrd",), jobs=1, scheme=load_scheme(scheme_file).with_selection(exclude=["gtv"]))
+    changed = run_batch(
+        root, out, BatchSettings(SegWriteOptions(), (OutputFormat.SEG_NRRD,), scheme=load_scheme(scheme_file).with_selection(exclude=["gtv"])), jobs=1
+    )
     assert [r.status for r in changed.results] == ["ok", "ok"]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from dicomlabelmap.errors import DicomLabelMapError
-from dicomlabelmap.segment import TISSUE, Code, Segment, default_color
-from dicomlabelmap.terminology import apply_terminology_string, to_terminology_string
+from dicomlabelmap.model.segment import TISSUE, Code, Segment, default_color
+from dicomlabelmap.model.terminology import apply_terminology_string, to_terminology_string
 
 SLICER_DEFAULT = (
     "Segmentation category and type - 3D Slicer General Anatomy list~SCT^85756007^Tissue~SCT^85756007^Tissue~^^"

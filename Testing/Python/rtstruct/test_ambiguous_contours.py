@@ -15,9 +15,9 @@ import pydicom
 import pytest
 from conftest import axial_geometry, shared_file
 from dicomlabelmap import read_reference_series, read_rtstruct, rtstruct_to_labels
+from dicomlabelmap.dicom.images import ReferenceSeries
 from dicomlabelmap.findings import Severity
-from dicomlabelmap.rasterize import RasterOptions, rasterize_structure_set
-from dicomlabelmap.series import ReferenceSeries
+from dicomlabelmap.rtstruct.rasterize import RasterOptions, rasterize_structure_set
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct
 
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from dicomlabelmap import OperationCancelled, ReferenceSeriesError, rtstruct_to_labels
-from dicomlabelmap.geometry import ImageGeometry
+from dicomlabelmap.model.geometry import ImageGeometry
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
 
 FRAME = "1.2.826.0.1.3680043.8.498.77"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dicomlabelmap.polygons import fill_polygons, path_pixels, plane_relations, polygon_area
+from dicomlabelmap.rtstruct.polygons import fill_polygons, path_pixels, plane_relations, polygon_area
 from dicomlabelmap.synthetic import keyhole_ring
 
 TOLERANCE = 1e-3
@@ -181,7 +181,7 @@ def test_path_pixels_and_area():
 
 def _counting_pair_tests(monkeypatch):
     """Count the edge pairs and (point, edge) pairs plane_relations actually tests."""
-    import dicomlabelmap.polygons as polygons
+    import dicomlabelmap.rtstruct.polygons as polygons
 
     tested = {"edge pairs": 0}
     original = polygons._segments_intersect

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import axial_geometry
+from dicomlabelmap.dicom.scan import read_reference_series
 from dicomlabelmap.findings import Severity
-from dicomlabelmap.geometry import ImageGeometry
-from dicomlabelmap.rasterize import RasterOptions, rasterize_structure_set
-from dicomlabelmap.rtstruct import read_rtstruct
-from dicomlabelmap.series import read_reference_series
+from dicomlabelmap.model.geometry import ImageGeometry
+from dicomlabelmap.rtstruct.rasterize import RasterOptions, rasterize_structure_set
+from dicomlabelmap.rtstruct.reader import read_rtstruct
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
 from rotations import CORONAL, SAGITTAL, rotation
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import axial_geometry
 from dicomlabelmap.errors import InvalidDicomError
 from dicomlabelmap.findings import Severity
-from dicomlabelmap.rtstruct import ContourGeometricType, read_rtstruct
+from dicomlabelmap.rtstruct.reader import ContourGeometricType, read_rtstruct
 from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct
 
 SQUARE = [[2.5, 2.5], [8.5, 2.5], [8.5, 8.5], [2.5, 8.5]]

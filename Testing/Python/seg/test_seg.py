@@ -10,14 +10,14 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import find_tool, shared_file
-from dicomlabelmap.codecs import TransferSyntax
+from dicomlabelmap.dicom.codecs import TransferSyntax
+from dicomlabelmap.dicom.scan import read_reference_series
 from dicomlabelmap.errors import GeometryError, OutputError
-from dicomlabelmap.geometry import ImageGeometry
-from dicomlabelmap.labels import LabelVolume
-from dicomlabelmap.seg_reader import read_seg
-from dicomlabelmap.seg_writer import SegWriteOptions, build_label_map_seg, write_label_map_segs
-from dicomlabelmap.segment import Code, Segment, SegmentAlgorithmType
-from dicomlabelmap.series import read_reference_series
+from dicomlabelmap.model.geometry import ImageGeometry
+from dicomlabelmap.model.labels import LabelVolume
+from dicomlabelmap.model.segment import Code, Segment, SegmentAlgorithmType
+from dicomlabelmap.seg.reader import read_seg
+from dicomlabelmap.seg.writer import SegWriteOptions, build_label_map_seg, write_label_map_segs
 from dicomlabelmap.synthetic import make_image_series, save
 from rotations import SAGITTAL, rotation
 
@@ -123,7 +123,7 @@ def test_round_trip_orientations_and_sources(tmp_path, direction, multiframe):
 
 
 def test_algorithm_family_defaults_to_artificial_intelligence():
-    from dicomlabelmap.seg_segments import segment_from_item, segment_item
+    from dicomlabelmap.seg.segments import segment_from_item, segment_item
 
     segment = Segment(3, "Auto", algorithm_type=SegmentAlgorithmType.AUTOMATIC, algorithm_name="nnU-Net", algorithm_version="2")
     item = segment_item(segment)
@@ -184,7 +184,7 @@ def test_jpeg2000_refuses_small_frames(tmp_path):
 
 
 def test_failed_verification_leaves_nothing(tmp_path, monkeypatch):
-    import dicomlabelmap.seg_writer as writer
+    import dicomlabelmap.seg.writer as writer
 
     def differ(path, volume, reference):
         raise OutputError(f"{path}: the voxels read back differ from the label map written")
@@ -383,7 +383,7 @@ def test_srgb_icc_profile_is_read_by_littlecms():
     import io
 
     image_cms = pytest.importorskip("PIL.ImageCms")
-    from dicomlabelmap.icc import DESCRIPTION, srgb_profile
+    from dicomlabelmap.dicom.icc import DESCRIPTION, srgb_profile
     from PIL import Image
 
     profile = image_cms.ImageCmsProfile(io.BytesIO(srgb_profile()))

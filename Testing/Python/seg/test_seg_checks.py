@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from dicomlabelmap.codecs import TransferSyntax
+from dicomlabelmap.dicom.codecs import TransferSyntax
 from dicomlabelmap.errors import InvalidDicomError, OutputError
 from dicomlabelmap.findings import Severity
-from dicomlabelmap.seg_checks import consistency_findings, jpeg_ls_parameters
-from dicomlabelmap.seg_reader import read_seg
-from dicomlabelmap.seg_validate import validate_seg
-from dicomlabelmap.seg_writer import SegWriteOptions, write_label_map_segs
+from dicomlabelmap.seg.checks import consistency_findings, jpeg_ls_parameters
+from dicomlabelmap.seg.reader import read_seg
+from dicomlabelmap.seg.validate import validate_seg
+from dicomlabelmap.seg.writer import SegWriteOptions, write_label_map_segs
 from test_seg import make_reference, make_volume
 
 
@@ -42,7 +42,7 @@ def test_jpeg_ls_precision_below_bits_stored_is_found_and_never_written(tmp_path
     DCMTK refuses such frames. validate finds it; the writer refuses to publish it."""
     jpeg_ls = pytest.importorskip("jpeg_ls", reason="pyjpegls is not installed (the codecs extra)")
     path, volume, reference = _write(tmp_path, TransferSyntax.JPEG_LS)
-    from dicomlabelmap.codecs import jpegls
+    from dicomlabelmap.dicom.codecs import jpegls
 
     monkeypatch.setattr(jpegls, "encode", lambda frame: bytes(jpeg_ls.encode(np.ascontiguousarray(frame))))
     folder = tmp_path / "bad"

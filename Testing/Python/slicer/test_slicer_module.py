@@ -25,7 +25,7 @@ def slicer(tmp_path):
 def _ct_node(slicer, folder, name="CT"):
     """A volume node as Slicer's scalar volume plugin leaves it: on the series' grid, with the
     DICOM.instanceUIDs attribute, its files in the DICOM database."""
-    from dicomlabelmap.series import read_reference_series
+    from dicomlabelmap.dicom.scan import read_reference_series
 
     series = read_reference_series(folder)
     slicer.dicomDatabase.importFolder(folder)
@@ -73,7 +73,7 @@ def _segments(node):
 
 
 def test_import_rtstruct_on_the_ct_grid_with_holes(slicer, demo):
-    from dicomlabelmap.conversion import rtstruct_to_labels
+    from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
     from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node, reference_geometry
 
     ct, series, rtstruct = demo
@@ -104,7 +104,7 @@ def test_import_rtstruct_on_the_ct_grid_with_holes(slicer, demo):
 
 
 def _point():
-    from dicomlabelmap.rtstruct import ContourGeometricType
+    from dicomlabelmap.rtstruct.reader import ContourGeometricType
 
     return ContourGeometricType.POINT
 
@@ -121,7 +121,7 @@ def test_import_with_a_volume_not_from_dicom_uses_its_grid(slicer, demo):
 
 @pytest.mark.parametrize("syntax", ["rle", "explicit", "deflated", "jpegls", "jpeg2000", "deflated-frame"])
 def test_label_map_seg_round_trip_keeps_everything(slicer, demo, tmp_path, syntax):
-    from dicomlabelmap.segment import Segment
+    from dicomlabelmap.model.segment import Segment
     from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node, reference_geometry
 
     ct, series, rtstruct = demo
@@ -148,7 +148,7 @@ def test_label_map_seg_round_trip_keeps_everything(slicer, demo, tmp_path, synta
 
 
 def _terminology(segment):
-    from dicomlabelmap.terminology import to_terminology_string
+    from dicomlabelmap.model.terminology import to_terminology_string
 
     return to_terminology_string(segment)
 
@@ -256,7 +256,7 @@ def test_failures_and_cancellation_leave_no_nodes(slicer, demo, tmp_path):
 
 
 def test_convert_binary_seg_folder(slicer, tmp_path):
-    from dicomlabelmap.seg_reader import read_seg
+    from dicomlabelmap.seg.reader import read_seg
 
     source = shared_file("highdicom/seg_image_ct_binary_overlap.dcm")
     lines = _logic().convertSegFiles(str(source), str(tmp_path))
@@ -292,8 +292,8 @@ def test_lung1_user_path_rtstruct_to_label_map_seg_and_back(slicer, tmp_path):
 def test_import_rtstruct_with_a_label_scheme_imports_only_the_selected_rois(slicer, demo, tmp_path):
     """The module's scheme and selection fields reach the same core as --roi-map/--include/--exclude:
     only the chosen ROIs become segments, with the scheme's label values, names and colours."""
-    from dicomlabelmap.conversion import rtstruct_to_labels
-    from dicomlabelmap.scheme import load_scheme
+    from dicomlabelmap.model.scheme import load_scheme
+    from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
     from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node
 
     import LabelMapSeg

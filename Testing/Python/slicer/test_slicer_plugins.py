@@ -32,7 +32,7 @@ def slicer(tmp_path):
 @pytest.fixture
 def study(slicer, tmp_path):
     """Demo CT + RTSTRUCT in the database; the CT loaded as Slicer's scalar volume plugin would."""
-    from dicomlabelmap.series import read_reference_series
+    from dicomlabelmap.dicom.scan import read_reference_series
     from dicomlabelmap.synthetic import write_demo_case
 
     ct_folder, rtstruct = write_demo_case(tmp_path / "demo")
@@ -127,7 +127,7 @@ def test_label_map_seg_load_failure_is_a_warning_and_leaves_no_nodes(slicer, tmp
 
 
 def test_label_map_seg_export_through_the_plugin(slicer, study, tmp_path):
-    from dicomlabelmap.seg_reader import read_seg
+    from dicomlabelmap.seg.reader import read_seg
 
     ct, series, rtstruct = study
     import LabelMapSeg
@@ -200,7 +200,7 @@ def test_rtstruct_confidence_follows_xor_and_the_setting(slicer, study, tmp_path
 
 
 def test_rtstruct_load_makes_a_segmentation_on_the_ct_grid(slicer, study):
-    from dicomlabelmap.conversion import rtstruct_to_labels
+    from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
     from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node, reference_geometry
 
     ct, series, rtstruct = study
@@ -260,7 +260,7 @@ def test_rtstruct_load_applies_the_label_scheme_chosen_for_the_dicom_browser(sli
     import json
 
     import qt
-    from dicomlabelmap.conversion import rtstruct_to_labels
+    from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
 
     ct, series, rtstruct = study
     names = [roi.name for roi in rtstruct_to_labels(rtstruct, series).structure_set.rois]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dicomlabelmap import rtstruct_to_labels, write_label_file
+from dicomlabelmap.model.terminology import to_terminology_string
 from dicomlabelmap.synthetic import write_demo_case
-from dicomlabelmap.terminology import to_terminology_string
 
 slicer = pytest.importorskip("slicer", reason="slicer-core is not installed (pip install slicer-core==5.12.4.0)")
 if not hasattr(slicer, "vtkMRMLScene"):
@@ -63,8 +63,8 @@ def test_slicer_reads_our_unicode_names_and_we_read_slicers(tmp_path):
     """Segment names in any script: Slicer's C++ reader gets ours exactly, and a .seg.nrrd that
     Slicer's own writer made (UTF-8 header) reads back with the same names and descriptions."""
     from dicomlabelmap import read_label_file
-    from dicomlabelmap.labels import LabelVolume
-    from dicomlabelmap.segment import Segment
+    from dicomlabelmap.model.labels import LabelVolume
+    from dicomlabelmap.model.segment import Segment
     from slicer_scene import new_scene
     from test_labelfiles import GEOMETRY
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import shared_file
 from dicomlabelmap.errors import GeometryError
-from dicomlabelmap.geometry import ImageGeometry
-from dicomlabelmap.labels import LabelVolume
-from dicomlabelmap.segment import Code, Segment
+from dicomlabelmap.model.geometry import ImageGeometry
+from dicomlabelmap.model.labels import LabelVolume
+from dicomlabelmap.model.segment import Code, Segment
 from rotations import SAGITTAL, rotation
 from slicer_scene import import_slicer, new_scene, volume_node
 
@@ -114,8 +114,8 @@ def test_rtstruct_to_segmentation_node_to_label_map_seg_and_back(tmp_path):
     """The user path on LUNG1-001: RT Structure Set -> segmentation node on the CT grid (never
     cropped) -> Label Map SEG -> label layers identical to the segmentation's."""
     from dicomlabelmap import rtstruct_to_labels
-    from dicomlabelmap.seg_reader import read_seg
-    from dicomlabelmap.seg_writer import write_label_map_segs
+    from dicomlabelmap.seg.reader import read_seg
+    from dicomlabelmap.seg.writer import write_label_map_segs
 
     conversion = rtstruct_to_labels(shared_file("nsclc-lung1-001/rtstruct/RS.dcm"), shared_file("nsclc-lung1-001/ct"))
     geometry = conversion.reference.geometry

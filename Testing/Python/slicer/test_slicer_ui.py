@@ -15,6 +15,8 @@ from conftest import REPOSITORY
 
 UI = REPOSITORY / "LabelMapSeg" / "Resources" / "UI" / "LabelMapSeg.ui"
 MODULE = REPOSITORY / "LabelMapSeg" / "LabelMapSeg.py"
+#: The module's Logic and parameter node (constants of the export choices live there).
+LOGIC = REPOSITORY / "LabelMapSeg" / "LabelMapSegLib" / "logic.py"
 
 
 def _tree():
@@ -31,7 +33,7 @@ def _used_names():
 
 
 def _module_constant(name):
-    tree = ast.parse(MODULE.read_text())
+    tree = ast.parse(LOGIC.read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
             return ast.literal_eval(node.value)
@@ -39,7 +41,7 @@ def _module_constant(name):
 
 
 def _parameter_fields():
-    tree = ast.parse(MODULE.read_text())
+    tree = ast.parse(LOGIC.read_text())
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "LabelMapSegParameterNode")
     return {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
 
@@ -87,7 +89,7 @@ def test_combo_boxes_offer_what_the_logic_accepts():
     assert items("transferSyntaxComboBox") == list(_module_constant("TRANSFER_SYNTAXES"))
     assert items("photometricComboBox") == list(_module_constant("PHOTOMETRIC_INTERPRETATIONS"))
     assert items("overlapComboBox") == list(_module_constant("OVERLAP_HANDLING"))
-    from dicomlabelmap.codecs import TransferSyntax
+    from dicomlabelmap.dicom.codecs import TransferSyntax
 
     assert {TransferSyntax(s) for s in _module_constant("TRANSFER_SYNTAXES")} == set(TransferSyntax.writable_syntaxes())
 

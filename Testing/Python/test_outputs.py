@@ -1,0 +1,211 @@
+"""Output files appear complete or not at all: ``atomic_output`` and ``write_verified`` publish a
+checked temporary file and remove it on any failure or interrupt; ``staged_series`` swaps a whole
+series in at once; ``check_output_file`` refuses impossible targets before any work; OS errors
+become one sentence naming the path."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+from dicomlabelmap.errors import OutputError
+from dicomlabelmap.outputs import (
+    STAGING_PREFIX,
+    atomic_output,
+    check_output_file,
+    double_suffix,
+    new_file_mode,
+    os_errors_named,
+    remove_stale_staging,
+    staged_series,
+    write_verified,
+)
+
+
+@pytest.mark.parametrize(
+    "name, suffix",
+    [
+        ("labels.seg.nrrd", ".seg.nrrd"),
+        ("CT.NII.GZ", ".nii.gz"),
+        ("labels.nrrd", ".nrrd"),
+        ("mask.nii", ".nii"),
+        ("archive.tar.gz", ".gz"),
+        ("report.JSON", ".json"),
+        ("noextension", ""),
+    ],
+)
+def test_double_suffix(tmp_path, name, suffix):
+    assert double_suffix(tmp_path / name) == suffix
+
+
+def test_atomic_output_publishes_complete_file_with_umask_mode(tmp_path):
+    target = tmp_path / "labels.seg.nrrd"
+    with atomic_output(target) as temporary:
+        assert temporary.parent == tmp_path and temporary.name.startswith(STAGING_PREFIX) and temporary.name.endswith(".partial.seg.nrrd")
+        temporary.write_bytes(b"complete")
+        assert not target.exists()  # nothing visible until the block succeeds
+    assert target.read_bytes() == b"complete"
+    assert os.stat(target).st_mode & 0o777 == new_file_mode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.seg.nrrd"]
+
+
+@pytest.mark.parametrize("interruption", [RuntimeError("encoder failed"), KeyboardInterrupt()], ids=["error", "interrupt"])
+def test_atomic_output_leaves_nothing_on_failure(tmp_path, interruption):
+    target = tmp_path / "out.nrrd"
+    with pytest.raises(type(interruption)):
+        with atomic_output(target) as temporary:
+            temporary.write_bytes(b"half")
+            raise interruption
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_output_failure_keeps_the_old_file(tmp_path):
+    target = tmp_path / "out.nrrd"
+    target.write_bytes(b"old")
+    with pytest.raises(ValueError, match="boom"):
+        with atomic_output(target, overwrite=True) as temporary:
+            temporary.write_bytes(b"new but broken")
+            raise ValueError("boom")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.nrrd"]
+
+
+def test_atomic_output_overwrite(tmp_path):
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with pytest.raises(OutputError, match=r"out\.json exists; choose another name or use --overwrite"):
+        with atomic_output(target):
+            pytest.fail("the block must not run")
+    with atomic_output(target, overwrite=True) as temporary:
+        temporary.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_atomic_output_refuses_a_file_that_appears_meanwhile(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(OutputError, match="appeared while writing; not overwritten"):
+        with atomic_output(target) as temporary:
+            temporary.write_text("mine")
+            target.write_text("someone else's")
+    assert target.read_text() == "someone else's"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_write_verified_publishes_only_what_verifies(tmp_path):
+    target = tmp_path / "a.nrrd"
+
+    def verify(path):
+        if path.read_bytes() != b"good":
+            raise OutputError(f"{path.name} differs")
+
+    assert write_verified(target, lambda path: path.write_bytes(b"good"), verify) == target
+    assert target.read_bytes() == b"good"
+    other = tmp_path / "b.nrrd"
+    with pytest.raises(OutputError, match="differs"):
+        write_verified(other, lambda path: path.write_bytes(b"bad"), verify)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nrrd"]
+
+
+def test_check_output_file_messages(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with pytest.raises(OutputError, match=r"folder is a folder; give a file name \(for example .*labels\.seg\.nrrd\)"):
+        check_output_file(folder, overwrite=True)
+    with pytest.raises(OutputError, match=r"missing: no such folder"):
+        check_output_file(tmp_path / "missing" / "x.nrrd", overwrite=False)
+    existing = tmp_path / "x.nrrd"
+    existing.write_bytes(b"")
+    with pytest.raises(OutputError, match="exists; choose another name"):
+        check_output_file(existing, overwrite=False)
+    assert check_output_file(existing, overwrite=True) is None
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a POSIX user for whom a 0555 folder is read-only")
+def test_check_output_file_read_only_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(OutputError, match=r"locked: cannot write there \(permission denied or read-only\)"):
+            check_output_file(locked / "x.nrrd", overwrite=False)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_new_file_mode_follows_umask():
+    previous = os.umask(0o027)
+    try:
+        assert new_file_mode() == 0o640
+    finally:
+        os.umask(previous)
+    assert new_file_mode() == 0o666 & ~previous
+
+
+@pytest.mark.parametrize(
+    "error, cause",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
+        (OSError(errno.EACCES, "Permission denied"), r"permission denied \(read-only folder\?\)"),
+        (OSError("pydicom lost the errno: [Errno 28] No space left on device"), "the disk is full"),
+        (OSError(errno.ENOENT, "No such file or directory"), "No such file or directory"),
+    ],
+)
+def test_os_errors_become_one_sentence(tmp_path, error, cause):
+    target = tmp_path / "out.dcm"
+    with pytest.raises(OutputError, match=rf"out\.dcm: cannot write: {cause}$"):
+        with os_errors_named(target):
+            raise error
+
+
+def test_os_errors_named_finds_errno_in_the_chain(tmp_path):
+    """pydicom re-raises without errno; the cause keeps it."""
+    target = tmp_path / "out.dcm"
+    with pytest.raises(OutputError, match="cannot write: the file system is read-only"):
+        with os_errors_named(target):
+            try:
+                raise OSError(errno.EROFS, "Read-only file system")
+            except OSError as inner:
+                raise OSError("write failed") from inner
+
+
+def test_staged_series_swaps_the_whole_series(tmp_path):
+    """A new series with fewer files replaces the old one entirely (no stale layer stays)."""
+    for name in ("LabelMapSEG_001.dcm", "LabelMapSEG_002.dcm", "LabelMapSEG_003.dcm"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "keep.txt").write_text("unrelated")
+    names = ["LabelMapSEG_001.dcm", "LabelMapSEG_002.dcm"]
+    with pytest.raises(OutputError, match=r"LabelMapSEG_001\.dcm exists; choose another folder or use --overwrite"):
+        with staged_series(tmp_path, names, overwrite=False, replaces="LabelMapSEG_*.dcm"):
+            pytest.fail("the block must not run")
+    with staged_series(tmp_path, names, overwrite=True, replaces="LabelMapSEG_*.dcm") as staging:
+        assert staging.parent == tmp_path and staging.name.startswith(STAGING_PREFIX)
+        for name in names:
+            (staging / name).write_text("new")
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "LabelMapSEG_001.dcm": "new",
+        "LabelMapSEG_002.dcm": "new",
+        "keep.txt": "unrelated",
+    }
+
+
+def test_staged_series_failure_keeps_the_old_series(tmp_path):
+    (tmp_path / "LabelMapSEG_001.dcm").write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with staged_series(tmp_path, ["LabelMapSEG_001.dcm"], overwrite=True, replaces="LabelMapSEG_*.dcm") as staging:
+            (staging / "LabelMapSEG_001.dcm").write_text("new")
+            raise KeyboardInterrupt
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"LabelMapSEG_001.dcm": "old"}
+    with pytest.raises(OutputError, match="nowhere: no such folder"):
+        with staged_series(tmp_path / "nowhere", ["a"], overwrite=True, replaces="a"):
+            pass
+
+
+def test_remove_stale_staging_removes_only_leftovers(tmp_path):
+    (tmp_path / f"{STAGING_PREFIX}abc").mkdir()
+    (tmp_path / f"{STAGING_PREFIX}abc" / "half.dcm").write_text("x")
+    (tmp_path / f"{STAGING_PREFIX}out.nrrd.123.partial.nrrd").write_text("x")
+    (tmp_path / "result.nrrd").write_text("kept")
+    remove_stale_staging(tmp_path)
+    remove_stale_staging(tmp_path / "absent")  # a missing folder holds no leftovers
+    assert [p.name for p in tmp_path.iterdir()] == ["result.nrrd"]
