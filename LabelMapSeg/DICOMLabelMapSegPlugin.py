@@ -168,4 +168,3 @@ class DICOMLabelMapSegPlugin:
             slicer.modules.dicomPlugins = {}
         slicer.modules.dicomPlugins["DICOMLabelMapSegPlugin"] = DICOMLabelMapSegPluginClass
         self.parent = parent
-

@@ -93,7 +93,9 @@ class DICOMRtStructLabelMapPluginClass(DICOMPlugin):
                 for series in study.get("RTReferencedSeriesSequence", []):
                     if "SeriesInstanceUID" in series:
                         seriesUids.append(str(series.SeriesInstanceUID))
-                    uids.update(str(i.ReferencedSOPInstanceUID) for i in series.get("ContourImageSequence", []) if "ReferencedSOPInstanceUID" in i)
+                    uids.update(
+                        str(i.ReferencedSOPInstanceUID) for i in series.get("ContourImageSequence", []) if "ReferencedSOPInstanceUID" in i
+                    )
         for seriesUid in seriesUids:
             for path in slicer.dicomDatabase.filesForSeries(seriesUid):
                 uids.add(slicer.dicomDatabase.fileValue(path, self.tags["instanceUID"]))

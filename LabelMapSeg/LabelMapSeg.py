@@ -316,7 +316,10 @@ class LabelMapSegTest(ScriptedLoadableModuleTest):
         names = [roi.name for roi in rtstruct_to_labels(rtStructPath, logic.referenceSeries(ctNode)).structure_set.rois]
         schemePath = os.path.join(tempfile.mkdtemp(prefix="LabelMapSegScheme"), "scheme.json")
         with open(schemePath, "w", encoding="utf-8") as file:
-            json.dump({"labels": [{"value": 40, "name": "first", "aliases": [names[0]]}, {"value": 42, "name": "third", "aliases": [names[2]]}]}, file)
+            json.dump(
+                {"labels": [{"value": 40, "name": "first", "aliases": [names[0]]}, {"value": 42, "name": "third", "aliases": [names[2]]}]},
+                file,
+            )
         segmentationNode = logic.importRtStruct(rtStructPath, ctNode, scheme=schemePath, exclude=["third"])
         segmentation = segmentationNode.GetSegmentation()
         self.assertEqual(segmentation.GetNumberOfSegments(), 1)

@@ -261,7 +261,8 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         paths = write_label_map_segs(volumes, reference, outputDirectory, options, overwrite=overwrite, progress=progressCallback)
         lines = []
         for path, volume in zip(paths, volumes, strict=True):
-            line = f"{path.name}: {len(volume.segments)} segment(s), {path.stat().st_size / 1e6:.2f} MB, {options.transfer_syntax.value}, verified"
+            size = path.stat().st_size / 1e6
+            line = f"{path.name}: {len(volume.segments)} segment(s), {size:.2f} MB, {options.transfer_syntax.value}, verified"
             if validate:
                 errors = [f for f in validate_seg(path, run_dciodvfy=False) if f.severity is Severity.ERROR]
                 line += f", {len(errors)} validation error(s)" if errors else ", valid"

@@ -69,17 +69,22 @@ class Finding:
 #: How a condensed finding of each kind starts; the count and slices follow.
 KIND_SUMMARIES: dict[str, str] = {
     "outside_volume": "contours lie outside the reference volume (farther than the slice tolerance from every slice) and are not drawn",
-    "half_way": "contour planes lie exactly half-way between two slices; each goes to the slice below (lower index k) unless its Contour Image Sequence names the one above",
+    "half_way": "contour planes lie exactly half-way between two slices; each goes to the slice below (lower index k) unless its "
+    "Contour Image Sequence names the one above",
     "planes_share_slice": "several contour planes lie nearest one slice; the union of their areas is drawn",
-    "repeated_outline": "outlines repeat another outline of the same plane (the same closed path within the duplicate tolerance); each is counted once",
-    "crossing": "CLOSED_PLANAR contours cross or touch each other (neither nested nor apart, which PS3.3 C.8.8.6.3 leaves undefined); the union of each such group is drawn, so no area cancels",
+    "repeated_outline": "outlines repeat another outline of the same plane (the same closed path within the duplicate tolerance); each "
+    "is counted once",
+    "crossing": "CLOSED_PLANAR contours cross or touch each other (neither nested nor apart, which PS3.3 C.8.8.6.3 leaves undefined); "
+    "the union of each such group is drawn, so no area cancels",
     "mixed_types": "slices mix CLOSED_PLANAR and CLOSEDPLANAR_XOR contours; non-crossing contours are combined by exclusive or",
     "empty_hole": "holes enclose no voxel centre and remove nothing",
     "unfilled_contour": "contours enclose no voxel centre; the voxels along them are set",
     "undrawn_contour": "contours enclose no voxel centre and are not drawn",
-    "cancelled_plane": "slices whose contours enclose voxel centres came out empty after holes were removed; the voxels along their outer contours are set",
+    "cancelled_plane": "slices whose contours enclose voxel centres came out empty after holes were removed; the voxels along their "
+    "outer contours are set",
     "image_reference_mismatch": "contours lie on another slice than their Contour Image Sequence names; their position is used",
-    "entangled": "slices are too entangled (edges piled on one another) to check contours for crossings, keyholes and holes; they are filled by the even-odd rule",
+    "entangled": "slices are too entangled (edges piled on one another) to check contours for crossings, keyholes and holes; they are "
+    "filled by the even-odd rule",
     "absurd_coordinates": "contours hold coordinates beyond the bound for patient coordinates",
 }
 

@@ -112,8 +112,16 @@ def label_case(scratch: Path) -> tuple[Path, Path, Path]:
                     "labelID": segment.number,
                     "SegmentLabel": segment.label,
                     "SegmentAlgorithmType": "MANUAL",
-                    "SegmentedPropertyCategoryCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"},
-                    "SegmentedPropertyTypeCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"},
+                    "SegmentedPropertyCategoryCodeSequence": {
+                        "CodeValue": "85756007",
+                        "CodingSchemeDesignator": "SCT",
+                        "CodeMeaning": "Tissue",
+                    },
+                    "SegmentedPropertyTypeCodeSequence": {
+                        "CodeValue": "85756007",
+                        "CodingSchemeDesignator": "SCT",
+                        "CodeMeaning": "Tissue",
+                    },
                     "recommendedDisplayRGBValue": [128, 174, 128],
                 }
                 for segment in volume.segments
@@ -148,7 +156,12 @@ HIGHDICOM_DECODE = """
 import sys, numpy as np, highdicom as hd
 np.save(sys.argv[2], hd.seg.segread(sys.argv[1]).get_volume(combine_segments=True, relabel=False).array)
 """
-SYNTAX_UIDS = {"explicit": "1.2.840.10008.1.2.1", "rle": "1.2.840.10008.1.2.5", "jpegls": "1.2.840.10008.1.2.4.80", "jpeg2000": "1.2.840.10008.1.2.4.90"}
+SYNTAX_UIDS = {
+    "explicit": "1.2.840.10008.1.2.1",
+    "rle": "1.2.840.10008.1.2.5",
+    "jpegls": "1.2.840.10008.1.2.4.80",
+    "jpeg2000": "1.2.840.10008.1.2.4.90",
+}
 
 
 def clear(*paths: Path):
@@ -204,13 +217,40 @@ def encode_decode_cases(scratch: Path, pairs: int, which: set[str]) -> list[Resu
         (ours_dir / syntax).mkdir(exist_ok=True)
         if "encode" in which:
             if syntax == "explicit" and dcmqi_encode:
-                theirs = [dcmqi_encode, "--inputImageList", str(labels), "--inputDICOMDirectory", str(ct), "--inputMetadata", str(metadata),
-                          "--outputDICOM", str(peer_dir / "dcmqi.dcm"), "--segmentationType", "labelmap"]
-                results.append(alternate(f"encode {syntax} (61 labels, 224 slices)", "dcmqi itkimage2segimage", ours, theirs, pairs,
-                                         before=clear(ours_dir / syntax, peer_dir / "dcmqi.dcm")))
-            theirs = python_script(HIGHDICOM_ENCODE, str(ct), str(labels), str(peer_dir / f"hd_{syntax}.dcm"), SYNTAX_UIDS[syntax], "LABELMAP")
-            result = alternate(f"encode {syntax} (61 labels, 224 slices)", "highdicom Segmentation", ours, theirs, pairs,
-                               before=clear(ours_dir / syntax, peer_dir / f"hd_{syntax}.dcm"))
+                theirs = [
+                    dcmqi_encode,
+                    "--inputImageList",
+                    str(labels),
+                    "--inputDICOMDirectory",
+                    str(ct),
+                    "--inputMetadata",
+                    str(metadata),
+                    "--outputDICOM",
+                    str(peer_dir / "dcmqi.dcm"),
+                    "--segmentationType",
+                    "labelmap",
+                ]
+                results.append(
+                    alternate(
+                        f"encode {syntax} (61 labels, 224 slices)",
+                        "dcmqi itkimage2segimage",
+                        ours,
+                        theirs,
+                        pairs,
+                        before=clear(ours_dir / syntax, peer_dir / "dcmqi.dcm"),
+                    )
+                )
+            theirs = python_script(
+                HIGHDICOM_ENCODE, str(ct), str(labels), str(peer_dir / f"hd_{syntax}.dcm"), SYNTAX_UIDS[syntax], "LABELMAP"
+            )
+            result = alternate(
+                f"encode {syntax} (61 labels, 224 slices)",
+                "highdicom Segmentation",
+                ours,
+                theirs,
+                pairs,
+                before=clear(ours_dir / syntax, peer_dir / f"hd_{syntax}.dcm"),
+            )
             ours_size = sum(p.stat().st_size for p in (ours_dir / syntax).glob("*.dcm"))
             result.note = f"size {ours_size / 1e6:.2f} MB vs {(peer_dir / f'hd_{syntax}.dcm').stat().st_size / 1e6:.2f} MB"
             results.append(result)
@@ -227,8 +267,16 @@ def encode_decode_cases(scratch: Path, pairs: int, which: set[str]) -> list[Resu
             if syntax in ("explicit", "rle") and dcmqi_decode:
                 (scratch / "dcmqi_out").mkdir(exist_ok=True)
                 theirs = [dcmqi_decode, "--inputDICOM", str(seg), "--outputDirectory", str(scratch / "dcmqi_out"), "--mergeSegments"]
-                results.append(alternate(f"decode {syntax} -> .nrrd", "dcmqi segimage2itkimage", ours, theirs, pairs,
-                                         before=clear(out, scratch / "dcmqi_out")))
+                results.append(
+                    alternate(
+                        f"decode {syntax} -> .nrrd",
+                        "dcmqi segimage2itkimage",
+                        ours,
+                        theirs,
+                        pairs,
+                        before=clear(out, scratch / "dcmqi_out"),
+                    )
+                )
             theirs = python_script(HIGHDICOM_DECODE, str(seg), str(scratch / "hd.npy"))
             results.append(alternate(f"decode {syntax} -> file", "highdicom get_volume -> .npy", ours, theirs, pairs, before=clear(out)))
     return results
@@ -244,21 +292,40 @@ def binary_cases(scratch: Path, pairs: int) -> list[Result]:
     results = []
     out = scratch / "binary_decoded.nrrd"
     ours = [str(BIN / "dicomlabelmap"), "decode", str(binary), "-o", str(out), "--overwrite"]
-    results.append(alternate("BINARY SEG decode (137 MB)", "highdicom get_volume -> .npy", ours,
-                             python_script(HIGHDICOM_DECODE, str(binary), str(scratch / "hd_bin.npy")), pairs, before=clear(out)))
+    results.append(
+        alternate(
+            "BINARY SEG decode (137 MB)",
+            "highdicom get_volume -> .npy",
+            ours,
+            python_script(HIGHDICOM_DECODE, str(binary), str(scratch / "hd_bin.npy")),
+            pairs,
+            before=clear(out),
+        )
+    )
     dcmqi_decode, bin2label = tool("segimage2itkimage"), tool("bin2labelsegimage")
     if dcmqi_decode:
         (scratch / "dcmqi_bin").mkdir(exist_ok=True)
         theirs = [dcmqi_decode, "--inputDICOM", str(binary), "--outputDirectory", str(scratch / "dcmqi_bin"), "--mergeSegments"]
-        results.append(alternate("BINARY SEG decode (137 MB)", "dcmqi segimage2itkimage", ours, theirs, pairs,
-                                 before=clear(out, scratch / "dcmqi_bin")))
+        results.append(
+            alternate(
+                "BINARY SEG decode (137 MB)", "dcmqi segimage2itkimage", ours, theirs, pairs, before=clear(out, scratch / "dcmqi_bin")
+            )
+        )
     if bin2label:
         converted = scratch / "converted"
         converted.mkdir(exist_ok=True)
         ours = [str(BIN / "dicomlabelmap"), "convert", str(binary), "-o", str(converted), "-t", "rle", "--overwrite"]
         theirs = [bin2label, "--inputDICOM", str(binary), "--outputDICOM", str(scratch / "bin2label.dcm"), "--compress", "rle"]
-        results.append(alternate("BINARY -> Label Map SEG (RLE)", "dcmqi bin2labelsegimage", ours, theirs, pairs,
-                                 before=clear(converted, scratch / "bin2label.dcm")))
+        results.append(
+            alternate(
+                "BINARY -> Label Map SEG (RLE)",
+                "dcmqi bin2labelsegimage",
+                ours,
+                theirs,
+                pairs,
+                before=clear(converted, scratch / "bin2label.dcm"),
+            )
+        )
     return results
 
 
@@ -286,7 +353,13 @@ def main() -> None:
     print(f"\nwhole processes, {arguments.pairs} alternating pairs each; ratio = median ours / median peer (below 1: faster)")
     if arguments.json:
         arguments.json.write_text(
-            json.dumps([{**vars(r), "ratio": r.ratio, "ours_median": statistics.median(r.ours), "peer_median": statistics.median(r.theirs)} for r in results], indent=1)
+            json.dumps(
+                [
+                    {**vars(r), "ratio": r.ratio, "ours_median": statistics.median(r.ours), "peer_median": statistics.median(r.theirs)}
+                    for r in results
+                ],
+                indent=1,
+            )
         )
 
 

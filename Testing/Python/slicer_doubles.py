@@ -250,9 +250,7 @@ def install(tmp_path: Path) -> Any:
     sys.modules["DICOMLib"] = dicomlib
     slicer.qSlicerDICOMExportable = QSlicerDICOMExportable
     slicer.dicomDatabase = PydicomDatabase()
-    slicer.app = types.SimpleNamespace(
-        processEvents=lambda: None, temporaryPath=str(tmp_path), testingEnabled=lambda: True
-    )
+    slicer.app = types.SimpleNamespace(processEvents=lambda: None, temporaryPath=str(tmp_path), testingEnabled=lambda: True)
     slicer.modules.dicomPlugins = {}
     del scene
     return slicer

@@ -137,7 +137,7 @@ def test_import_graph_has_no_loop():
         state[node] = 1
         for target in sorted(graph[node]):
             if state.get(target) == 1:
-                pytest.fail("import loop: " + " -> ".join(trail[trail.index(target):] + [target]) if target in trail else target)
+                pytest.fail("import loop: " + " -> ".join(trail[trail.index(target) :] + [target]) if target in trail else target)
             if target not in state:
                 visit(target, trail + [target])
         state[node] = 2

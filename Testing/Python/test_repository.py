@@ -117,13 +117,29 @@ def test_extension_metadata_and_catalog_entry():
     import json
 
     cmake = (REPOSITORY / "CMakeLists.txt").read_text()
-    for variable in ("EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_CONTRIBUTORS", "EXTENSION_DESCRIPTION",
-                     "EXTENSION_ICONURL", "EXTENSION_SCREENSHOTURLS"):
+    for variable in (
+        "EXTENSION_HOMEPAGE",
+        "EXTENSION_CATEGORY",
+        "EXTENSION_CONTRIBUTORS",
+        "EXTENSION_DESCRIPTION",
+        "EXTENSION_ICONURL",
+        "EXTENSION_SCREENSHOTURLS",
+    ):
         assert re.search(rf'set\({variable} "[^"]+"\)', cmake), variable
     assert 'set(EXTENSION_DEPENDS "SlicerRT")' in cmake
     entry = json.loads((REPOSITORY / "LabelMapSeg.json").read_text())
-    allowed = {"$schema", "category", "scm_url", "scm_revision", "scm_type", "build_dependencies", "dicom_support_rule",
-               "build_subdirectory", "enabled", "tier"}
+    allowed = {
+        "$schema",
+        "category",
+        "scm_url",
+        "scm_revision",
+        "scm_type",
+        "build_dependencies",
+        "dicom_support_rule",
+        "build_subdirectory",
+        "enabled",
+        "tier",
+    }
     assert set(entry) <= allowed and {"$schema", "category", "scm_url"} <= set(entry)
     assert entry["build_dependencies"] == ["SlicerRT"]
     assert entry["category"] == re.search(r'set\(EXTENSION_CATEGORY "([^"]+)"\)', cmake).group(1)
@@ -154,6 +170,17 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout
 
 
+def test_code_is_formatted():
+    """One style everywhere (ruff format, lines of at most 140 characters, E501 enforced)."""
+    ruff = find_tool("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    result = subprocess.run(
+        [ruff, "format", "--check", "LabelMapSeg", "Testing"], capture_output=True, text=True, cwd=REPOSITORY, check=False
+    )
+    assert result.returncode == 0, result.stdout
+
+
 def test_mypy_is_clean():
     mypy = find_tool("mypy")
     if mypy is None:
@@ -171,5 +198,10 @@ def test_package_exports_resolve_lazily():
         assert getattr(dicomlabelmap, name) is not None, name
     code = "import sys, dicomlabelmap.seg.reader; print(sorted(m for m in sys.modules if m.startswith('dicomlabelmap')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    for heavy in ("dicomlabelmap.rtstruct.conversion", "dicomlabelmap.rtstruct.rasterize", "dicomlabelmap.rtstruct.reader", "dicomlabelmap.files.labelfiles"):
+    for heavy in (
+        "dicomlabelmap.rtstruct.conversion",
+        "dicomlabelmap.rtstruct.rasterize",
+        "dicomlabelmap.rtstruct.reader",
+        "dicomlabelmap.files.labelfiles",
+    ):
         assert f"'{heavy}'" not in loaded, loaded

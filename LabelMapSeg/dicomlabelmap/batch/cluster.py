@@ -93,7 +93,15 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
     if quiet:
         # Shutting a local cluster down on an interrupt makes its parts log lost connections;
         # our own message says what happened.
-        for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core", "distributed.http.proxy", "tornado", "asyncio"):
+        for name in (
+            "distributed",
+            "distributed.scheduler",
+            "distributed.nanny",
+            "distributed.core",
+            "distributed.http.proxy",
+            "tornado",
+            "asyncio",
+        ):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     settings = {
         # a task whose worker died is retried once; a second death fails it (KilledWorker)
@@ -163,7 +171,11 @@ def _check_workers(client: Any, spec: ClusterSpec) -> None:
         limit, threads = info.get("memory_limit") or 0, max(1, info.get("nthreads", 1))
         if limit and limit / threads < spec.memory_per_task:
             logger.warning(
-                "worker %s gives each of its %d thread(s) %.3g GiB, less than --memory-per-task %s", address, threads, limit / threads / 2**30, spec.memory_text
+                "worker %s gives each of its %d thread(s) %.3g GiB, less than --memory-per-task %s",
+                address,
+                threads,
+                limit / threads / 2**30,
+                spec.memory_text,
             )
 
 
@@ -232,7 +244,10 @@ def run_on_cluster(
     """Run one task per job; ``done(result)`` as each finishes. An interrupt cancels what is
     left (the caller then closes the cluster and removes staging folders)."""
     distributed = optional_import(*_DASK)
-    futures = {client.submit(runner, job, settings, pure=False, key=f"dicomlabelmap-convert-{index}-{os.urandom(4).hex()}"): job for index, job in enumerate(jobs)}
+    futures = {
+        client.submit(runner, job, settings, pure=False, key=f"dicomlabelmap-convert-{index}-{os.urandom(4).hex()}"): job
+        for index, job in enumerate(jobs)
+    }
     try:
         for future in distributed.as_completed(list(futures)):
             job = futures[future]

@@ -186,7 +186,9 @@ def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, stag
 
     if not job.reference_files:
         raise DicomLabelMapError("no image series found for it in the input folder")
-    conversion = rtstruct_to_labels(job.path, job.reference_files, allow_missing_slices=settings.allow_missing_slices, scheme=settings.scheme)
+    conversion = rtstruct_to_labels(
+        job.path, job.reference_files, allow_missing_slices=settings.allow_missing_slices, scheme=settings.scheme
+    )
     if not conversion.rois and conversion.assignments:
         raise DicomLabelMapError(f"the label scheme selects none of its {len(conversion.assignments)} ROIs")
     result.warnings = [str(f) for f in conversion.findings]

@@ -62,9 +62,17 @@ def header_record(path: Path) -> dict[str, Any]:
         dataset = pydicom.dcmread(path, stop_before_pixels=True)
         sop_class = str(dataset.get("SOPClassUID", ""))
     except DicomLabelMapError as error:
-        return record | {"role": "skipped", "group": "exceeds resource limits", "reason": f"exceeds resource limits ({getattr(error, 'reason', error)})"}
+        return record | {
+            "role": "skipped",
+            "group": "exceeds resource limits",
+            "reason": f"exceeds resource limits ({getattr(error, 'reason', error)})",
+        }
     except Exception as error:  # noqa: BLE001 - anything unreadable is "not DICOM" here
-        return record | {"role": "skipped", "group": "not DICOM or unreadable header", "reason": f"not DICOM or unreadable header ({type(error).__name__})"}
+        return record | {
+            "role": "skipped",
+            "group": "not DICOM or unreadable header",
+            "reason": f"not DICOM or unreadable header ({type(error).__name__})",
+        }
     record |= {"series": str(dataset.get("SeriesInstanceUID", "")), "study": str(dataset.get("StudyInstanceUID", ""))}
     if sop_class == RT_STRUCTURE_SET_STORAGE:
         role = InputKind.RTSTRUCT.value

@@ -205,7 +205,9 @@ class _Run:
         return JobResult.from_result_file(job, JobStatus.OK, earlier)
 
     def finish(self) -> BatchSummary:
-        summary = BatchSummary(sorted(self.earlier + self.finished_now, key=lambda r: r.input), self.not_converted, self.skipped_files, self.settings.scheme)
+        summary = BatchSummary(
+            sorted(self.earlier + self.finished_now, key=lambda r: r.input), self.not_converted, self.skipped_files, self.settings.scheme
+        )
         with atomic_output(self.target / SUMMARY_FILE, overwrite=True) as temporary:
             temporary.write_text(json.dumps(summary.to_dict(), indent=1))
         return summary

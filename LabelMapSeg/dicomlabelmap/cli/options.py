@@ -29,7 +29,8 @@ def add_reference_option(parser: argparse.ArgumentParser, required: bool = False
         action="append",
         required=required,
         metavar="PATH",
-        help="folder or file holding the reference image series (repeat the option for several)" + (f"; {default_note}" if default_note else ""),
+        help="folder or file holding the reference image series (repeat the option for several)"
+        + (f"; {default_note}" if default_note else ""),
     )
 
 
@@ -62,9 +63,7 @@ def add_seg_options(parser: argparse.ArgumentParser, what: str = "", overwrite: 
         action="store_true",
         help=f"{what}PALETTE COLOR with a colour table and sRGB ICC profile instead of MONOCHROME2 + CIELab",
     )
-    parser.add_argument(
-        "--series-description", help=f"{what}Series Description of the new series (default: 'Label map segmentation')"
-    )
+    parser.add_argument("--series-description", help=f"{what}Series Description of the new series (default: 'Label map segmentation')")
     if overwrite:
         parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 

@@ -98,7 +98,9 @@ def run(arguments: argparse.Namespace) -> int:
     check_input_file(arguments.rtstruct, "the RT Structure Set file")
     _check_outputs(arguments)
     chosen = scheme(arguments)  # read before the work: a wrong scheme fails at once
-    conversion = convert(arguments.rtstruct, arguments.reference, raster_options(arguments), arguments.series_uid, arguments.allow_missing_slices, chosen)
+    conversion = convert(
+        arguments.rtstruct, arguments.reference, raster_options(arguments), arguments.series_uid, arguments.allow_missing_slices, chosen
+    )
     written = _write_outputs(arguments, conversion)
     extra = {}
     if arguments.preview:
@@ -168,9 +170,13 @@ def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion
         check_output_file(folder / "labels.seg.nrrd", arguments.overwrite)
         check_table_outputs(folder / "labels.seg.nrrd", arguments.overwrite)
     with progress_bar() as progress:
-        written += write_label_map_segs(conversion.label_volumes, conversion.reference, folder, seg_options(arguments), arguments.overwrite, progress)
+        written += write_label_map_segs(
+            conversion.label_volumes, conversion.reference, folder, seg_options(arguments), arguments.overwrite, progress
+        )
     if kind == "both":
-        written += write_label_file(folder / "labels.seg.nrrd", conversion.label_volumes, arguments.overwrite, False, arguments.compression_level)
+        written += write_label_file(
+            folder / "labels.seg.nrrd", conversion.label_volumes, arguments.overwrite, False, arguments.compression_level
+        )
     return written
 
 
@@ -192,7 +198,9 @@ def convert(
         failures = "; ".join(str(f) for f in conversion.findings if f.severity is Severity.ERROR)
         raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")
     if not conversion.rois and conversion.assignments:
-        raise DicomLabelMapError(f"{rtstruct}: the label scheme selects none of its {len(conversion.assignments)} ROIs (see --include/--exclude and the scheme)")
+        raise DicomLabelMapError(
+            f"{rtstruct}: the label scheme selects none of its {len(conversion.assignments)} ROIs (see --include/--exclude and the scheme)"
+        )
     return conversion
 
 

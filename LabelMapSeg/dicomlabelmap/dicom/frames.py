@@ -111,6 +111,10 @@ class FunctionalGroups:
             return self._raw.element_value(index, tag)
         raw_element = self._per_frame[index].get_item(sequence)
         raw = getattr(raw_element, "value", None)
-        if not isinstance(raw, bytes) or getattr(raw_element, "is_implicit_VR", True) or not getattr(raw_element, "is_little_endian", False):
+        if (
+            not isinstance(raw, bytes)
+            or getattr(raw_element, "is_implicit_VR", True)
+            or not getattr(raw_element, "is_little_endian", False)
+        ):
             return None
         return raw

@@ -136,34 +136,6 @@ class ReferenceSeries:
         return cls(geometry, slices, "", "", description, Dataset())
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # -- assembling one grid ----------------------------------------------------------------------
 def assemble(
     series_uid: str, frames: list[ImageFrame], skipped: dict[str, int], spacing_tolerance: float, allow_missing_slices: bool = False
@@ -314,7 +286,9 @@ def _slice_grid(
     relative = (distances - distances[0]) / step
     indices = np.round(relative).astype(np.int64)
     # Least-squares fit of position = origin + index * spacing over the whole stack.
-    spacing, origin = np.polyfit(indices.astype(np.float64), distances, 1) if len(frames) > 2 else (float(distances[1] - distances[0]), distances[0])
+    spacing, origin = (
+        np.polyfit(indices.astype(np.float64), distances, 1) if len(frames) > 2 else (float(distances[1] - distances[0]), distances[0])
+    )
     spacing, origin = float(spacing), float(origin)
     residual = distances - (origin + indices * spacing)
     tolerance = max(POSITION_TOLERANCE_MM, spacing_tolerance * spacing)
@@ -387,5 +361,3 @@ def _int_or_none(value: object) -> int | None:
         return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return None
-
-

@@ -169,7 +169,12 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
             logger.warning("skipping %s: %s", path, error)
             detail = getattr(error, "reason", str(error))
             attribute = getattr(error, "attribute", None)
-            skip(path, f"invalid image geometry ({attribute})" if attribute else "invalid image geometry", f"invalid image geometry: {detail}", series_uid)
+            skip(
+                path,
+                f"invalid image geometry ({attribute})" if attribute else "invalid image geometry",
+                f"invalid image geometry: {detail}",
+                series_uid,
+            )
             continue
         seen_instances.add(sop_instance_uid)
         frames_by_series[series_uid].extend(frames)

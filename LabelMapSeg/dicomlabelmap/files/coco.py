@@ -36,7 +36,9 @@ def coco_dataset(conversion: RtStructConversion) -> dict[str, Any]:
     categories = []
     annotations: list[dict[str, Any]] = []
     for segment, mask in conversion.label_masks():
-        categories.append({"id": segment.number, "name": segment.label, "color": list(segment.display_color()), "roi_names": roi_names(segment)})
+        categories.append(
+            {"id": segment.number, "name": segment.label, "color": list(segment.display_color()), "roi_names": roi_names(segment)}
+        )
         if mask.is_empty():
             continue
         first = mask.offset[0]

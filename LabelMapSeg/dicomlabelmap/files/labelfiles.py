@@ -141,7 +141,10 @@ def _write_nrrd_verified(path: Path, volumes: Sequence[LabelVolume], overwrite: 
         if seg_nrrd:
             # Slicer's tag list cannot hold "|" (see _write_seg_nrrd).
             written = [[(s.number, s.label, s.display_color(), s.description.replace("|", "/")) for s in v.segments] for v in volumes]
-            read = [[(s.number, s.label, s.display_color(), s.description) for s in layer] for layer in _segments_from_values(header.values, len(volumes), path)]
+            read = [
+                [(s.number, s.label, s.display_color(), s.description) for s in layer]
+                for layer in _segments_from_values(header.values, len(volumes), path)
+            ]
             if written != read:
                 raise OutputError(f"{path}: the segments changed on writing: {written} became {read}")
         if payload_digest(temporary) != digest[0]:
@@ -241,7 +244,9 @@ def _segments_from_values(values: dict[str, str], layer_count: int, path: Path) 
         if "TerminologyEntry" in tags:
             segment = apply_terminology_string(segment, tags.pop("TerminologyEntry"))
         segment.description = str(tags.pop(f"{_PROPERTY_TAG_PREFIX}Description", ""))
-        segment.properties = {key[len(_PROPERTY_TAG_PREFIX) :]: str(value) for key, value in tags.items() if key.startswith(_PROPERTY_TAG_PREFIX)}
+        segment.properties = {
+            key[len(_PROPERTY_TAG_PREFIX) :]: str(value) for key, value in tags.items() if key.startswith(_PROPERTY_TAG_PREFIX)
+        }
         layers[layer].append(segment)
         index += 1
     return layers
@@ -279,7 +284,9 @@ def _read_nrrd_image(path: Path) -> NrrdImage:
     kinds = list(header.get("kinds", []))
     if data.ndim == 4 and kinds and kinds[0] == "list":
         data = np.moveaxis(data, 0, -1) if data.shape[0] == header["sizes"][0] else data
-    directions = np.asarray([row for row in header["space directions"] if row is not None and not np.any(np.isnan(np.asarray(row, dtype=float)))])
+    directions = np.asarray(
+        [row for row in header["space directions"] if row is not None and not np.any(np.isnan(np.asarray(row, dtype=float)))]
+    )
     matrix = np.eye(4)
     matrix[:3, :3] = directions.T
     matrix[:3, 3] = np.asarray(header.get("space origin", [0, 0, 0]), dtype=np.float64)

@@ -261,7 +261,11 @@ def _image(source: Path, fields: dict[str, str], values: dict[str, str], payload
     flat = np.frombuffer(payload, dtype=dtype, count=count)
     voxels = flat.reshape(sizes[::-1]).astype(dtype.newbyteorder("="), copy=False)
     kinds = fields.get("kinds", "").split()
-    spatial = [index for index in range(dimension) if not kinds or kinds[index] not in ("list", "vector", "point", "covariant-vector", "none", "???")]
+    spatial = [
+        index
+        for index in range(dimension)
+        if not kinds or kinds[index] not in ("list", "vector", "point", "covariant-vector", "none", "???")
+    ]
     if len(spatial) != 3:
         raise NrrdFormatError(f"a label map NRRD needs 3 spatial axes (kinds: {fields.get('kinds', '')})")
     if dimension == 4:

@@ -280,39 +280,44 @@ _LABEL_KEYS = {
 def scheme_from_dict(data: Any, source: str = "label scheme") -> LabelScheme:
     """A scheme from its JSON data (see :func:`load_scheme`)."""
     if not isinstance(data, dict):
-        raise SchemeError(f"{source}: a label scheme is a JSON object with a \"labels\" list")
+        raise SchemeError(f'{source}: a label scheme is a JSON object with a "labels" list')
     unknown = sorted(set(data) - _SCHEME_KEYS)
     if unknown:
-        raise SchemeError(f"{source}: unknown key(s) {', '.join(unknown)}; a label scheme has {', '.join(sorted(_SCHEME_KEYS - {'@schema'}))}")
+        raise SchemeError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; a label scheme has {', '.join(sorted(_SCHEME_KEYS - {'@schema'}))}"
+        )
     entries = data.get("labels", [])
     if not isinstance(entries, list):
-        raise SchemeError(f"{source}: \"labels\" must be a list of label objects")
+        raise SchemeError(f'{source}: "labels" must be a list of label objects')
     labels = [_label_from_dict(entry, f"{source}: labels[{index}]") for index, entry in enumerate(entries)]
     _check_unique(labels, source)
     scheme = LabelScheme(
         labels,
-        _enum(Unmatched, data.get("unmatched", "drop"), f"{source}: \"unmatched\""),
-        _enum(Overlap, data.get("overlap", "layers"), f"{source}: \"overlap\""),
+        _enum(Unmatched, data.get("unmatched", "drop"), f'{source}: "unmatched"'),
+        _enum(Overlap, data.get("overlap", "layers"), f'{source}: "overlap"'),
         source=source,
     )
-    scheme.priority = [_label_reference(scheme, item, f"{source}: \"priority\"") for item in _strings_or_ints(data.get("priority", []), f"{source}: \"priority\"")]
+    scheme.priority = [
+        _label_reference(scheme, item, f'{source}: "priority"')
+        for item in _strings_or_ints(data.get("priority", []), f'{source}: "priority"')
+    ]
     if scheme.priority and scheme.overlap is not Overlap.PRIORITY:
-        raise SchemeError(f"{source}: \"priority\" is given but \"overlap\" is \"{scheme.overlap.value}\"; set \"overlap\": \"priority\" to use it")
-    include = [str(item) for item in _strings_or_ints(data.get("include", []), f"{source}: \"include\"")]
-    exclude = [str(item) for item in _strings_or_ints(data.get("exclude", []), f"{source}: \"exclude\"")]
+        raise SchemeError(f'{source}: "priority" is given but "overlap" is "{scheme.overlap.value}"; set "overlap": "priority" to use it')
+    include = [str(item) for item in _strings_or_ints(data.get("include", []), f'{source}: "include"')]
+    exclude = [str(item) for item in _strings_or_ints(data.get("exclude", []), f'{source}: "exclude"')]
     return scheme.with_selection(include, exclude)
 
 
 def checked_entry(entry: Any, where: str, keys: set[str], value_key: str, what: str) -> int:
     """An entry that is an object of known ``keys``; returns its label value (1-65535)."""
     if not isinstance(entry, dict):
-        raise SchemeError(f"{where}: {what} is a JSON object with \"{value_key}\"")
+        raise SchemeError(f'{where}: {what} is a JSON object with "{value_key}"')
     unknown = sorted(set(entry) - keys)
     if unknown:
         raise SchemeError(f"{where}: unknown key(s) {', '.join(unknown)}")
     value = entry.get(value_key)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise SchemeError(f"{where}: \"{value_key}\" must be a whole number from 1 to 65535 (0 is background), got {value!r}")
+        raise SchemeError(f'{where}: "{value_key}" must be a whole number from 1 to 65535 (0 is background), got {value!r}')
     return value
 
 
@@ -320,32 +325,32 @@ def _label_from_dict(entry: Any, where: str) -> LabelSpec:
     value = checked_entry(entry, where, _LABEL_KEYS, "value", "a label")
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise SchemeError(f"{where}: \"name\" must be a non-empty text")
+        raise SchemeError(f'{where}: "name" must be a non-empty text')
     aliases = entry.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
-        raise SchemeError(f"{where} ({name}): \"aliases\" must be a list of non-empty texts")
+        raise SchemeError(f'{where} ({name}): "aliases" must be a list of non-empty texts')
     pattern = entry.get("pattern")
     if pattern is not None:
         if not isinstance(pattern, str) or not pattern:
-            raise SchemeError(f"{where} ({name}): \"pattern\" must be a regular expression text")
+            raise SchemeError(f'{where} ({name}): "pattern" must be a regular expression text')
         try:
             re.compile(pattern)
         except re.error as error:
-            raise SchemeError(f"{where} ({name}): \"pattern\" is not a valid regular expression ({error})") from None
+            raise SchemeError(f'{where} ({name}): "pattern" is not a valid regular expression ({error})') from None
     return LabelSpec(
         value=value,
         name=name.strip(),
         aliases=tuple(a.strip() for a in aliases),
         pattern=pattern,
-        color=parse_color(entry.get("color"), f"{where} ({name}): \"color\""),
-        description=_text(entry.get("description", ""), f"{where} ({name}): \"description\""),
-        category=parse_code(entry.get("category"), f"{where} ({name}): \"category\""),
-        type=parse_code(entry.get("type"), f"{where} ({name}): \"type\""),
-        type_modifier=parse_code(entry.get("type_modifier"), f"{where} ({name}): \"type_modifier\""),
-        anatomic_region=parse_code(entry.get("anatomic_region"), f"{where} ({name}): \"anatomic_region\""),
-        anatomic_region_modifier=parse_code(entry.get("anatomic_region_modifier"), f"{where} ({name}): \"anatomic_region_modifier\""),
-        algorithm_type=parse_algorithm_type(entry.get("algorithm_type"), f"{where} ({name}): \"algorithm_type\""),
-        algorithm_name=_text(entry.get("algorithm_name", ""), f"{where} ({name}): \"algorithm_name\""),
+        color=parse_color(entry.get("color"), f'{where} ({name}): "color"'),
+        description=_text(entry.get("description", ""), f'{where} ({name}): "description"'),
+        category=parse_code(entry.get("category"), f'{where} ({name}): "category"'),
+        type=parse_code(entry.get("type"), f'{where} ({name}): "type"'),
+        type_modifier=parse_code(entry.get("type_modifier"), f'{where} ({name}): "type_modifier"'),
+        anatomic_region=parse_code(entry.get("anatomic_region"), f'{where} ({name}): "anatomic_region"'),
+        anatomic_region_modifier=parse_code(entry.get("anatomic_region_modifier"), f'{where} ({name}): "anatomic_region_modifier"'),
+        algorithm_type=parse_algorithm_type(entry.get("algorithm_type"), f'{where} ({name}): "algorithm_type"'),
+        algorithm_name=_text(entry.get("algorithm_name", ""), f'{where} ({name}): "algorithm_name"'),
     )
 
 
@@ -354,13 +359,13 @@ def _check_unique(labels: Sequence[LabelSpec], source: str) -> None:
     owners: dict[str, str] = {}
     for label in labels:
         if label.value in values:
-            raise SchemeError(f"{source}: value {label.value} is used by both \"{values[label.value]}\" and \"{label.name}\"")
+            raise SchemeError(f'{source}: value {label.value} is used by both "{values[label.value]}" and "{label.name}"')
         values[label.value] = label.name
         for key in sorted(label.names()):
             if key in owners and owners[key] != label.name:
                 raise SchemeError(
                     f"{source}: the name/alias '{key}' (compared ignoring case, spaces, _ and -) belongs to both "
-                    f"\"{owners[key]}\" and \"{label.name}\"; an ROI name must map to one label"
+                    f'"{owners[key]}" and "{label.name}"; an ROI name must map to one label'
                 )
             owners[key] = label.name
 
@@ -417,7 +422,7 @@ def parse_code(value: Any, where: str) -> Code | None:
         parts = []
     if len(parts) != 3 or not all(isinstance(p, str) and p.strip() for p in parts):
         raise SchemeError(
-            f"{where} must be {{\"CodeValue\", \"CodingSchemeDesignator\", \"CodeMeaning\"}} or [value, scheme, meaning], got {value!r}"
+            f'{where} must be {{"CodeValue", "CodingSchemeDesignator", "CodeMeaning"}} or [value, scheme, meaning], got {value!r}'
         )
     return Code(*(str(part).strip() for part in parts))
 

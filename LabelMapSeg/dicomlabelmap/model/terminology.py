@@ -5,7 +5,12 @@ fields, each code written ``scheme^value^meaning``::
 
     context~category~type~type modifier~anatomic context~anatomic region~region modifier
 
-for example ``Segmentation category and type - 3D Slicer General Anatomy list~SCT^85756007^Tissue~SCT^85756007^Tissue~^^~Anatomic codes - DICOM master list~^^~^^``.
+for example::
+
+    Segmentation category and type - 3D Slicer General Anatomy list~SCT^85756007^Tissue~SCT^85756007^Tissue~^^~
+    Anatomic codes - DICOM master list~^^~^^
+
+(one line in the file).
 """
 
 from __future__ import annotations

@@ -248,7 +248,12 @@ def assign_rois(structure_set: StructureSet, scheme: LabelScheme) -> tuple[list[
         if not selected:
             pass
         elif match is not None:
-            assignment.status, assignment.value, assignment.label, assignment.matched_by = RoiStatus.LABEL, match.label.value, match.label.name, match.by
+            assignment.status, assignment.value, assignment.label, assignment.matched_by = (
+                RoiStatus.LABEL,
+                match.label.value,
+                match.label.name,
+                match.by,
+            )
             if match.also:
                 findings.append(
                     Finding(
@@ -262,7 +267,9 @@ def assign_rois(structure_set: StructureSet, scheme: LabelScheme) -> tuple[list[
                 )
         elif scheme.unmatched is Unmatched.KEEP:
             if next_value > MAX_SEGMENT_NUMBER:
-                raise SchemeError(f"{structure_set.path}: too many unmatched ROIs to number after the scheme's labels (at most {MAX_SEGMENT_NUMBER})")
+                raise SchemeError(
+                    f"{structure_set.path}: too many unmatched ROIs to number after the scheme's labels (at most {MAX_SEGMENT_NUMBER})"
+                )
             assignment.status, assignment.value, assignment.label = RoiStatus.KEPT, next_value, roi.name
             next_value += 1
         else:
@@ -281,7 +288,9 @@ def assign_rois(structure_set: StructureSet, scheme: LabelScheme) -> tuple[list[
         assignments.append(assignment)
     if failing and scheme.unmatched is Unmatched.FAIL:
         names = ", ".join(repr(name) for name in failing)
-        raise SchemeError(f"{structure_set.path or 'the RT Structure Set'}: ROI(s) {names} match no label of {scheme.source} (unmatched: fail)")
+        raise SchemeError(
+            f"{structure_set.path or 'the RT Structure Set'}: ROI(s) {names} match no label of {scheme.source} (unmatched: fail)"
+        )
     return assignments, findings
 
 
@@ -437,9 +446,7 @@ def _priority_rank(scheme: LabelScheme, items: Sequence[tuple[Segment, BoxMask]]
     return order + [segment.number for segment, _ in items if segment.number not in order]
 
 
-def priority_volume(
-    geometry: Any, items: Sequence[tuple[Segment, BoxMask]], rank: Sequence[int], findings: list[Finding]
-) -> LabelVolume:
+def priority_volume(geometry: Any, items: Sequence[tuple[Segment, BoxMask]], rank: Sequence[int], findings: list[Finding]) -> LabelVolume:
     """One label map of every segment: where masks overlap, the segment earlier in ``rank`` keeps
     the voxel. Each segment that gives voxels away gets a warning saying how many went to which."""
     dtype = label_dtype(max((segment.number for segment, _ in items), default=0))

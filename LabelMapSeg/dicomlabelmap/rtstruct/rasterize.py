@@ -382,10 +382,18 @@ def _draw_plane(
             continue
         what = f"contour {contour.index + 1} ({polygon_area(polygons[position]) * geometry.spacing[0] * geometry.spacing[1]:.2f} mm2)"
         if relations.depth[position] % 2 and position not in grouped:
-            find(Severity.WARNING, f"{what} is a hole that encloses no voxel centre; it removes nothing", "ContourData", k, kind="empty_hole")
+            find(
+                Severity.WARNING, f"{what} is a hole that encloses no voxel centre; it removes nothing", "ContourData", k, kind="empty_hole"
+            )
         elif options.mark_unfilled_contours:
             count = _mark_path(plane, polygons[position], shape)
-            find(Severity.WARNING, f"{what} encloses no voxel centre; the {count} voxel(s) along it are set", "ContourData", k, kind="unfilled_contour")
+            find(
+                Severity.WARNING,
+                f"{what} encloses no voxel centre; the {count} voxel(s) along it are set",
+                "ContourData",
+                k,
+                kind="unfilled_contour",
+            )
         else:
             find(Severity.WARNING, f"{what} encloses no voxel centre and is not drawn", "ContourData", k, kind="undrawn_contour")
     if not plane.any() and covers.any():
@@ -394,13 +402,20 @@ def _draw_plane(
             count = sum(_mark_path(plane, polygons[position], shape) for position in outer)
             find(
                 Severity.WARNING,
-                f"the contours enclose voxel centres but the holes remove all of them; the {count} voxel(s) along the outer contour(s) are set",
+                f"the contours enclose voxel centres but the holes remove all of them; the {count} voxel(s) along the outer contour(s) "
+                "are set",
                 "ContourData",
                 k,
                 kind="cancelled_plane",
             )
         else:
-            find(Severity.WARNING, "the contours enclose voxel centres but the holes remove all of them", "ContourData", k, kind="cancelled_plane")
+            find(
+                Severity.WARNING,
+                "the contours enclose voxel centres but the holes remove all of them",
+                "ContourData",
+                k,
+                kind="cancelled_plane",
+            )
     return plane
 
 

@@ -315,7 +315,8 @@ def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSe
             structure_set.findings.append(
                 Finding(
                     Severity.WARNING,
-                    f"ROI Contour item {position + 1} references ROI Number {number}, which the Structure Set ROI Sequence does not define; its {count} contour(s) are ignored",
+                    f"ROI Contour item {position + 1} references ROI Number {number}, which the Structure Set ROI Sequence does not "
+                    f"define; its {count} contour(s) are ignored",
                     number,
                     attribute="ReferencedROINumber",
                 )

@@ -1,1 +1,3 @@
-"""DICOM Segmentation: reading every type (LABELMAP, BINARY, FRACTIONAL), writing Label Map SEG, checks, validation, series, conversion, metadata files."""
+"""DICOM Segmentation: reading every type (LABELMAP, BINARY, FRACTIONAL), writing Label Map SEG,
+checks, validation, series, conversion, metadata files.
+"""

@@ -162,9 +162,7 @@ def _codestream_parameters(dataset: Dataset, syntax: str, bits_stored: int, erro
         seen.add(key)
         if precision != bits_stored:
             name = "JPEG-LS sample precision P" if jpeg_ls else "JPEG 2000 component precision"
-            error(
-                f"frame {number}: {name} is {precision} but Bits Stored is {bits_stored} (DCMTK refuses such frames)", "BitsStored"
-            )
+            error(f"frame {number}: {name} is {precision} but Bits Stored is {bits_stored} (DCMTK refuses such frames)", "BitsStored")
             return
         if components != 1:
             error(f"frame {number}: {components} components in the codestream, Samples per Pixel is 1", "SamplesPerPixel")
@@ -245,7 +243,10 @@ def _spacing_between_slices(dataset: Dataset, error: _Report) -> None:
         cosines = np.array([float(v) for v in orientation[0].ImageOrientationPatient])
         found = groups.values(len(groups), "PlanePositionSequence", "ImagePositionPatient")
         if found is None:
-            found = [[float(v) for v in item.ImagePositionPatient] for item in groups.items(len(groups), "PlanePositionSequence", "ImagePositionPatient")]
+            found = [
+                [float(v) for v in item.ImagePositionPatient]
+                for item in groups.items(len(groups), "PlanePositionSequence", "ImagePositionPatient")
+            ]
         positions = np.asarray(found, dtype=np.float64)
     except (AttributeError, IndexError, TypeError, ValueError, KeyError, DicomLabelMapError):
         return
@@ -258,7 +259,9 @@ def _spacing_between_slices(dataset: Dataset, error: _Report) -> None:
 
 def referenced_instance_count(dataset: Dataset) -> int | None:
     """How many source instances the Referenced Series Sequence lists, when it does."""
-    items = [instance for series in dataset.get("ReferencedSeriesSequence", []) for instance in series.get("ReferencedInstanceSequence", [])]
+    items = [
+        instance for series in dataset.get("ReferencedSeriesSequence", []) for instance in series.get("ReferencedInstanceSequence", [])
+    ]
     return len(items) or None
 
 

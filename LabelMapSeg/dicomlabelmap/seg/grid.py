@@ -25,8 +25,7 @@ def frame_geometry(
     positions = groups.values(count, "PlanePositionSequence", "ImagePositionPatient")
     if positions is None:
         positions = [
-            [float(v) for v in item.ImagePositionPatient]
-            for item in groups.items(count, "PlanePositionSequence", "ImagePositionPatient")
+            [float(v) for v in item.ImagePositionPatient] for item in groups.items(count, "PlanePositionSequence", "ImagePositionPatient")
         ]
     orientation_item = groups.item(0, "PlaneOrientationSequence")
     measures = groups.item(0, "PixelMeasuresSequence")
@@ -90,7 +89,9 @@ def frame_grid(
             )
     first = positions[order[0]]
     count = int(round((unique[-1] - unique[0]) / step)) + 1 if unique.size else 1
-    geometry = ImageGeometry.from_orientation(orientation, first, pixel_spacing, step, (count, frame_shape[0], frame_shape[1]), frame_of_reference)
+    geometry = ImageGeometry.from_orientation(
+        orientation, first, pixel_spacing, step, (count, frame_shape[0], frame_shape[1]), frame_of_reference
+    )
     return geometry, findings
 
 

@@ -84,9 +84,7 @@ def load_metadata(path: str | Path) -> Metadata:
         return _from_dcmqi(data, str(source))
     if isinstance(data, dict) and "labels" in data:
         return from_scheme(scheme_from_dict(data, str(source)))
-    raise SchemeError(
-        f"{source}: segment metadata is a label scheme (with \"labels\") or dcmqi's metadata JSON (with \"segmentAttributes\")"
-    )
+    raise SchemeError(f'{source}: segment metadata is a label scheme (with "labels") or dcmqi\'s metadata JSON (with "segmentAttributes")')
 
 
 def from_scheme(scheme: LabelScheme) -> Metadata:
@@ -103,16 +101,16 @@ def _from_dcmqi(data: dict[str, Any], source: str) -> Metadata:
                 try:
                     value = int(str(value).strip())
                 except ValueError:
-                    raise SchemeError(f"{source}: \"SeriesNumber\" must be a whole number, got {value!r}") from None
+                    raise SchemeError(f'{source}: "SeriesNumber" must be a whole number, got {value!r}') from None
             elif not isinstance(value, str):
-                raise SchemeError(f"{source}: \"{key}\" must be a text")
+                raise SchemeError(f'{source}: "{key}" must be a text')
             header[field_name] = value
     ignored = [key for key in _NOT_WRITTEN if key in data]
     if ignored:
         notes.append(f"note: {source}: {', '.join(ignored)} are not written (each layer is numbered by its own Instance Number)")
     lists = data["segmentAttributes"]
     if not isinstance(lists, list) or not lists or not all(isinstance(items, list) for items in lists):
-        raise SchemeError(f"{source}: \"segmentAttributes\" must be a list of lists of segment objects, as dcmqi writes it")
+        raise SchemeError(f'{source}: "segmentAttributes" must be a list of lists of segment objects, as dcmqi writes it')
     layers = []
     for outer, items in enumerate(lists):
         table: dict[int, LabelSpec] = {}
@@ -136,7 +134,7 @@ def _dcmqi_segment(item: Any, where: str) -> LabelSpec:
     label = item.get("SegmentLabel", "")
     for key, text in (("SegmentDescription", description), ("SegmentLabel", label)):
         if not isinstance(text, str):
-            raise SchemeError(f"{where}: \"{key}\" must be a text")
+            raise SchemeError(f'{where}: "{key}" must be a text')
     name = label or description or (kind.meaning if kind else "")
     return LabelSpec(
         value=value,
@@ -145,7 +143,9 @@ def _dcmqi_segment(item: Any, where: str) -> LabelSpec:
         description=description,
         category=category,
         type=kind,
-        type_modifier=parse_code(item.get("SegmentedPropertyTypeModifierCodeSequence"), f"{where}: SegmentedPropertyTypeModifierCodeSequence"),
+        type_modifier=parse_code(
+            item.get("SegmentedPropertyTypeModifierCodeSequence"), f"{where}: SegmentedPropertyTypeModifierCodeSequence"
+        ),
         anatomic_region=parse_code(item.get("AnatomicRegionSequence"), f"{where}: AnatomicRegionSequence"),
         anatomic_region_modifier=parse_code(item.get("AnatomicRegionModifierSequence"), f"{where}: AnatomicRegionModifierSequence"),
         algorithm_type=parse_algorithm_type(item.get("SegmentAlgorithmType"), f"{where}: SegmentAlgorithmType"),
@@ -162,7 +162,7 @@ def apply_metadata(volumes: list[LabelVolume], metadata: Metadata) -> tuple[list
             for value, spec in table.items():
                 if value in flat:
                     raise SchemeError(
-                        f"{metadata.source}: labelID {value} is described in several lists of \"segmentAttributes\", "
+                        f'{metadata.source}: labelID {value} is described in several lists of "segmentAttributes", '
                         f"and the label file has {len(volumes)} layer(s), not {len(metadata.layers)}"
                     )
                 flat[value] = spec

@@ -139,7 +139,9 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
     if segmentation_type == "LABELMAP":
         backgrounds = _background_numbers(dataset, items, findings)
         _check_segment_numbers(described, bits, findings)
-        covered = None if "TotalPixelMatrixRows" in dataset and groups.item(0, "PlanePositionSlideSequence") is not None else placements[:, 0]
+        covered = (
+            None if "TotalPixelMatrixRows" in dataset and groups.item(0, "PlanePositionSlideSequence") is not None else placements[:, 0]
+        )
         volumes = [_labelmap_volume(_iter_frames(dataset, syntax), bits, placements, geometry, described, backgrounds, findings, covered)]
         background = min(backgrounds) if backgrounds else None
     else:
@@ -220,7 +222,8 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArr
         raise InvalidDicomError(f"Pixel Data holds {buffer.size} bytes, {needed} needed for {count} frames", attribute="PixelData")
     if buffer.size >= needed + pixels * dtype.itemsize:
         raise InvalidDicomError(
-            f"Number of Frames is {count} but Pixel Data holds {buffer.size // (pixels * dtype.itemsize)} frames", attribute="NumberOfFrames"
+            f"Number of Frames is {count} but Pixel Data holds {buffer.size // (pixels * dtype.itemsize)} frames",
+            attribute="NumberOfFrames",
         )
     frames = buffer[:needed].view(dtype).reshape(count, rows, columns)
     for frame in frames:
@@ -304,7 +307,8 @@ def _background_numbers(dataset: Dataset, items: list[Dataset], findings: list[F
                 Finding(
                     Severity.WARNING,
                     f"Pixel Padding Value {value} is the number of segment '{named.get('SegmentLabel', '')}', which is not coded as "
-                    f"Background; the segment is kept{' and segment(s) ' + str(sorted(coded)) + ' coded Background are the background' if coded else ''}",
+                    "Background; the segment is kept"
+                    + (f" and segment(s) {sorted(coded)} coded Background are the background" if coded else ""),
                     attribute="PixelPaddingValue",
                 )
             )
@@ -444,10 +448,7 @@ def _frame_segment_numbers(groups: FunctionalGroups, count: int) -> list[int]:
     numbers = groups.values(count, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
     if numbers is not None:
         return [int(n[0]) for n in numbers]
-    return [
-        int(item.ReferencedSegmentNumber)
-        for item in groups.items(count, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
-    ]
+    return [int(item.ReferencedSegmentNumber) for item in groups.items(count, "SegmentIdentificationSequence", "ReferencedSegmentNumber")]
 
 
 def _binary_volumes(

@@ -158,7 +158,13 @@ def _common_grid(paths: list[Path]) -> ImageGeometry:
         frame_positions, frame_orientation, pixel_spacing, spacing_between = frame_geometry(FunctionalGroups(header), count)
         positions.append(frame_positions)
         if orientation is None:
-            orientation, spacing, between, shape, dataset = frame_orientation, pixel_spacing, spacing_between, (int(header.Rows), int(header.Columns)), header
+            orientation, spacing, between, shape, dataset = (
+                frame_orientation,
+                pixel_spacing,
+                spacing_between,
+                (int(header.Rows), int(header.Columns)),
+                header,
+            )
     assert orientation is not None and spacing is not None and shape is not None and dataset is not None
     geometry, _ = frame_grid(None, dataset, np.concatenate(positions), orientation, spacing, between, shape)
     return geometry

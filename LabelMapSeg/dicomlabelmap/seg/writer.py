@@ -146,7 +146,9 @@ def _validate(volume: LabelVolume, reference: ReferenceSeries, options: SegWrite
             "joins the study of its source images"
         )
     if not volume.geometry.is_close(reference.geometry, 1e-3):
-        raise GeometryError(f"the label map's grid differs from the reference series' grid: {describe_difference(volume.geometry, reference.geometry)}")
+        raise GeometryError(
+            f"the label map's grid differs from the reference series' grid: {describe_difference(volume.geometry, reference.geometry)}"
+        )
     if any(s.number < 1 for s in volume.segments):
         raise DicomLabelMapError("segment numbers must be 1 or more (0 is the background)")
     present = set(present_values(volume.array)) - {0}

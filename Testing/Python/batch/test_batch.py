@@ -76,7 +76,18 @@ def _binary_seg(ct_dir, volume, path):
         for k, n in enumerate(numbers, start=1)
     ]
     seg = hd.seg.Segmentation(
-        images, masks, hd.seg.SegmentationTypeValues.BINARY, descriptions, hd.UID(), 5, hd.UID(), 1, "test", "test", "1", "0",
+        images,
+        masks,
+        hd.seg.SegmentationTypeValues.BINARY,
+        descriptions,
+        hd.UID(),
+        5,
+        hd.UID(),
+        1,
+        "test",
+        "test",
+        "1",
+        "0",
         series_description="../../evil",
     )
     seg.save_as(path)
@@ -87,7 +98,9 @@ def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
     root, (ct1, rs1), (ct2, rs2) = mixed_folder
     out = tmp_path / "out"
     seen = []
-    summary = run_batch(root, out, settings("labelmap-seg", "seg.nrrd"), jobs=2, on_result=lambda r, done, total: seen.append((done, total)))
+    summary = run_batch(
+        root, out, settings("labelmap-seg", "seg.nrrd"), jobs=2, on_result=lambda r, done, total: seen.append((done, total))
+    )
     by_input = {r.input.split("/in/")[1]: r for r in summary.results}
     assert by_input["study1/RS_demo.dcm"].status == "ok"
     assert by_input["study2/RS_demo.dcm"].status == "ok"

@@ -48,7 +48,11 @@ def test_cluster_batch_gives_the_outputs_and_summary_of_the_local_batch(mixed_fo
     local = run_batch(root, tmp_path / "local", settings("labelmap-seg", "seg.nrrd"), jobs=2)
     seen = []
     clustered = run_batch(
-        root, tmp_path / "cluster", settings("labelmap-seg", "seg.nrrd"), cluster=TWO_WORKERS, on_result=lambda r, done, total: seen.append((done, total))
+        root,
+        tmp_path / "cluster",
+        settings("labelmap-seg", "seg.nrrd"),
+        cluster=TWO_WORKERS,
+        on_result=lambda r, done, total: seen.append((done, total)),
     )
     assert _comparable(clustered, root, tmp_path / "cluster") == _comparable(local, root, tmp_path / "local")
     assert clustered.not_converted == local.not_converted and clustered.skipped_files == local.skipped_files
@@ -60,7 +64,9 @@ def test_cluster_batch_gives_the_outputs_and_summary_of_the_local_batch(mixed_fo
             folder = Path(result.output_dir)
             twin = tmp_path / "local" / folder.name
             assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in twin.iterdir())
-            assert all((folder / name).stat().st_size == (twin / name).stat().st_size for name in result.outputs if name.endswith(".seg.nrrd"))
+            assert all(
+                (folder / name).stat().st_size == (twin / name).stat().st_size for name in result.outputs if name.endswith(".seg.nrrd")
+            )
     assert not [p for p in (tmp_path / "cluster").iterdir() if p.name.endswith(".partial")]
     # resume: a second run on the cluster skips what is done
     again = run_batch(root, tmp_path / "cluster", settings("labelmap-seg", "seg.nrrd"), cluster=TWO_WORKERS)

@@ -183,7 +183,10 @@ def test_each_subcommand_imports_only_what_it_uses(tmp_path, arguments, absent):
 def test_compression_level_trades_size_for_time(demo, tmp_path):
     ct, rtstruct = demo
     for level in (0, 1, 9):
-        assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / f"l{level}.seg.nrrd"), "--compression-level", str(level)]) == EXIT_OK
+        assert (
+            main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / f"l{level}.seg.nrrd"), "--compression-level", str(level)])
+            == EXIT_OK
+        )
     sizes = [(tmp_path / f"l{level}.seg.nrrd").stat().st_size for level in (0, 1, 9)]
     assert sizes[0] > sizes[1] > sizes[2]
     arrays = [[v.array for v in read_label_file(tmp_path / f"l{level}.seg.nrrd")] for level in (0, 1, 9)]

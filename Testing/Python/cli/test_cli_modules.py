@@ -57,7 +57,8 @@ def own_created_folders(monkeypatch):
     "argv, module, expected",
     [
         (
-            ["rtstruct", "RS.dcm", "-r", "ct", "-r", "more", "-o", "out.seg.nrrd", "--include", "Body", "--slice-tolerance", "0.7", "--no-mark-small"],
+            ["rtstruct", "RS.dcm", "-r", "ct", "-r", "more", "-o", "out.seg.nrrd"]
+            + ["--include", "Body", "--slice-tolerance", "0.7", "--no-mark-small"],
             rtstruct,
             {"rtstruct": Path("RS.dcm"), "reference": [Path("ct"), Path("more")], "output": Path("out.seg.nrrd"), "format": "label-file",
              "include": ["Body"], "exclude": [], "slice_tolerance": 0.7, "no_mark_small": True, "transfer_syntax": "rle",
@@ -71,7 +72,8 @@ def own_created_folders(monkeypatch):
              "metadata": Path("meta.json"), "palette_color": True, "omit_empty_frames": False, "series_description": None},
         ),
         (
-            ["decode", "s1.dcm", "s2.dcm", "-o", "l.seg.nrrd", "--fractional-threshold", "0.25", "--split-layers", "--compression-level", "9"],
+            ["decode", "s1.dcm", "s2.dcm", "-o", "l.seg.nrrd"]
+            + ["--fractional-threshold", "0.25", "--split-layers", "--compression-level", "9"],
             decode,
             {"seg": [Path("s1.dcm"), Path("s2.dcm")], "reference": None, "output": Path("l.seg.nrrd"), "fractional_threshold": 0.25,
              "split_layers": True, "compression_level": 9, "series_uid": None, "overwrite": False},

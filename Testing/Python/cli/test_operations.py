@@ -76,7 +76,9 @@ def test_an_interrupted_overwrite_leaves_the_old_series_or_the_new_one(series_ca
     assert main(["encode", str(series_case / "old.seg.nrrd"), "-r", str(series_case / "ct"), "-o", str(out)]) == EXIT_OK
     old_files = sorted(p.name for p in out.iterdir())
     assert old_files == ["LabelMapSEG_001.dcm", "LabelMapSEG_002.dcm", "LabelMapSEG_003.dcm"]
-    process = interruptible([*CLI, "encode", str(series_case / "new.seg.nrrd"), "-r", str(series_case / "ct"), "-o", str(out), "--overwrite"])
+    process = interruptible(
+        [*CLI, "encode", str(series_case / "new.seg.nrrd"), "-r", str(series_case / "ct"), "-o", str(out), "--overwrite"]
+    )
     time.sleep(delay)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
@@ -152,7 +154,10 @@ def test_outputs_get_the_permissions_of_the_umask(tmp_path, umask, mode):
     def run(*arguments):
         return subprocess.run([*CLI, *arguments], capture_output=True, text=True, preexec_fn=lambda: os.umask(umask))
 
-    assert run("rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.seg.nrrd"), "--preview", str(tmp_path / "p.png")).returncode == 0
+    assert (
+        run("rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.seg.nrrd"), "--preview", str(tmp_path / "p.png")).returncode
+        == 0
+    )
     assert run("encode", str(tmp_path / "x.seg.nrrd"), "-r", str(ct), "-o", str(tmp_path / "seg")).returncode == 0
     written = [tmp_path / "x.seg.nrrd", tmp_path / "p.png", *sorted((tmp_path / "seg").glob("*.dcm"))]
     assert len(written) == 5
@@ -169,8 +174,12 @@ def test_a_full_disk_is_one_sentence_and_leaves_nothing(tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
 
-    result = subprocess.run([*CLI, "encode", str(_labels(tmp_path, ct, rtstruct)), "-r", str(ct), "-o", str(out), "-t", "explicit"],
-                            capture_output=True, text=True, preexec_fn=limit)
+    result = subprocess.run(
+        [*CLI, "encode", str(_labels(tmp_path, ct, rtstruct)), "-r", str(ct), "-o", str(out), "-t", "explicit"],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+    )
     assert result.returncode == EXIT_ERROR, result.stderr
     assert "file size limit" in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert list(out.iterdir()) == []
@@ -196,7 +205,9 @@ def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path):
         readonly.mkdir(mode=0o555)
     try:
         ct, rtstruct = write_demo_case(tmp_path / "dicom")
-        result = subprocess.run([*CLI, "rtstruct", str(rtstruct), "-r", str(ct), "-o", str(readonly / "x.seg.nrrd")], capture_output=True, text=True)
+        result = subprocess.run(
+            [*CLI, "rtstruct", str(rtstruct), "-r", str(ct), "-o", str(readonly / "x.seg.nrrd")], capture_output=True, text=True
+        )
         assert result.returncode == EXIT_ERROR and "cannot write there" in result.stderr and "Traceback" not in result.stderr
         assert "Reference:" not in result.stdout  # refused before converting
     finally:
@@ -282,10 +293,16 @@ def test_reference_option_in_any_order_and_repeated(demo, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda ct, rs, t: ["rtstruct", str(ct), "-r", str(ct), "-o", str(t / "x.seg.nrrd")], "is a folder; give the RT Structure Set file"),
+        (
+            lambda ct, rs, t: ["rtstruct", str(ct), "-r", str(ct), "-o", str(t / "x.seg.nrrd")],
+            "is a folder; give the RT Structure Set file",
+        ),
         (lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t)], "is a folder; give a file name ending in .seg.nrrd"),
         (lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t / "x.txt")], "unknown output type '.txt'"),
-        (lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t / "x.seg.nrrd"), "--preview", str(t / "p.txt")], "give a file name ending in .png"),
+        (
+            lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t / "x.seg.nrrd"), "--preview", str(t / "p.txt")],
+            "give a file name ending in .png",
+        ),
         (lambda ct, rs, t: ["rtstruct", str(rs), "-r", str(ct), "-o", str(t / "x.nrrd")], "(--split-layers)"),
         (lambda ct, rs, t: ["encode", str(t), "-r", str(ct), "-o", str(t / "seg")], "is a folder; give the label file"),
         (lambda ct, rs, t: ["decode", str(rs), "-o", str(t / "x.seg.nrrd")], "not a Segmentation"),
@@ -391,7 +408,9 @@ def test_library_warnings_become_one_finding_naming_file_and_attribute(demo, tmp
             dataset = pydicom.dcmread(path)
             dataset.StudyID = "S" * 20
             dataset.save_as(path)
-    result = subprocess.run([*CLI, "encode", str(tmp_path / "x.seg.nrrd"), "-r", str(ct), "-o", str(tmp_path / "seg")], capture_output=True, text=True)
+    result = subprocess.run(
+        [*CLI, "encode", str(tmp_path / "x.seg.nrrd"), "-r", str(ct), "-o", str(tmp_path / "seg")], capture_output=True, text=True
+    )
     assert result.returncode == EXIT_OK, result.stderr
     lines = [line for line in result.stderr.splitlines() if "StudyID" in line]
     assert len(lines) == 1 and "exceeds the maximum length of 16 allowed for VR SH" in lines[0] and ".dcm" in lines[0]

@@ -102,7 +102,12 @@ def test_missing_slices_allowed_keep_the_regular_grid(tmp_path):
     series = read_reference_series(tmp_path, allow_missing_slices=True)
     assert series.geometry.is_close(geometry) and series.geometry.shape == (6, 8, 8)
     assert series.missing_slices == [2, 3]
-    assert [s.path.name for k, s in enumerate(series.slices) if k not in (2, 3)] == ["IMG0001.dcm", "IMG0002.dcm", "IMG0005.dcm", "IMG0006.dcm"]
+    assert [s.path.name for k, s in enumerate(series.slices) if k not in (2, 3)] == [
+        "IMG0001.dcm",
+        "IMG0002.dcm",
+        "IMG0005.dcm",
+        "IMG0006.dcm",
+    ]
 
 
 def test_slowly_drifting_spacing_is_refused_against_the_fitted_grid(tmp_path):
@@ -142,7 +147,11 @@ def test_two_reconstructions_under_one_series_uid_are_refused(tmp_path):
         image.FrameOfReferenceUID = first[0].FrameOfReferenceUID
     save(first, tmp_path / "a")
     save(second, tmp_path / "b")
-    with pytest.raises(ReferenceSeriesError, match=r"holds two image sets .*Instance Number 1 is used by .*a/IMG000\d\.dcm at 4\d\.000 mm and by .*b/IMG000\d\.dcm at 4\d\.500 mm"):
+    with pytest.raises(
+        ReferenceSeriesError,
+        match=r"holds two image sets .*Instance Number 1 is used by .*a/IMG000\d\.dcm at 4\d\.000 mm "
+        r"and by .*b/IMG000\d\.dcm at 4\d\.500 mm",
+    ):
         read_reference_series(tmp_path)
 
 
@@ -179,7 +188,11 @@ def test_skipped_file_is_named_with_the_missing_attribute(tmp_path):
     assert scan.skipped == {"invalid image geometry (PixelSpacing)": 1}
     ((path, reason, _),) = scan.skipped_files
     assert path.endswith("IMG0002.dcm") and reason == "invalid image geometry: PixelSpacing is missing"
-    with pytest.raises(ReferenceSeriesError, match=r"missing from the series.*1 file\(s\) of this series were skipped: .*IMG0002\.dcm: invalid image geometry: PixelSpacing is missing"):
+    with pytest.raises(
+        ReferenceSeriesError,
+        match=r"missing from the series.*1 file\(s\) of this series were skipped: "
+        r".*IMG0002\.dcm: invalid image geometry: PixelSpacing is missing",
+    ):
         scan.select()
 
 

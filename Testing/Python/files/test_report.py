@@ -70,7 +70,8 @@ def test_demo_report(demo):
     lines = format_conversion(conversion).splitlines()
     uid = conversion.reference.series_instance_uid
     assert lines[0] == (
-        f"Reference: CT series {uid} ('LabelMapSeg demo CT'), grid 12 x 96 x 128 (slices x rows x columns), spacing 1.25 x 1.5 x 3 mm (i, j, k)"
+        f"Reference: CT series {uid} ('LabelMapSeg demo CT'), grid 12 x 96 x 128 (slices x rows x columns), "
+        "spacing 1.25 x 1.5 x 3 mm (i, j, k)"
     )
     assert lines[1:3] == ["Label layers: 3", ""]
     assert lines[3].split() == "ROI Name Seg Layer Contours Planes Nested XOR Keyhole Points Open Voxels mL Warn Status".split()

@@ -160,7 +160,9 @@ def test_dcmqi_segimage2itkimage(tmp_path_factory, tmp_path, case, palette, synt
     for index, (path, volume) in enumerate(zip(paths, volumes, strict=True)):
         out = tmp_path / f"layer{index}"
         out.mkdir()
-        result = subprocess.run([tool, "--inputDICOM", str(path), "--outputDirectory", str(out), "--mergeSegments"], capture_output=True, text=True)
+        result = subprocess.run(
+            [tool, "--inputDICOM", str(path), "--outputDirectory", str(out), "--mergeSegments"], capture_output=True, text=True
+        )
         if not readable:
             assert result.returncode != 0 or not list(out.glob("*.nrrd")), f"dcmqi now reads {syntax.value}: update README's matrix"
             continue
@@ -311,7 +313,9 @@ def _cornerstone_labels(cornerstone, reference: ReferenceSeries, path: Path, fol
     }
     (folder / "reference.json").write_text(json.dumps(description))
     out = folder / f"{path.stem}.labels"
-    result = subprocess.run([node, str(cache / "read_seg.mjs"), str(folder / "reference.json"), str(path), str(out)], capture_output=True, text=True, cwd=cache)
+    result = subprocess.run(
+        [node, str(cache / "read_seg.mjs"), str(folder / "reference.json"), str(path), str(out)], capture_output=True, text=True, cwd=cache
+    )
     if result.returncode != 0:
         return None, result.stderr[-2000:]
     return np.fromfile(out, dtype="<u2").reshape(geometry.shape), result.stdout.strip().splitlines()[-1]
@@ -363,7 +367,9 @@ def test_we_read_cornerstone_label_maps(tmp_path_factory, tmp_path, cornerstone,
     (tmp_path / "request.json").write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
     shutil.copy(JAVASCRIPT / "write_seg.mjs", cache / "write_seg.mjs")
     out = tmp_path / "cornerstone.dcm"
-    result = subprocess.run([node, str(cache / "write_seg.mjs"), str(tmp_path / "request.json"), str(out)], capture_output=True, text=True, cwd=cache)
+    result = subprocess.run(
+        [node, str(cache / "write_seg.mjs"), str(tmp_path / "request.json"), str(out)], capture_output=True, text=True, cwd=cache
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     header = pydicom.dcmread(out, stop_before_pixels=True)
     assert header.SOPClassUID == "1.2.840.10008.5.1.4.1.1.66.7"
@@ -404,7 +410,9 @@ def test_we_read_highdicom_label_maps(tmp_path, syntax, palette):
     labels[1, 5:20, 5:30] = 1
     labels[2, 10:35, 20:38] = 2
     labels[3, 0:4, 0:4] = 1
-    algorithm = hd.AlgorithmIdentificationSequence(name="test", version="1", family=hd.sr.CodedConcept("123109", "DCM", "Manual Processing"))
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="test", version="1", family=hd.sr.CodedConcept("123109", "DCM", "Manual Processing")
+    )
     descriptions = [
         hd.seg.SegmentDescription(
             segment_number=number,
@@ -470,7 +478,11 @@ def test_we_read_dcmqi_label_maps(tmp_path):
                     "SegmentLabel": "Liver",
                     "SegmentAlgorithmType": "SEMIAUTOMATIC",
                     "SegmentAlgorithmName": "SlicerEditor",
-                    "SegmentedPropertyCategoryCodeSequence": {"CodeValue": "123037004", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"},
+                    "SegmentedPropertyCategoryCodeSequence": {
+                        "CodeValue": "123037004",
+                        "CodingSchemeDesignator": "SCT",
+                        "CodeMeaning": "Tissue",
+                    },
                     "SegmentedPropertyTypeCodeSequence": {"CodeValue": "10200004", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Liver"},
                     "recommendedDisplayRGBValue": [221, 130, 101],
                 }
@@ -480,8 +492,19 @@ def test_we_read_dcmqi_label_maps(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps(metadata))
     out = tmp_path / "labelmap.dcm"
     result = subprocess.run(
-        [tool, "--inputImageList", str(truth), "--inputDICOMDirectory", str(ct), "--inputMetadata", str(tmp_path / "meta.json"),
-         "--outputDICOM", str(out), "--segmentationType", "labelmap"],
+        [
+            tool,
+            "--inputImageList",
+            str(truth),
+            "--inputDICOMDirectory",
+            str(ct),
+            "--inputMetadata",
+            str(tmp_path / "meta.json"),
+            "--outputDICOM",
+            str(out),
+            "--segmentationType",
+            "labelmap",
+        ],
         capture_output=True,
         text=True,
     )
@@ -497,7 +520,9 @@ def test_we_read_dcmqi_label_maps(tmp_path):
 
     converter = _tool("bin2labelsegimage", "pip install dcmqi")
     converted = tmp_path / "bin2label.dcm"
-    result = subprocess.run([converter, "--inputDICOM", str(shared_file("dcmqi/liver.dcm")), "--outputDICOM", str(converted)], capture_output=True, text=True)
+    result = subprocess.run(
+        [converter, "--inputDICOM", str(shared_file("dcmqi/liver.dcm")), "--outputDICOM", str(converted)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     (again,) = read_seg(converted, reference).volumes
     np.testing.assert_array_equal(again.array, volume.array)

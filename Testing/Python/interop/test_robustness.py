@@ -37,7 +37,9 @@ def seeds(tmp_path_factory):
     for syntax in TransferSyntax.writable_syntaxes():
         out = folder / syntax.value
         out.mkdir()
-        (segs[syntax.value],) = write_label_map_segs(conversion.label_volumes[:1], conversion.reference, out, SegWriteOptions(transfer_syntax=syntax))
+        (segs[syntax.value],) = write_label_map_segs(
+            conversion.label_volumes[:1], conversion.reference, out, SegWriteOptions(transfer_syntax=syntax)
+        )
     return {"ct": sorted(ct.iterdir())[0], "rtstruct": rs, **segs}
 
 
@@ -276,7 +278,16 @@ def test_atheris_bounded_run(tmp_path):
     corpus = tmp_path / "corpus"
     subprocess.run([sys.executable, harness, "--seed", str(corpus)], check=True, env=env, timeout=300)
     result = subprocess.run(
-        [sys.executable, harness, str(corpus), "-seed=1", "-runs=3000", "-timeout=10", "-rss_limit_mb=4096", f"-artifact_prefix={tmp_path}/"],
+        [
+            sys.executable,
+            harness,
+            str(corpus),
+            "-seed=1",
+            "-runs=3000",
+            "-timeout=10",
+            "-rss_limit_mb=4096",
+            f"-artifact_prefix={tmp_path}/",
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -121,7 +121,9 @@ def test_the_most_segments_a_label_map_holds_are_packed_in_one_pass():
     voxels = rng.choice(np.prod(shape), 3000, replace=False)
     items = []
     for n, flat in enumerate(voxels, start=1):
-        items.append((Segment(n, f"dot {n}"), BoxMask(shape, tuple(int(v) for v in np.unravel_index(flat, shape)), np.ones((1, 1, 1), bool))))
+        items.append(
+            (Segment(n, f"dot {n}"), BoxMask(shape, tuple(int(v) for v in np.unravel_index(flat, shape)), np.ones((1, 1, 1), bool)))
+        )
     for n in range(400):
         # two-voxel bars along the rows of slice 0: each overlaps its neighbours in its row
         items.append((Segment(3001 + n, f"bar {n}"), BoxMask(shape, (0, n // 63, n % 63), np.ones((1, 1, 2), bool))))

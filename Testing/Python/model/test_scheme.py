@@ -33,7 +33,12 @@ SCHEME = {
         {"value": 1, "name": "heart", "aliases": ["Coeur"], "color": [200, 30, 30],
          "type": {"CodeValue": "80891009", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Heart"}},
         {"value": 3, "name": "lung_left", "aliases": ["Lung-Left", "Lung_L", "L Lung"], "pattern": LUNG_PATTERN, "color": [0, 151, 206]},
-        {"value": 4, "name": "lung_right", "aliases": ["Lung-Right", "Lung_R"], "pattern": "(?i)^r(igh)?t?[ _-]*lung$|^lung[ _-]*r(igh)?t?$"},
+        {
+            "value": 4,
+            "name": "lung_right",
+            "aliases": ["Lung-Right", "Lung_R"],
+            "pattern": "(?i)^r(igh)?t?[ _-]*lung$|^lung[ _-]*r(igh)?t?$",
+        },
         {"value": 7, "name": "gtv", "pattern": "(?i)^gtv"},
         {"value": 9, "name": "bladder"},
     ],
@@ -81,7 +86,14 @@ def patient(folder: Path, rois: list[tuple[str, str]], seed: int = 0) -> tuple[P
     return ct, path
 
 
-PATIENT_A = [("Lung_L", "lung_left"), ("Heart", "heart"), ("Lung-Right", "lung_right"), ("GTV-1", "gtv_a"), ("GTV-2", "gtv_b"), ("Couch", "couch")]
+PATIENT_A = [
+    ("Lung_L", "lung_left"),
+    ("Heart", "heart"),
+    ("Lung-Right", "lung_right"),
+    ("GTV-1", "gtv_a"),
+    ("GTV-2", "gtv_b"),
+    ("Couch", "couch"),
+]
 PATIENT_B = [("couch top", "couch"), ("LUNG RT", "lung_right"), ("coeur", "heart"), ("left lung", "lung_left")]
 
 
@@ -146,7 +158,7 @@ def test_two_patterns_match_first_label_wins_with_a_warning(tmp_path):
         ({"labels": [{"value": 1, "name": "a", "colour": [1, 2, 3]}]}, "unknown key(s) colour"),
         ({"labels": [{"value": 1, "name": "a", "color": [1, 2, 300]}]}, "three whole numbers 0-255"),
         ({"labels": [], "unmatched": "ignore"}, "\"unmatched\" must be one of 'drop', 'keep', 'fail'"),
-        ({"labels": [{"value": 1, "name": "a"}], "priority": ["a"]}, "set \"overlap\": \"priority\""),
+        ({"labels": [{"value": 1, "name": "a"}], "priority": ["a"]}, 'set "overlap": "priority"'),
         ({"labels": [{"value": 1, "name": "a"}], "overlap": "priority", "priority": ["z"]}, "'z' is not a label"),
         ({"labels": [{"value": 1, "name": "a", "type": {"CodeValue": "1"}}]}, "CodeMeaning"),
     ],
@@ -239,7 +251,10 @@ def test_priority_overlap_gives_one_label_map_and_says_what_moved(tmp_path, sche
     heart_on_lung = int((box_mask(BOXES["heart"]) & box_mask(BOXES["lung_left"])).sum())
     gtv_on_lung = int(box_mask(BOXES["gtv_a"]).sum())
     gtv_b_on_right = int(box_mask(BOXES["gtv_b"]).sum())
-    assert any("label 3 'lung_left'" in m and f"{heart_on_lung + gtv_on_lung:,} of its" in m and f"{heart_on_lung:,} to 'heart' (1)" in m for m in moved), moved
+    assert any(
+        "label 3 'lung_left'" in m and f"{heart_on_lung + gtv_on_lung:,} of its" in m and f"{heart_on_lung:,} to 'heart' (1)" in m
+        for m in moved
+    ), moved
     assert any("label 4 'lung_right'" in m and f"{gtv_b_on_right:,} to 'gtv' (7)" in m for m in moved), moved
     # the label masks (split files, COCO) stay whole
     masks = {segment.number: mask.full() for segment, mask in conversion.label_masks()}
@@ -394,7 +409,11 @@ DCMQI_METADATA = {
                 "labelID": 1,
                 "SegmentDescription": "Liver Segmentation",
                 "SegmentLabel": "Liver",
-                "SegmentedPropertyCategoryCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"},
+                "SegmentedPropertyCategoryCodeSequence": {
+                    "CodeValue": "85756007",
+                    "CodingSchemeDesignator": "SCT",
+                    "CodeMeaning": "Tissue",
+                },
                 "SegmentedPropertyTypeCodeSequence": {"CodeValue": "10200004", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Liver"},
                 "SegmentAlgorithmType": "SEMIAUTOMATIC",
                 "SegmentAlgorithmName": "SlicerEditor",
@@ -403,7 +422,11 @@ DCMQI_METADATA = {
             {
                 "labelID": 2,
                 "SegmentDescription": "Anatomical Structure",
-                "SegmentedPropertyTypeCodeSequence": {"CodeMeaning": "Thoracic spine", "CodingSchemeDesignator": "SCT", "CodeValue": "122495006"},
+                "SegmentedPropertyTypeCodeSequence": {
+                    "CodeMeaning": "Thoracic spine",
+                    "CodingSchemeDesignator": "SCT",
+                    "CodeValue": "122495006",
+                },
                 "SegmentedPropertyCategoryCodeSequence": {
                     "CodeMeaning": "Anatomical Structure",
                     "CodingSchemeDesignator": "SCT",
@@ -422,7 +445,11 @@ def _segment_descriptions(path: Path) -> list[tuple]:
     dataset = pydicom.dcmread(path, stop_before_pixels=True)
 
     def code(item, keyword):
-        return tuple(str(item[keyword][0].get(k, "")) for k in ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")) if keyword in item else None
+        return (
+            tuple(str(item[keyword][0].get(k, "")) for k in ("CodeValue", "CodingSchemeDesignator", "CodeMeaning"))
+            if keyword in item
+            else None
+        )
 
     rows = []
     for item in dataset.SegmentSequence:
@@ -529,7 +556,10 @@ def test_batch_gives_every_patient_the_same_labels(tmp_path, scheme_file):
     assert [r.status for r in again.results] == ["skipped (done before)"] * 2
     assert again.results[0].labels_missing == summary.results[0].labels_missing
     changed = run_batch(
-        root, out, BatchSettings(SegWriteOptions(), (OutputFormat.SEG_NRRD,), scheme=load_scheme(scheme_file).with_selection(exclude=["gtv"])), jobs=1
+        root,
+        out,
+        BatchSettings(SegWriteOptions(), (OutputFormat.SEG_NRRD,), scheme=load_scheme(scheme_file).with_selection(exclude=["gtv"])),
+        jobs=1,
     )
     assert [r.status for r in changed.results] == ["ok", "ok"]
 
@@ -541,7 +571,9 @@ def test_batch_command_line_with_roi_map(tmp_path, scheme_file, capsys):
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["labels"]["gtv"] == {"found": 0, "missing": 1}
-    assert summary["results"][0]["labels_found"] == ["heart", "lung_left", "lung_right"] or sorted(summary["results"][0]["labels_found"]) == [
+    assert summary["results"][0]["labels_found"] == ["heart", "lung_left", "lung_right"] or sorted(
+        summary["results"][0]["labels_found"]
+    ) == [
         "heart",
         "lung_left",
         "lung_right",

@@ -100,7 +100,18 @@ def test_round_trip_every_syntax(tmp_path, syntax, sixteen_bit, omit_empty, pale
 
 def _segment_summary(segments):
     return sorted(
-        (s.number, s.label, s.description, s.display_color(), s.category, s.type, s.algorithm_type, s.algorithm_name, s.algorithm_version, s.algorithm_family)
+        (
+            s.number,
+            s.label,
+            s.description,
+            s.display_color(),
+            s.category,
+            s.type,
+            s.algorithm_type,
+            s.algorithm_name,
+            s.algorithm_version,
+            s.algorithm_family,
+        )
         for s in segments
     )
 
@@ -308,7 +319,8 @@ def test_dcmqi_partial_overlaps_need_layers():
 
 @pytest.mark.realdata
 @pytest.mark.parametrize(
-    ("name", "truth"), [("sparse-labelmap-noppv.dcm", "sparse_labelmap_noppv_seg.nrrd"), ("sparse-labelmap-ppv5.dcm", "sparse_labelmap_ppv5_seg.nrrd")]
+    ("name", "truth"),
+    [("sparse-labelmap-noppv.dcm", "sparse_labelmap_noppv_seg.nrrd"), ("sparse-labelmap-ppv5.dcm", "sparse_labelmap_ppv5_seg.nrrd")],
 )
 def test_dcmqi_third_party_label_maps_read_as_highdicom_and_dcmqi_read_them(name, truth):
     """Segment 0 is coded Background (SCT 309825002 / DCM 125040) but is not the Pixel Padding

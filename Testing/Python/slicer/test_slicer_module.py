@@ -288,7 +288,6 @@ def test_lung1_user_path_rtstruct_to_label_map_seg_and_back(slicer, tmp_path):
         np.testing.assert_array_equal(a.array, b.array)
 
 
-
 def test_import_rtstruct_with_a_label_scheme_imports_only_the_selected_rois(slicer, demo, tmp_path):
     """The module's scheme and selection fields reach the same core as --roi-map/--include/--exclude:
     only the chosen ROIs become segments, with the scheme's label values, names and colours."""

@@ -104,7 +104,6 @@ def register_with_pydicom() -> None:
         UID_dictionary[uid] = ("Deflated Image Frame Compression", "Transfer Syntax", "", "", "DeflatedImageFrameCompression")
 
 
-
 #: Decoders tried before the backends above (a faster library when it is installed).
 _DECODERS: dict[TransferSyntax, tuple[str, ...]] = {
     TransferSyntax.RLE: ("dicomlabelmap.dicom.codecs.rle_pylibjpeg", "dicomlabelmap.dicom.codecs.rle"),
