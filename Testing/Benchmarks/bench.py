@@ -1,18 +1,25 @@
 """Whole-process benchmarks: each of our commands side by side with a peer doing the same job.
 
-Usage:  python Testing/Benchmarks/bench.py [--pairs N] [--cases rtstruct,encode,decode,binary] [--json FILE]
+Usage:  python Testing/Benchmarks/bench.py [--pairs N] [--cases lung,pelvis,rings,batch,encode,decode,binary]
+                                          [--scratch DIR] [--json FILE]
 
 Every job is a new process on the command line, as users run it: start-up, reading, the
 output file written (ours verified before it is reported written), like the peer's. The two
 commands of a case run alternately, A B A B ..., for ``--pairs`` pairs (default 3); the table
 shows the median wall time of each, the ratio ours / peer (below 1: we are faster) and the peak
-memory (max RSS) of each. Machines here are shared and noisy: read the ratios.
+memory (max RSS of the largest process) of each. Machines here are shared and noisy: read the ratios.
 
 Cases (data from ../shared/data; a case whose data or peer is missing is skipped with a note):
 
-* rtstruct: LUNG1-001 (134x512x512, 4 ROIs) and a synthetic stress case (40 ring ROIs, 9600
-  nested CLOSED_PLANAR contours on 120x512x512) -> ``.seg.nrrd``, vs ``plastimatch convert
-  --output-ss-img``.
+* lung, pelvis, rings (``rtstruct`` = all three): RT Structure Set -> ``.seg.nrrd`` against
+  ``plastimatch convert --output-ss-img --output-ss-list --output-prefix`` (the structure image,
+  the names and colours, one mask per structure: what a ``.seg.nrrd`` holds). lung: LUNG1-001
+  (134x512x512, 4 ROIs). pelvis: a synthetic plan built like a real pelvis (170x512x512, 22
+  ROIs, a body outline of 443 contours, nested targets needing 5 label layers, small structures,
+  rings; ``bench_cases.pelvis_case``). rings: a stress case (40 ring ROIs, 9600 nested contours
+  on 120x512x512).
+* batch: 20 copies of LUNG1-001, each with its own UIDs: ``batch --format seg.nrrd -j 2`` against
+  plastimatch run once per input in a shell loop.
 * encode / decode: the 61-label 512x512x224 TotalSegmentator volume on a synthetic CT of the same
   geometry. Encode explicit vs dcmqi ``itkimage2segimage --segmentationType labelmap``; RLE,
   JPEG-LS and JPEG 2000 vs highdicom. Decode (SEG -> ``.nrrd``) vs dcmqi ``segimage2itkimage``
@@ -177,28 +184,80 @@ def clear(*paths: Path):
 
 
 # -- cases -----------------------------------------------------------------------------------------------
-def rtstruct_cases(scratch: Path, pairs: int) -> list[Result]:
+PLASTIMATCH_OUTPUTS = ("--output-ss-img", "ss.nrrd", "--output-ss-list", "ss.txt", "--output-prefix", "structures")
+
+
+def plastimatch_command(plastimatch: str, rtstruct: Path, ct: Path, out: Path) -> list[str]:
+    """plastimatch doing what ``rtstruct -o x.seg.nrrd`` does: the structure image, its list of names
+    and colours, and one mask per structure (``.seg.nrrd`` holds all three)."""
+    outputs = [str(out / value) if value.endswith((".nrrd", ".txt")) or value == "structures" else value for value in PLASTIMATCH_OUTPUTS]
+    return [plastimatch, "convert", "--input", str(rtstruct), "--referenced-ct", str(ct), *outputs]
+
+
+def rtstruct_cases(scratch: Path, pairs: int, which: set[str]) -> list[Result]:
     plastimatch = tool("plastimatch")
     if plastimatch is None:
         print("note: plastimatch not found (pip install plastimatch); rtstruct cases skipped")
         return []
+    sys.path.insert(0, str(HERE))
+    from bench_cases import pelvis_case, ring_stress_case
+
     results = []
     cases = []
-    if LUNG.exists():
-        cases.append(("rtstruct LUNG1-001 -> .seg.nrrd", LUNG / "rtstruct" / "RS.dcm", LUNG / "ct"))
-    else:
-        print(f"note: {LUNG} not found; LUNG1-001 skipped")
-    sys.path.insert(0, str(HERE))
-    from bench_cases import ring_stress_case
-
-    ct, rtstruct = ring_stress_case(scratch / "rings")
-    cases.append(("rtstruct 40 ring ROIs, 9600 contours", rtstruct, ct))
+    if "lung" in which:
+        if LUNG.exists():
+            cases.append(("rtstruct LUNG1-001 (4 ROIs)", LUNG / "rtstruct" / "RS.dcm", LUNG / "ct"))
+        else:
+            print(f"note: {LUNG} not found; LUNG1-001 skipped")
+    if "pelvis" in which:
+        ct, rtstruct = pelvis_case(scratch / "pelvis")
+        cases.append(("rtstruct pelvis, 22 ROIs, 5 layers", rtstruct, ct))
+    if "rings" in which:
+        ct, rtstruct = ring_stress_case(scratch / "rings")
+        cases.append(("rtstruct 40 ring ROIs, 9600 contours", rtstruct, ct))
     for name, rtstruct, ct in cases:
-        ours_out, theirs_out = scratch / "ours.seg.nrrd", scratch / "ss.nrrd"
+        ours_out, theirs_out = scratch / "ours.seg.nrrd", scratch / "plastimatch"
+        theirs_out.mkdir(exist_ok=True)
         ours = [str(BIN / "dicomlabelmap"), "rtstruct", str(rtstruct), "-r", str(ct), "-o", str(ours_out), "--overwrite"]
-        theirs = [plastimatch, "convert", "--input", str(rtstruct), "--referenced-ct", str(ct), "--output-ss-img", str(theirs_out)]
+        theirs = plastimatch_command(plastimatch, rtstruct, ct, theirs_out)
         results.append(alternate(name, "plastimatch convert", ours, theirs, pairs, before=clear(ours_out, theirs_out)))
     return results
+
+
+def batch_case(scratch: Path, pairs: int, copies: int = 20) -> list[Result]:
+    """``batch -j 2`` over ``copies`` copies of LUNG1-001 (own UIDs each) against plastimatch run
+    once per input in a shell loop, as users script it today."""
+    plastimatch = tool("plastimatch")
+    if plastimatch is None or not LUNG.exists():
+        print("note: plastimatch or LUNG1-001 missing; batch case skipped")
+        return []
+    sys.path.insert(0, str(HERE))
+    from bench_cases import make_archive
+
+    archive = scratch / f"archive{copies}"
+    if not archive.exists():
+        make_archive(LUNG, archive, copies)
+    ours_out, theirs_out = scratch / "batch_ours", scratch / "batch_plastimatch"
+    ours = [str(BIN / "dicomlabelmap"), "batch", str(archive), str(ours_out), "--format", "seg.nrrd", "-j", "2"]
+    loop = (
+        'for patient in "$1"/*/; do out="$2/$(basename "$patient")"; mkdir -p "$out"; '
+        '"$3" convert --input "$patient/RS.dcm" --referenced-ct "$patient/ct" --output-ss-img "$out/ss.nrrd" '
+        '--output-ss-list "$out/ss.txt" --output-prefix "$out/structures" > /dev/null || exit 1; done'
+    )
+    theirs = ["sh", "-c", loop, "sh", str(archive), str(theirs_out), plastimatch]
+    for folder in (ours_out, theirs_out):
+        folder.mkdir(exist_ok=True)
+    return [
+        alternate(
+            f"batch of {copies} LUNG1-001 copies, -j 2",
+            "plastimatch per input, shell loop",
+            ours,
+            theirs,
+            pairs,
+            note="peak memory: the largest single process",
+            before=clear(ours_out, theirs_out),
+        )
+    ]
 
 
 def encode_decode_cases(scratch: Path, pairs: int, which: set[str]) -> list[Result]:
@@ -329,14 +388,26 @@ def binary_cases(scratch: Path, pairs: int) -> list[Result]:
     return results
 
 
+CASES = ("lung", "pelvis", "rings", "batch", "encode", "decode", "binary")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=3, help="alternating runs of each command (default 3)")
-    parser.add_argument("--cases", default="rtstruct,encode,decode,binary", help="comma-separated: rtstruct, encode, decode, binary")
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated, from: {', '.join(CASES)} (rtstruct = lung,pelvis,rings); default: all",
+    )
     parser.add_argument("--scratch", type=Path, help="keep inputs here between runs (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     arguments = parser.parse_args()
-    which = set(arguments.cases.split(","))
+    which = {name.strip() for name in arguments.cases.split(",") if name.strip()}
+    if "rtstruct" in which:
+        which |= {"lung", "pelvis", "rings"}
+    unknown = which - set(CASES) - {"rtstruct"}
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}")
     header = f"{'case':<44} {'peer':<30} {'ours s':>7} {'peer s':>8} {'ratio':>6} {'ours MiB':>8} {'peer MiB':>8}"
     print(header)
     print("-" * len(header))
@@ -344,8 +415,10 @@ def main() -> None:
         scratch = arguments.scratch or Path(temporary)
         scratch.mkdir(parents=True, exist_ok=True)
         results = []
-        if "rtstruct" in which:
-            results += rtstruct_cases(scratch, arguments.pairs)
+        if which & {"lung", "pelvis", "rings"}:
+            results += rtstruct_cases(scratch, arguments.pairs, which)
+        if "batch" in which:
+            results += batch_case(scratch, arguments.pairs)
         if which & {"encode", "decode"}:
             results += encode_decode_cases(scratch, arguments.pairs, which)
         if "binary" in which:
