@@ -131,7 +131,7 @@ def _write_nrrd_verified(path: Path, volumes: Sequence[LabelVolume], overwrite: 
 
     def verify(temporary: Path) -> None:
         header = read_header(temporary)
-        shape = volumes[0].array.shape
+        shape = volumes[0].geometry.shape
         sizes = ([len(volumes)] if seg_nrrd and len(volumes) > 1 else []) + [shape[2], shape[1], shape[0]]
         if header.sizes != sizes:
             raise OutputError(f"{path}: wrote sizes {sizes} but read back {header.sizes}")
@@ -179,9 +179,8 @@ def _write_seg_nrrd(path: Path, volumes: Sequence[LabelVolume], compression_leve
     """Slicer's segmentation file: the layers as a list axis, segments as ``SegmentN_*`` header
     values (UTF-8, as Slicer writes them)."""
     geometry = volumes[0].geometry
-    dtype = np.uint16 if any(volume.array.dtype.itemsize > 1 for volume in volumes) else np.uint8
-    arrays = [volume.array.astype(dtype, copy=False) for volume in volumes]
-    shape = volumes[0].array.shape
+    dtype = np.uint16 if any(volume.dtype.itemsize > 1 for volume in volumes) else np.uint8
+    shape = geometry.shape
     extent = f"0 {shape[2] - 1} 0 {shape[1] - 1} 0 {shape[0] - 1}"
     values = {
         "Segmentation_ContainedRepresentationNames": "Binary labelmap|",
@@ -207,7 +206,10 @@ def _write_seg_nrrd(path: Path, volumes: Sequence[LabelVolume], compression_leve
             # Slicer's tag list: "key:value|" per tag; a "|" inside a value would split it.
             values[prefix + "Tags"] = "".join(f"{key}:{value.replace('|', '/')}|" for key, value in tags.items())
             index += 1
-    return write_nrrd(path, arrays, geometry.ijk_to_lps, values, compression_level, list_axis=len(arrays) > 1)
+    # The layers are streamed into the file a few slices at a time (painted from their masks when
+    # they came from ROIs): the whole data never exists in memory at once.
+    layers = [volume.voxels() for volume in volumes]
+    return write_nrrd(path, layers, geometry.ijk_to_lps, values, compression_level, len(volumes) > 1, dtype, shape)
 
 
 def _read_seg_nrrd(path: Path) -> list[LabelVolume]:
@@ -263,7 +265,7 @@ def _parse_tags(text: str) -> dict[str, str]:
 
 # -- .nrrd ----------------------------------------------------------------------------------------
 def _write_nrrd(path: Path, volume: LabelVolume, compression_level: int = DEFAULT_COMPRESSION_LEVEL) -> tuple[int, int]:
-    return write_nrrd(path, [volume.array], volume.geometry.ijk_to_lps, None, compression_level)
+    return write_nrrd(path, [volume.voxels()], volume.geometry.ijk_to_lps, None, compression_level, shape=volume.geometry.shape)
 
 
 def _read_nrrd_image(path: Path) -> NrrdImage:

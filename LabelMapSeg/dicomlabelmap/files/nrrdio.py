@@ -14,12 +14,14 @@ axis in the file: ``sizes: L i j k``.
 from __future__ import annotations
 
 import gzip
+import os
 import re
+import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -84,24 +86,61 @@ class NrrdImage:
     values: dict[str, str] = field(default_factory=dict)
 
 
+class Slabs(Protocol):
+    """A ``(k, j, i)`` volume read a few slices at a time (e.g. a
+    :class:`~dicomlabelmap.model.labels.LabelVolume` painted from masks)."""
+
+    @property
+    def dtype(self) -> np.dtype: ...
+
+    def slab(self, start: int, stop: int) -> npt.NDArray[np.generic]: ...
+
+
+class _ArraySlabs:
+    def __init__(self, array: npt.NDArray[np.generic]) -> None:
+        self.array = array
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def slab(self, start: int, stop: int) -> npt.NDArray[np.generic]:
+        return self.array[start:stop]
+
+
+#: Bytes of voxels handed to the compressor at a time: the file is written (and read back) in
+#: pieces of this size, never as a whole.
+CHUNK_BYTES = 1 << 22
+
+
 def write_nrrd(
     target: str | Path | BinaryIO,
-    layers: Sequence[npt.NDArray[np.generic]],
+    layers: Sequence[npt.NDArray[np.generic] | Slabs],
     ijk_to_lps: npt.NDArray[np.float64],
     values: dict[str, str] | None = None,
     compression_level: int = DEFAULT_COMPRESSION_LEVEL,
     list_axis: bool = False,
+    dtype: npt.DTypeLike | None = None,
+    shape: tuple[int, int, int] | None = None,
 ) -> tuple[int, int]:
-    """Write ``(k, j, i)`` arrays of one dtype as one NRRD (gzip; level 0 writes raw data).
+    """Write ``(k, j, i)`` volumes (arrays, or :class:`Slabs` such as label layers painted from
+    masks) as one NRRD (gzip; level 0 writes raw data), streamed a few slices at a time: no
+    copy of the whole data is made, whatever the number of layers.
 
     Several layers (or ``list_axis=True``) add a leading ``list`` axis, as Slicer's
-    ``.seg.nrrd`` does for overlapping segments. Returns the CRC-32 and length of the data
-    written (before compression), for :func:`payload_digest` to check.
+    ``.seg.nrrd`` does for overlapping segments. ``dtype`` is the voxel type written (default:
+    the first layer's); ``shape`` the ``(k, j, i)`` shape (default: the first layer's). Returns
+    the CRC-32 and length of the data written (before compression), for :func:`payload_digest`
+    to check.
     """
-    dtype = np.dtype(layers[0].dtype)
+    sources = [_ArraySlabs(layer) if isinstance(layer, np.ndarray) else layer for layer in layers]
+    dtype = np.dtype(dtype if dtype is not None else sources[0].dtype)
     if dtype not in _WRITTEN_TYPES:
         raise DicomLabelMapError(f"NRRD output of {dtype} voxels is not supported")
-    shape_kji = layers[0].shape
+    if shape is None:
+        first = layers[0]
+        shape = first.shape if isinstance(first, np.ndarray) else first.geometry.shape  # type: ignore[union-attr]
+    shape_kji = tuple(int(n) for n in shape)
     directions = np.asarray(ijk_to_lps, dtype=np.float64)[:3, :3].T
     vectors = " ".join("(" + ",".join(_number(v) for v in row) + ")" for row in directions)
     origin = "(" + ",".join(_number(v) for v in np.asarray(ijk_to_lps, dtype=np.float64)[:3, 3]) + ")"
@@ -124,27 +163,72 @@ def write_nrrd(
     for key, value in (values or {}).items():
         lines.append(f"{_escape(key)}:={_escape(value)}")
     header = ("\n".join(lines) + "\n\n").encode("utf-8")
-    data = np.stack(layers, axis=-1) if several else layers[0]
-    payload = np.ascontiguousarray(data, dtype=dtype.newbyteorder("<"))
+    pieces = _pieces(sources, shape_kji, dtype.newbyteorder("<"), several)
     if isinstance(target, (str, Path)):
         with open(target, "wb") as handle:
-            return _write_payload(handle, header, payload, compression_level)
-    return _write_payload(target, header, payload, compression_level)
+            return _write_payload(handle, header, pieces, compression_level)
+    return _write_payload(target, header, pieces, compression_level)
 
 
-def _write_payload(handle: BinaryIO, header: bytes, payload: np.ndarray, level: int) -> tuple[int, int]:
+def _pieces(sources: Sequence[Slabs], shape: tuple[int, ...], dtype: np.dtype, several: bool) -> Iterator[memoryview]:
+    """The data in file order (``L i j k`` fastest first), a few slices at a time, each piece
+    built in one reused buffer (the layers interleaved there when there are several)."""
+    slices, rows, columns = shape
+    per_slice = rows * columns * len(sources) * dtype.itemsize
+    step = max(1, CHUNK_BYTES // max(1, per_slice))
+    buffer = np.empty((min(step, slices), rows, columns, len(sources)) if several else (min(step, slices), rows, columns), dtype=dtype)
+    for start in range(0, slices, step):
+        stop = min(slices, start + step)
+        part = buffer[: stop - start]
+        if several:
+            for index, source in enumerate(sources):
+                part[..., index] = source.slab(start, stop)
+        else:
+            piece = sources[0].slab(start, stop)
+            if piece.dtype == dtype and piece.flags.c_contiguous:
+                part = piece  # an array already as written: no copy
+            else:
+                part[...] = piece
+        yield memoryview(part.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+
+
+def _write_payload(handle: BinaryIO, header: bytes, pieces: Iterable[memoryview], level: int) -> tuple[int, int]:
+    """Write the header and the data (raw, or one gzip member); returns the CRC-32 and length of
+    the data. For gzip the CRC is the one the compressor put in the member's trailer."""
     handle.write(header)
-    raw = memoryview(payload.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
-    crc = zlib.crc32(raw)
+    length = 0
     if level <= 0:
-        handle.write(raw)
-        return crc, len(raw)
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
-    chunk = 1 << 24
-    for start in range(0, len(raw), chunk):
-        handle.write(compressor.compress(raw[start : start + chunk]))
-    handle.write(compressor.flush())
-    return crc, len(raw)
+        crc = 0
+        for piece in pieces:
+            handle.write(piece)
+            crc, length = zlib.crc32(piece, crc), length + len(piece)
+        return crc, length
+    compressor = _gzip_compressor(level)
+    for piece in pieces:
+        length += len(piece)
+        handle.write(compressor.compress(piece))
+    end = compressor.flush()
+    handle.write(end)
+    tail = end[-8:]
+    if len(tail) < 8:
+        raise DicomLabelMapError("the gzip compressor ended without a trailer")
+    crc, size = struct.unpack("<II", tail)
+    if size != length & 0xFFFFFFFF:
+        raise DicomLabelMapError(f"the gzip compressor counted {size} bytes, {length} were given")
+    return crc, length
+
+
+def _gzip_compressor(level: int) -> Any:
+    """A gzip-stream compressor: ISA-L (the ``isal`` package, several times faster than zlib
+    at levels 1-3) when installed and the level is one it has, else zlib."""
+    if level <= 3:
+        try:
+            from isal import isal_zlib
+        except ImportError:
+            pass
+        else:
+            return isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
+    return zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
 
 
 def read_nrrd(path: str | Path) -> NrrdImage:
@@ -190,23 +274,40 @@ def read_header(path: str | Path) -> NrrdHeader:
 
 def payload_digest(path: str | Path) -> tuple[int, int]:
     """CRC-32 and length of the decoded data of an attached NRRD (raw or gzip), decoded in
-    chunks: verifies a written file without holding its voxels twice."""
+    pieces of at most :data:`CHUNK_BYTES` (never the whole data at once): verifies a written
+    file without holding its voxels again.
+
+    Gzip data is inflated by zlib (whatever compressed it), which checks the decoded bytes
+    against the CRC-32 and length in the member's trailer; that CRC is returned.
+    """
     with open(Path(path), "rb") as handle:
         fields, _ = _read_header(handle)
-        gzipped = fields.get("encoding", "") in ("gzip", "gz")
-        decompressor = zlib.decompressobj(31) if gzipped else None
-        crc, length = 0, 0
-        try:
-            while chunk := handle.read(1 << 22):
-                data = decompressor.decompress(chunk) if decompressor is not None else chunk
-                crc, length = zlib.crc32(data, crc), length + len(data)
-            if decompressor is not None:
-                tail = decompressor.flush()
-                crc, length = zlib.crc32(tail, crc), length + len(tail)
-                if not decompressor.eof:
-                    raise NrrdFormatError("the NRRD's gzip data ends early")
-        except zlib.error as error:
-            raise NrrdFormatError(f"the NRRD's gzip data is damaged ({error})") from error
+        if fields.get("encoding", "") not in ("gzip", "gz"):
+            crc, length = 0, 0
+            while chunk := handle.read(CHUNK_BYTES):
+                crc, length = zlib.crc32(chunk, crc), length + len(chunk)
+            return crc, length
+        return _inflated_digest(handle)
+
+
+def _inflated_digest(handle: BinaryIO) -> tuple[int, int]:
+    decompressor = zlib.decompressobj(31)
+    length = 0
+    try:
+        while not decompressor.eof:
+            chunk = decompressor.unconsumed_tail or handle.read(1 << 16)
+            if not chunk:
+                raise NrrdFormatError("the NRRD's gzip data ends early")
+            length += len(decompressor.decompress(chunk, CHUNK_BYTES))
+    except zlib.error as error:
+        raise NrrdFormatError(f"the NRRD's gzip data is damaged ({error})") from error
+    if decompressor.unused_data or handle.read(1):
+        raise NrrdFormatError("the NRRD holds bytes after its gzip data")
+    # Inflating checked the data against the member's trailer (CRC-32, length): the file's last 8 bytes.
+    handle.seek(-8, os.SEEK_END)
+    crc, size = struct.unpack("<II", handle.read(8))
+    if size != length & 0xFFFFFFFF:
+        raise NrrdFormatError("the NRRD's gzip trailer does not match its data")
     return crc, length
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -23,23 +22,89 @@ from .segment import Segment
 MAX_SEGMENT_NUMBER = 65535
 
 
-@dataclass
 class LabelVolume:
     """One label layer: ``array[k, j, i]`` holds segment numbers (0 = background).
 
     ``segments`` lists every segment of this layer, empty ones included.
+
+    A layer packed from masks (:func:`build_label_volumes`) is painted only when asked:
+    :meth:`slab` paints a few slices at a time (writers stream the layer through it, so the
+    whole layer never exists in memory), and :attr:`array` paints the whole layer once and
+    keeps it.
     """
 
-    array: npt.NDArray[np.integer]
-    geometry: ImageGeometry
-    segments: list[Segment]
+    def __init__(self, array: npt.NDArray[np.integer], geometry: ImageGeometry, segments: list[Segment]) -> None:
+        self._array: npt.NDArray[np.integer] | None = array
+        self._masks: list[tuple[int, BoxMask]] = []
+        self._dtype = np.dtype(array.dtype)
+        self.geometry = geometry
+        self.segments = segments
+        if tuple(array.shape) != geometry.shape:
+            raise DicomLabelMapError(f"label array shape {array.shape} differs from its grid's {geometry.shape}")
+        self._check_numbers()
 
-    def __post_init__(self) -> None:
-        if tuple(self.array.shape) != self.geometry.shape:
-            raise DicomLabelMapError(f"label array shape {self.array.shape} differs from its grid's {self.geometry.shape}")
+    @classmethod
+    def painted(cls, geometry: ImageGeometry, dtype: npt.DTypeLike, segments: list[Segment], masks: Sequence[BoxMask]) -> LabelVolume:
+        """A layer of segments whose masks do not overlap, each mask painted with its segment's
+        number when the layer is read (:meth:`slab`, :attr:`array`)."""
+        volume = cls.__new__(cls)
+        volume._array = None
+        volume._dtype = np.dtype(dtype)
+        volume._masks = [(segment.number, mask) for segment, mask in zip(segments, masks, strict=True) if not mask.is_empty()]
+        volume.geometry = geometry
+        volume.segments = segments
+        volume._check_numbers()
+        return volume
+
+    def _check_numbers(self) -> None:
         numbers = [segment.number for segment in self.segments]
         if len(set(numbers)) != len(numbers):
             raise DicomLabelMapError(f"segment numbers repeat within one layer: {sorted(numbers)}")
+
+    def __repr__(self) -> str:
+        return f"LabelVolume(shape={self.geometry.shape}, dtype={self._dtype}, segments={[s.number for s in self.segments]})"
+
+    @property
+    def array(self) -> npt.NDArray[np.integer]:
+        """The whole layer (painted on first use and kept)."""
+        if self._array is None:
+            self._array = self.slab(0, self.geometry.shape[0])
+            self._masks = []
+        return self._array
+
+    @array.setter
+    def array(self, value: npt.NDArray[np.integer]) -> None:
+        if tuple(value.shape) != self.geometry.shape:
+            raise DicomLabelMapError(f"label array shape {value.shape} differs from its grid's {self.geometry.shape}")
+        self._array, self._masks, self._dtype = value, [], np.dtype(value.dtype)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def materialized(self) -> bool:
+        """Whether the whole layer is in memory (:attr:`array`), rather than painted on reading."""
+        return self._array is not None
+
+    def voxels(self) -> npt.NDArray[np.integer] | LabelVolume:
+        """What a writer streams: the array when it is in memory, else this layer (read through :meth:`slab`)."""
+        return self._array if self._array is not None else self
+
+    def slab(self, start: int, stop: int) -> npt.NDArray[np.integer]:
+        """Slices ``start:stop`` of the layer, ``(stop - start, rows, columns)``: a view of
+        :attr:`array` when it exists, else a new array painted from the masks."""
+        if self._array is not None:
+            return self._array[start:stop]
+        out = np.zeros((stop - start, *self.geometry.shape[1:]), dtype=self._dtype)
+        for number, mask in self._masks:
+            first, last = max(start, mask.offset[0]), min(stop, mask.offset[0] + mask.crop.shape[0])
+            if first >= last:
+                continue
+            _, rows, columns = mask.box
+            region = out[first - start : last - start, rows, columns]
+            np.copyto(region, np.asarray(number, dtype=self._dtype), where=mask.crop[first - mask.offset[0] : last - mask.offset[0]])
+        return out
 
     def segment(self, number: int) -> Segment:
         for segment in self.segments:
@@ -143,7 +208,8 @@ def build_label_volumes(geometry: ImageGeometry, items: Sequence[tuple[Segment, 
     """Pack segments with their masks into the fewest non-overlapping label layers.
 
     Every segment keeps its number as its label value, whatever layer it lands in. With no
-    segments at all, one empty layer is returned.
+    segments at all, one empty layer is returned. The layers keep the masks and paint them
+    when read (:meth:`LabelVolume.slab`, :attr:`LabelVolume.array`).
     """
     numbers = [segment.number for segment, _ in items]
     if len(set(numbers)) != len(numbers):
@@ -152,10 +218,9 @@ def build_label_volumes(geometry: ImageGeometry, items: Sequence[tuple[Segment, 
         raise DicomLabelMapError(f"segment numbers must be 1 or more (0 is background), got {min(numbers)}")
     dtype = label_dtype(max(numbers, default=0))
     layers = assign_layers([mask for _, mask in items])
-    volumes = [LabelVolume(np.zeros(geometry.shape, dtype=dtype), geometry, []) for _ in range(max(layers, default=0) + 1)]
-    for (segment, mask), layer in zip(items, layers, strict=True):
-        volume = volumes[layer]
-        volume.segments.append(segment)
-        if not mask.is_empty():
-            volume.array[mask.box][mask.crop] = segment.number
-    return volumes
+    count = max(layers, default=0) + 1
+    members: list[list[tuple[Segment, BoxMask]]] = [[] for _ in range(count)]
+    for item, layer in zip(items, layers, strict=True):
+        members[layer].append(item)
+    # Painted when read: writers stream each layer a few slices at a time.
+    return [LabelVolume.painted(geometry, dtype, [s for s, _ in layer], [m for _, m in layer]) for layer in members]

@@ -50,6 +50,23 @@ class BoxMask:
             crop[k - first] = plane[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
         return cls(shape, (first, int(rows[0]), int(columns[0])), crop)
 
+    @classmethod
+    def from_cropped_planes(cls, shape: tuple[int, int, int], planes: dict[int, tuple[int, int, BoolArray]]) -> BoxMask:
+        """A mask from 2D planes each cropped to its own box: ``{k: (row, column, crop)}``, the
+        crop's first pixel at ``(row, column)``; other slices are empty. Holds no full plane."""
+        occupied = {k: entry for k, entry in planes.items() if entry[2].size and entry[2].any()}
+        if not occupied:
+            return cls.empty(shape)
+        top = min(row for row, _, _ in occupied.values())
+        left = min(column for _, column, _ in occupied.values())
+        bottom = max(row + crop.shape[0] for row, _, crop in occupied.values())
+        right = max(column + crop.shape[1] for _, column, crop in occupied.values())
+        first, last = min(occupied), max(occupied)
+        crop = np.zeros((last - first + 1, bottom - top, right - left), dtype=bool)
+        for k, (row, column, plane) in occupied.items():
+            crop[k - first, row - top : row - top + plane.shape[0], column - left : column - left + plane.shape[1]] = plane
+        return cls(shape, (first, top, left), crop)
+
     @property
     def box(self) -> tuple[slice, slice, slice]:
         return tuple(slice(o, o + n) for o, n in zip(self.offset, self.crop.shape, strict=True))  # type: ignore[return-value]

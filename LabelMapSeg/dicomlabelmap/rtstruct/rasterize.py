@@ -182,13 +182,23 @@ def _rasterize_roi(roi: Roi, geometry: ImageGeometry, slice_of: dict[str, int], 
         return result
     by_slice = _assign_to_slices(result, planes, geometry, slice_of, options)
     try:
-        drawn = {k: _draw_slice(result, k, by_slice[k], geometry, options) for k in sorted(by_slice)}
+        # Each slice kept cropped to what it holds: no full plane per slice stays in memory.
+        drawn = {k: _cropped(_draw_slice(result, k, by_slice[k], geometry, options)) for k in sorted(by_slice)}
     except ResourceLimitError as error:
         result.add_finding(Severity.ERROR, f"the ROI is not converted: {error}", error.attribute or "ContourData")
         return result
     result.plane_count = len(by_slice)
-    result.mask = BoxMask.from_planes(geometry.shape, drawn)
+    result.mask = BoxMask.from_cropped_planes(geometry.shape, drawn)
     return result
+
+
+def _cropped(plane: np.ndarray) -> tuple[int, int, np.ndarray]:
+    """A plane as ``(row, column, crop)``: its bounding box's corner and contents."""
+    rows = np.flatnonzero(plane.any(axis=1))
+    if not rows.size:
+        return 0, 0, np.zeros((0, 0), dtype=bool)
+    columns = np.flatnonzero(plane.any(axis=0))
+    return int(rows[0]), int(columns[0]), plane[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1].copy()
 
 
 def _frame_of_reference_fits(result: RoiRaster, geometry: ImageGeometry, slice_of: dict[str, int]) -> bool:
