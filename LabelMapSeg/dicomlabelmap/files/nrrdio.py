@@ -138,8 +138,9 @@ def write_nrrd(
     if dtype not in _WRITTEN_TYPES:
         raise DicomLabelMapError(f"NRRD output of {dtype} voxels is not supported")
     if shape is None:
-        first = layers[0]
-        shape = first.shape if isinstance(first, np.ndarray) else first.geometry.shape  # type: ignore[union-attr]
+        if not isinstance(layers[0], np.ndarray):
+            raise DicomLabelMapError("write_nrrd needs the shape of layers given as slabs")
+        shape = layers[0].shape
     shape_kji = tuple(int(n) for n in shape)
     directions = np.asarray(ijk_to_lps, dtype=np.float64)[:3, :3].T
     vectors = " ".join("(" + ",".join(_number(v) for v in row) + ")" for row in directions)

@@ -36,7 +36,7 @@ class LabelVolume:
     def __init__(self, array: npt.NDArray[np.integer], geometry: ImageGeometry, segments: list[Segment]) -> None:
         self._array: npt.NDArray[np.integer] | None = array
         self._masks: list[tuple[int, BoxMask]] = []
-        self._dtype = np.dtype(array.dtype)
+        self._dtype: np.dtype = np.dtype(array.dtype)
         self.geometry = geometry
         self.segments = segments
         if tuple(array.shape) != geometry.shape:
