@@ -1,5 +1,5 @@
-"""Undecoded sequences: the items of an explicit VR little endian Sequence of Items, split
-from its value bytes without building a pydicom Dataset for each.
+"""Undecoded sequences: the items of a little endian Sequence of Items (explicit VR, or implicit
+VR), split from its value bytes without building a pydicom Dataset for each.
 
 A multi-frame file holds one Per-Frame Functional Groups item per frame; pydicom parses all
 of them (thousands of nested datasets) the first time the sequence is touched, which costs
@@ -7,9 +7,13 @@ more than decoding the frames of a BINARY SEG. :class:`RawItems` splits the valu
 and each item into its top-level elements by walking the element headers only; an item is
 parsed by pydicom when somebody asks for it as a Dataset.
 
-Everything is bounds-checked: anything unexpected (implicit VR inside, a length that runs past
-its container, an unknown Value Representation, trailing bytes) raises :class:`RawFormatError`
-and the caller falls back to pydicom's own reading.
+The same walk reads the ROI Contour Sequence of RT Structure Sets (thousands of contour items)
+without a look-up per attribute. In implicit VR an element of undefined length is a nested
+sequence; one of defined length is kept as its bytes (read as a sequence only when asked).
+
+Everything is bounds-checked: anything unexpected (a length that runs past its container, an
+unknown Value Representation, trailing bytes) raises :class:`RawFormatError` and the caller
+falls back to pydicom's own reading.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ _MAX_DEPTH = 32
 
 
 class RawFormatError(ValueError):
-    """The bytes are not a well-formed explicit VR little endian sequence value."""
+    """The bytes are not a well-formed little endian sequence value."""
 
 
 Span = tuple[int, int]
@@ -43,10 +47,11 @@ class RawItems:
     """The items of one sequence value: ``len``, each item's top-level element spans, and
     each item as a pydicom Dataset (parsed on demand, cached)."""
 
-    def __init__(self, value: bytes) -> None:
+    def __init__(self, value: bytes, implicit: bool = False) -> None:
         self.value = value
+        self.implicit = implicit
         self.items: list[tuple[Span, dict[int, Span]]] = []
-        end = _walk_items(value, 0, len(value), self.items, depth=0, defined=True)
+        end = _walk_items(value, 0, len(value), self.items, depth=0, defined=True, implicit=implicit)
         if end != len(value):
             raise RawFormatError(f"{len(value) - end} bytes after the last item")
         self._parsed: dict[int, Dataset] = {}
@@ -59,16 +64,32 @@ class RawItems:
         span = self.items[index][1].get(tag)
         return None if span is None else self.value[span[0] : span[1]]
 
+    def has(self, index: int, tag: int) -> bool:
+        return tag in self.items[index][1]
+
+    def sequence(self, index: int, tag: int) -> RawItems | None:
+        """The items of nested sequence ``tag`` of item ``index`` (``None`` if absent)."""
+        value = self.element_value(index, tag)
+        return None if value is None else RawItems(value, self.implicit)
+
     def dataset(self, index: int) -> Dataset:
         parsed = self._parsed.get(index)
         if parsed is None:
             (start, stop), _ = self.items[index]
-            parsed = read_dataset(BytesIO(self.value[start:stop]), is_implicit_VR=False, is_little_endian=True)
+            parsed = read_dataset(BytesIO(self.value[start:stop]), is_implicit_VR=self.implicit, is_little_endian=True)
             self._parsed[index] = parsed
         return parsed
 
 
-def _walk_items(data: bytes, position: int, end: int, found: list[tuple[Span, dict[int, Span]]] | None, depth: int, defined: bool) -> int:
+def _walk_items(
+    data: bytes,
+    position: int,
+    end: int,
+    found: list[tuple[Span, dict[int, Span]]] | None,
+    depth: int,
+    defined: bool,
+    implicit: bool = False,
+) -> int:
     """Walk the items of a sequence value starting at ``position``; returns the position after
     the value (after the Sequence Delimitation Item for an undefined length)."""
     if depth > _MAX_DEPTH:
@@ -87,14 +108,14 @@ def _walk_items(data: bytes, position: int, end: int, found: list[tuple[Span, di
         start = position + 8
         if length == _UNDEFINED:
             elements: dict[int, Span] = {}
-            stop = _walk_elements(data, start, end, elements if found is not None else None, depth, until_item_end=True)
+            stop = _walk_elements(data, start, end, elements if found is not None else None, depth, True, implicit)
             position = stop + 8
         else:
             stop = start + length
             if stop > end:
                 raise RawFormatError(f"item at byte {position} runs past its sequence")
             elements = {}
-            if _walk_elements(data, start, stop, elements if found is not None else None, depth, until_item_end=False) != stop:
+            if _walk_elements(data, start, stop, elements if found is not None else None, depth, False, implicit) != stop:
                 raise RawFormatError(f"item at byte {position} does not end on an element boundary")
             position = stop
         if found is not None:
@@ -104,7 +125,9 @@ def _walk_items(data: bytes, position: int, end: int, found: list[tuple[Span, di
     return position
 
 
-def _walk_elements(data: bytes, position: int, end: int, found: dict[int, Span] | None, depth: int, until_item_end: bool) -> int:
+def _walk_elements(
+    data: bytes, position: int, end: int, found: dict[int, Span] | None, depth: int, until_item_end: bool, implicit: bool = False
+) -> int:
     """Walk the data elements from ``position``; returns the end position (the Item
     Delimitation Item's position when ``until_item_end``)."""
     while position < end:
@@ -115,8 +138,13 @@ def _walk_elements(data: bytes, position: int, end: int, found: dict[int, Span] 
             if not until_item_end:
                 raise RawFormatError(f"Item Delimitation Item in an item of defined length at byte {position}")
             return position
-        vr = data[position + 4 : position + 6]
-        if vr in _LONG_VRS:
+        vr = b"" if implicit else data[position + 4 : position + 6]
+        if implicit:
+            (length,) = struct.unpack_from("<I", data, position + 4)
+            start = position + 8
+            if length == _UNDEFINED:
+                vr = b"SQ"  # PS3.5 7.5: in implicit VR only a sequence (or pixel data) has an undefined length
+        elif vr in _LONG_VRS:
             if position + 12 > end:
                 raise RawFormatError(f"truncated element header at byte {position}")
             (length,) = struct.unpack_from("<I", data, position + 8)
@@ -129,7 +157,7 @@ def _walk_elements(data: bytes, position: int, end: int, found: dict[int, Span] 
         if length == _UNDEFINED:
             if vr != b"SQ":
                 raise RawFormatError(f"undefined length for VR {vr.decode('ascii', 'replace')} at byte {position}")
-            stop = _walk_items(data, start, end, None, depth + 1, defined=False)
+            stop = _walk_items(data, start, end, None, depth + 1, False, implicit)
             value_end = stop - 8
         else:
             stop = value_end = start + length

@@ -12,17 +12,30 @@ import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.valuerep import validate_value
 
+from ..dicom.rawsequence import RawFormatError
 from ..dicom.read import read_dataset
 from ..dicom.uids import RT_STRUCTURE_SET_STORAGE
 from ..errors import InvalidDicomError, malformed_input
 from ..findings import Finding, Severity
 from ..model.geometry import FloatArray
+from .contourdata import (
+    CONTOUR_SEQUENCE,
+    REFERENCED_ROI_NUMBER,
+    ROI_DISPLAY_COLOR,
+    Node,
+    Unusual,
+    fast_contour,
+    integer,
+    roi_contour_nodes,
+    text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -246,14 +259,19 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> list[Roi]:
     return rois
 
 
-def _referenced_number(item: Dataset) -> int | None:
+def _referenced_number(item: Dataset | Node) -> int | None:
+    if isinstance(item, Node):
+        try:
+            return integer(item.value(REFERENCED_ROI_NUMBER))
+        except Unusual:
+            item = item.dataset()
     try:
         return int(item.ReferencedROINumber)
     except (AttributeError, TypeError, ValueError):
         return None
 
 
-def _match_items(rois: list[Roi], items: list[tuple[int, Dataset]]) -> tuple[dict[int, tuple[int, Dataset]], dict[int, list[int]]]:
+def _match_items(rois: list[Roi], items: list[tuple[int, Any]]) -> tuple[dict[int, tuple[int, Any]], dict[int, list[int]]]:
     """Pair items (``(position, item)`` with a Referenced ROI Number) with ROIs.
 
     A number used by as many items as ROIs pairs them in the order they appear (one each in
@@ -263,12 +281,12 @@ def _match_items(rois: list[Roi], items: list[tuple[int, Dataset]]) -> tuple[dic
     rois_of: dict[int, list[Roi]] = {}
     for roi in rois:
         rois_of.setdefault(roi.number, []).append(roi)
-    items_of: dict[int, list[tuple[int, Dataset]]] = {}
+    items_of: dict[int, list[tuple[int, Any]]] = {}
     for position, item in items:
         number = _referenced_number(item)
         if number is not None:
             items_of.setdefault(number, []).append((position, item))
-    paired: dict[int, tuple[int, Dataset]] = {}
+    paired: dict[int, tuple[int, Any]] = {}
     ambiguous: dict[int, list[int]] = {}
     for number, referencing in items_of.items():
         owners = rois_of.get(number, [])
@@ -298,7 +316,8 @@ def _read_observations(dataset: Dataset, rois: list[Roi]) -> None:
 
 
 def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSet) -> None:
-    items = list(enumerate(dataset.get("ROIContourSequence", [])))
+    # Walked as bytes where possible (contourdata): thousands of contour items, no look-up per attribute.
+    items = list(enumerate(roi_contour_nodes(dataset)))
     defined = {roi.number for roi in rois}
     for position, item in items:
         number = _referenced_number(item)
@@ -311,7 +330,7 @@ def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSe
                 )
             )
         elif number not in defined:
-            count = len(item.get("ContourSequence", []))
+            count = len(_contour_nodes(item))
             structure_set.findings.append(
                 Finding(
                     Severity.WARNING,
@@ -343,12 +362,40 @@ def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSe
                     "ReferencedROINumber",
                 )
             continue
-        item = paired[roi.position][1]
-        roi.color = _display_color(item, roi)
-        for index, contour_item in enumerate(item.get("ContourSequence", [])):
-            contour = _read_contour(contour_item, index, roi)
+        node = paired[roi.position][1]
+        roi.color = _node_color(node, roi)
+        for index, contour_node in enumerate(_contour_nodes(node)):
+            try:
+                contour = fast_contour(
+                    contour_node,
+                    lambda kind, points, references, slab, index=index: Contour(index, kind, points, references, slab, None),
+                    ContourGeometricType,
+                    MAX_POINTS_PER_CONTOUR,
+                )
+            except (Unusual, RawFormatError):  # read, and reported, as pydicom gives it
+                contour = _read_contour(contour_node.dataset(), index, roi)
             if contour is not None:
                 roi.contours.append(contour)
+
+
+def _contour_nodes(node: Node) -> list[Node]:
+    try:
+        return node.items(CONTOUR_SEQUENCE)
+    except (Unusual, RawFormatError):
+        return [Node(dataset=item) for item in node.dataset().get("ContourSequence", [])]
+
+
+def _node_color(node: Node, roi: Roi) -> tuple[int, int, int] | None:
+    try:
+        found = text(node.value(ROI_DISPLAY_COLOR))
+        if found is None:
+            return None
+        color = tuple(int(v) for v in found.split("\\"))
+    except (Unusual, ValueError):
+        return _display_color(node.dataset(), roi)
+    if len(color) != 3 or not all(0 <= v <= 255 for v in color):
+        return _display_color(node.dataset(), roi)
+    return color  # type: ignore[return-value]
 
 
 def _display_color(item: Dataset, roi: Roi) -> tuple[int, int, int] | None:
