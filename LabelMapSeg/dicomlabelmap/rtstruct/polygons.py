@@ -143,7 +143,7 @@ def plane_relations(polygons: Sequence[FloatArray]) -> PlaneRelations:
     ends = starts[successor] if len(starts) else starts
     budget = PAIR_BUDGET + 16 * (len(starts) + count)
     try:
-        a, b = _touching_edges(starts, ends, budget)
+        a, b = _candidate_touching_edges(cleaned, starts, ends, owner, first, budget)
         same = owner[a] == owner[b]
         # Adjacent edges of one polygon always share a vertex; that is not a self-touch.
         gap = np.abs(local[a] - local[b])
@@ -155,6 +155,98 @@ def plane_relations(polygons: Sequence[FloatArray]) -> PlaneRelations:
     except OverBudget:
         return PlaneRelations(np.zeros(count, dtype=np.int64), [], np.zeros(count, dtype=bool), analysed=False)
     return PlaneRelations(depth, [(int(k // count), int(k % count)) for k in crossing], self_touching)
+
+
+#: A star-shaped polygon's vertices must turn around their mean by at least this angle each
+#: (radians), by less than half a turn minus this margin, and lie at least this fraction of its
+#: extent from the mean; otherwise its edges are compared pairwise like any other polygon's.
+_STAR_MIN_STEP = 1e-4
+_STAR_HALF_TURN_MARGIN = 1e-2
+_STAR_MIN_RADIUS = 1e-2
+
+#: Most edge-against-box tests spent finding which edges of meeting polygons come near each other.
+_NEAR_BOX_BUDGET = 2_000_000
+
+
+def _star_shaped(polygon: FloatArray) -> bool:
+    """Whether the polygon winds once around the mean of its vertices, every vertex a clear step
+    further round in the same direction: then its edges lie in disjoint angular sectors around
+    that point, so two edges that do not share a vertex never cross or touch (the polygon is
+    simple; most organ contours are). Decided in one vectorised pass."""
+    if len(polygon) < 3:
+        return False
+    centred = polygon - polygon.mean(axis=0)
+    radius = np.hypot(centred[:, 0], centred[:, 1])
+    extent = float(radius.max())
+    if not extent > 0 or float(radius.min()) < _STAR_MIN_RADIUS * extent:
+        return False
+    angles = np.arctan2(centred[:, 1], centred[:, 0])
+    steps = np.diff(angles, append=angles[:1])
+    steps = (steps + np.pi) % (2 * np.pi) - np.pi
+    if steps[0] < 0:
+        steps = -steps
+    return bool(
+        steps.min() >= _STAR_MIN_STEP and steps.max() <= np.pi - _STAR_HALF_TURN_MARGIN and abs(float(steps.sum()) - 2 * np.pi) < 1e-6
+    )
+
+
+def _candidate_touching_edges(
+    polygons: Sequence[FloatArray], starts: FloatArray, ends: FloatArray, owner: IntArray, first: IntArray, budget: int
+) -> tuple[IntArray, IntArray]:
+    """The pairs of edges that cross or touch (as :func:`_touching_edges`), comparing only the
+    edges that can: those of polygons that may touch themselves (all but the star-shaped ones),
+    and those of a polygon that come near the box of another polygon whose box meets its own.
+    A plane of separate simple contours, or a simple outline with holes well inside it, costs
+    no edge comparison at all."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    star = np.array([_star_shaped(polygon) for polygon in polygons], dtype=bool)
+    low = np.array([polygon.min(axis=0) for polygon in polygons])
+    high = np.array([polygon.max(axis=0) for polygon in polygons])
+    margin = 1e-6 * (1.0 + float(np.abs(starts).max()))
+    pairs = _meeting_boxes(low - margin, high + margin, budget)
+    selected = np.repeat(~star, np.diff(np.append(first, len(starts))))
+    sizes = np.diff(np.append(first, len(starts)))
+    if len(pairs) and int(sizes[pairs].sum()) > _NEAR_BOX_BUDGET:
+        selected[np.isin(owner, pairs)] = True
+    else:
+        edge_low, edge_high = np.minimum(starts, ends), np.maximum(starts, ends)
+
+        def near(polygon: int, box_low: FloatArray, box_high: FloatArray) -> IntArray:
+            edges = np.arange(int(first[polygon]), int(first[polygon] + sizes[polygon]))
+            meets = np.all(edge_low[edges] <= box_high + margin, axis=1) & np.all(edge_high[edges] >= box_low - margin, axis=1)
+            return edges[meets]
+
+        for one, other in pairs.tolist():
+            # Edges of one near the other's box, then edges of the other near those: a hole
+            # well inside its outline selects nothing.
+            mine = near(one, low[other], high[other])
+            if not len(mine):
+                continue
+            theirs = near(other, edge_low[mine].min(axis=0), edge_high[mine].max(axis=0))
+            if len(theirs):
+                selected[mine] = True
+                selected[theirs] = True
+    chosen = np.flatnonzero(selected)
+    if len(chosen) < 2:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    a, b = _touching_edges(starts[chosen], ends[chosen], budget)
+    a, b = chosen[a], chosen[b]
+    keep = ~((owner[a] == owner[b]) & star[owner[a]])  # a star-shaped polygon never touches itself
+    return a[keep], b[keep]
+
+
+def _meeting_boxes(low: FloatArray, high: FloatArray, budget: int) -> IntArray:
+    """Index pairs ``(a, b)``, ``a < b``, of boxes that meet, as an ``(n, 2)`` array."""
+    count = len(low)
+    if count < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    if count <= 64:
+        a, b = np.triu_indices(count, 1)
+    else:
+        a, b = GridIndex(low, high).shared_cells(budget)
+    meets = np.all(np.maximum(low[a], low[b]) <= np.minimum(high[a], high[b]), axis=1)
+    return np.column_stack([np.minimum(a, b)[meets], np.maximum(a, b)[meets]]).astype(np.int64)
 
 
 #: Two outlines whose paths lie within this many pixels of each other everywhere are one outline.
@@ -319,7 +411,13 @@ def _intervals_to_mask(
 
 def _without_repeated_vertices(polygon: FloatArray) -> FloatArray:
     """The polygon without vertices equal to the one before them (cyclically); at least one kept."""
-    keep = np.any(polygon != np.roll(polygon, 1, axis=0), axis=1)
+    if len(polygon) < 2:
+        return polygon
+    keep = np.empty(len(polygon), dtype=bool)
+    np.any(polygon[1:] != polygon[:-1], axis=1, out=keep[1:])
+    keep[0] = bool(np.any(polygon[0] != polygon[-1]))
+    if keep.all():
+        return polygon
     keep[0] |= not keep.any()
     return polygon[keep]
 

@@ -246,3 +246,28 @@ def test_a_zigzag_across_the_image_is_refused_before_allocating():
         fill_polygons([zigzag], (512, 512))
     with pytest.raises(ResourceLimitError, match="tracing the contour"):
         path_pixels(zigzag, (512, 512))
+
+
+def test_star_shaped_polygons_skip_the_edge_grid_with_the_same_relations(monkeypatch):
+    """Separate simple contours, and holes well inside their outline, are related without
+    comparing edges (each winds once around its vertex mean); a keyhole, a crescent whose vertex
+    mean lies outside it, and outlines that touch still have their edges compared, and the
+    relations are those of comparing all pairs."""
+    from dicomlabelmap.rtstruct.polygons import _star_shaped
+    from dicomlabelmap.synthetic import circle
+
+    tested = _counting_pair_tests(monkeypatch)
+    ring = [circle(30, 30, 20, 400), circle(30, 30, 8, 400, clockwise=True), circle(80, 30, 5, 64)]
+    relations = plane_relations(ring)
+    assert tested["edge pairs"] == 0
+    assert relations.depth.tolist() == [0, 1, 0] and relations.overlapping_pairs == [] and not relations.self_touching.any()
+    angles = np.linspace(0.3, 2 * np.pi - 0.3, 40)
+    crescent = np.concatenate([np.column_stack([10 * np.cos(angles), 10 * np.sin(angles)]),
+                               np.column_stack([7 * np.cos(angles[::-1]) + 2, 7 * np.sin(angles[::-1])])])  # fmt: skip
+    assert [_star_shaped(p) for p in (ring[0], ring[1], keyhole_ring(10, 10, 8, 3), crescent + 50)] == [True, True, False, False]
+    square = np.array([[0, 0], [4, 0], [4, 4], [0, 4]], float)
+    touching = [square, square + [4, 1], keyhole_ring(60, 60, 8, 3)]
+    found = plane_relations(touching)
+    depth, crossing, self_touching = _brute_force_relations(touching)
+    assert tested["edge pairs"] > 0 and crossing == [(0, 1)]
+    assert (found.depth.tolist(), found.overlapping_pairs, found.self_touching.tolist()) == (depth, crossing, self_touching)
