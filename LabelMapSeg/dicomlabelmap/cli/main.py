@@ -19,6 +19,10 @@ from .._version import __version__
 from ..errors import DicomLabelMapError
 from . import batch, convert, decode, demo, encode, info, rtstruct, series, validate
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, remove_created_folders
+from .startup import defer_unused_imports
+
+# Before anything imports pydicom (here, and in batch worker processes, which import this module).
+defer_unused_imports()
 
 #: In the order ``--help`` lists them.
 SUBCOMMANDS = (rtstruct, series, encode, decode, convert, info, validate, demo, batch)
