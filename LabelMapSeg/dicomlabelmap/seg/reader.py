@@ -365,9 +365,22 @@ def _labelmap_volume(
     raw = np.zeros(geometry.shape, dtype=raw_dtype) if fill == 0 else np.full(geometry.shape, fill, dtype=raw_dtype)
     if len(np.unique(placements, axis=0)) != len(placements):
         raise GeometryError("two frames share one position; a label map has one frame per position")
+    # Which values are present, counted frame by frame as they are pasted (a frame is small:
+    # no pass over the whole volume); tiles and partial frames are counted on the volume.
+    whole_frames = bool(len(placements)) and not placements[:, 1:].any()
+    seen = np.zeros(1 << bits if bits in (8, 16) else 0, dtype=bool)
     for frame, (k, row, column) in zip(frames, placements.tolist(), strict=True):
         paste(raw[k], frame, row, column)
-    present = present_values(raw)
+        if whole_frames and len(seen) and frame.shape == raw.shape[1:] and frame.dtype == raw_dtype:
+            seen[np.bincount(frame.reshape(-1), minlength=len(seen)) > 0] = True
+        else:
+            whole_frames = False
+    if whole_frames and len(seen):
+        if len(placements) < geometry.shape[0]:
+            seen[fill] = True  # slices without a frame hold the fill value
+        present = [int(v) for v in np.flatnonzero(seen)]
+    else:
+        present = present_values(raw)
     top = max([present[-1] if present else 0, fill] + [s.number for s in described])
     lookup = np.arange(top + 1, dtype=np.int64)
     segments = []
