@@ -280,7 +280,7 @@ def _gzip_decompressor() -> tuple[Any, tuple[type[Exception], ...]]:
         from isal import isal_zlib
     except ImportError:
         return zlib.decompressobj(31), (zlib.error,)
-    return isal_zlib.decompressobj(31), (zlib.error, isal_zlib.error)
+    return isal_zlib.decompressobj(31), (zlib.error, getattr(isal_zlib, "error"))  # noqa: B009 - its stub types it wrongly
 
 
 def payload_digest(path: str | Path) -> tuple[int, int]:
@@ -365,10 +365,7 @@ def _image(source: Path, fields: dict[str, str], values: dict[str, str], payload
         dtype = dtype.newbyteorder(">" if fields.get("endian", "little") == "big" else "<")
     count = int(np.prod(sizes))
     if encoding != "raw":
-        try:
-            payload = gzip.decompress(payload)
-        except (OSError, EOFError, zlib.error) as error:
-            raise NrrdFormatError(f"the NRRD's gzip data is damaged ({error})") from error
+        payload = _gunzip(payload)
     if len(payload) < count * dtype.itemsize:
         raise NrrdFormatError(f"the NRRD holds {len(payload)} bytes of data, {count * dtype.itemsize} expected")
     flat = np.frombuffer(payload, dtype=dtype, count=count)
@@ -386,6 +383,22 @@ def _image(source: Path, fields: dict[str, str], values: dict[str, str], payload
             raise UnsupportedNrrd("the list axis is not the first")
         # File order (L, i, j, k) fastest first -> C array (k, j, i, L).
     return NrrdImage(voxels, _ijk_to_lps(source, fields), values)
+
+
+def _gunzip(payload: bytes) -> bytes:
+    """Gzip data (every member) inflated: through ISA-L when installed (about three times faster
+    than zlib on label data), else the standard library."""
+    errors: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
+    try:
+        from isal import igzip, isal_zlib
+    except ImportError:
+        decompress = gzip.decompress
+    else:
+        decompress, errors = igzip.decompress, (*errors, getattr(isal_zlib, "error"))  # noqa: B009 - its stub types it wrongly
+    try:
+        return decompress(payload)
+    except errors as error:
+        raise NrrdFormatError(f"the NRRD's gzip data is damaged ({error})") from error
 
 
 def _ijk_to_lps(source: Path, fields: dict[str, str]) -> npt.NDArray[np.float64]:

@@ -136,15 +136,16 @@ class LabelVolume:
 
 
 def present_values(array: np.ndarray) -> list[int]:
-    """The distinct values in a label array, ascending. For 8- and 16-bit labels each value
-    marks a flag, a few million voxels at a time (no sort, no full-size index copy as
-    ``np.unique`` and ``np.bincount`` make)."""
+    """The distinct values in a label array, ascending. 8- and 16-bit labels are counted a
+    quarter of a million voxels at a time (pieces that stay in the processor's cache; no sort,
+    no full-size copy as ``np.unique`` and a whole-array ``np.bincount`` make)."""
     if array.dtype not in (np.uint8, np.uint16):
         return [int(v) for v in np.unique(array)]
-    seen = np.zeros(256 if array.dtype == np.uint8 else 65536, dtype=bool)
+    bins = 256 if array.dtype == np.uint8 else 65536
+    seen = np.zeros(bins, dtype=bool)
     flat = array.reshape(-1)
-    for start in range(0, flat.size, 1 << 22):
-        seen[flat[start : start + (1 << 22)]] = True
+    for start in range(0, flat.size, 1 << 18):
+        seen |= np.bincount(flat[start : start + (1 << 18)], minlength=bins).astype(bool)
     return [int(v) for v in np.flatnonzero(seen)]
 
 
