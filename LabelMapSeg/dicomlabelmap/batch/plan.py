@@ -18,6 +18,7 @@ from typing import Any
 import pydicom
 
 from ..dicom.limits import check_deflated_file
+from ..dicom.rawheader import read_image_header
 from ..dicom.slices import walk_files
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE, RT_STRUCTURE_SET_STORAGE, SEGMENTATION_STORAGE
 from ..errors import DicomLabelMapError
@@ -58,8 +59,10 @@ def header_record(path: Path) -> dict[str, Any]:
     ``skipped`` with the reason and its counting group) and a few header values."""
     record: dict[str, Any] = {"path": str(path)}
     try:
-        check_deflated_file(path)
-        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        dataset = read_image_header(path)  # plain files split without pydicom's reader; others below
+        if dataset is None:
+            check_deflated_file(path)
+            dataset = pydicom.dcmread(path, stop_before_pixels=True)
         sop_class = str(dataset.get("SOPClassUID", ""))
     except DicomLabelMapError as error:
         return record | {
