@@ -193,7 +193,8 @@ def convert(
     from ..rtstruct.conversion import rtstruct_to_labels
 
     with progress_bar() as progress:
-        conversion = rtstruct_to_labels(rtstruct, reference, series_uid, options, progress, allow_missing_slices, chosen)
+        # Two processes draw the ROIs of a large structure set (the library's default is one).
+        conversion = rtstruct_to_labels(rtstruct, reference, series_uid, options, progress, allow_missing_slices, chosen, processes=2)
     if not any(roi.converted for roi in conversion.rois) and conversion.rois:
         failures = "; ".join(str(f) for f in conversion.findings if f.severity is Severity.ERROR)
         raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")

@@ -322,6 +322,7 @@ def rtstruct_to_labels(
     progress: ProgressCallback | None = None,
     allow_missing_slices: bool = False,
     scheme: LabelScheme | None = None,
+    processes: int = 1,
 ) -> RtStructConversion:
     """Convert an RT Structure Set to label layers on its reference series' grid.
 
@@ -344,6 +345,9 @@ def rtstruct_to_labels(
         A label scheme (:func:`~dicomlabelmap.model.scheme.load_scheme`): which ROIs are converted,
         their fixed label values, names, colours and codes, and the overlap policy. Only the
         selected ROIs are drawn.
+    processes
+        2: draw part of the ROIs in a forked helper process (Linux, large structure sets;
+        the command line uses it); the result is the same.
 
     Without a scheme, segments are numbered 1, 2, ... in the order of the Structure Set ROI
     Sequence (every ROI keeps its number even when another fails). ROIs that cannot be
@@ -381,7 +385,7 @@ def rtstruct_to_labels(
             )
         )
     subset = structure_set if len(selected) == len(structure_set.rois) else replace(structure_set, rois=selected)
-    rasters = rasterize_structure_set(subset, series, options, scaled(progress, 0.4, 0.9))
+    rasters = rasterize_structure_set(subset, series, options, scaled(progress, 0.4, 0.9), processes)
     report(progress, 0.9, "Packing label layers")
     items = _label_items(rasters, numbers, scheme, scheme_findings)
     if scheme is not None and scheme.overlap is Overlap.PRIORITY:

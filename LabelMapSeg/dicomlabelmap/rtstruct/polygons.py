@@ -66,10 +66,13 @@ def fill_polygons(polygons: Sequence[FloatArray], shape: tuple[int, int], tolera
     # Even-odd over all polygons: sort crossings along each row and pair them up.
     order = np.lexsort((crossing_x, crossing_row))
     combined = _pair_intervals(crossing_row[order], crossing_x[order], crossing_slack[order], columns)
-    # The same per polygon, to know which polygon encloses no centre at all.
-    order = np.lexsort((crossing_x, crossing_row, crossing_polygon))
-    own_rows, own_starts, own_ends = _pair_intervals(crossing_row[order], crossing_x[order], crossing_slack[order], columns)
-    own_polygon = crossing_polygon[order][0::2]
+    # The same per polygon, to know which polygon encloses no centre at all (one polygon: the same).
+    if len(polygons) == 1:
+        own_starts, own_ends, own_polygon = combined[1], combined[2], np.zeros(len(combined[1]), dtype=np.int64)
+    else:
+        order = np.lexsort((crossing_x, crossing_row, crossing_polygon))
+        _, own_starts, own_ends = _pair_intervals(crossing_row[order], crossing_x[order], crossing_slack[order], columns)
+        own_polygon = crossing_polygon[order][0::2]
 
     # Centres on the path that the crossings miss: horizontal edges on a row, and vertices.
     boundary_rows, boundary_starts, boundary_ends, boundary_polygon = _boundary_intervals(

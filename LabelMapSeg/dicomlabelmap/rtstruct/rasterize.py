@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,7 @@ from ..findings import Finding, Severity, condense
 from ..model.geometry import FloatArray, ImageGeometry
 from ..model.masks import BoxMask
 from ..progress import ProgressCallback, report
+from .parallel import map_in_two_processes, split_rois, worth_forking
 from .polygons import (
     DEFAULT_BOUNDARY_TOLERANCE,
     DEFAULT_DUPLICATE_TOLERANCE,
@@ -148,22 +150,40 @@ def rasterize_structure_set(
     reference: ReferenceSeries | ImageGeometry,
     options: RasterOptions = RasterOptions(),
     progress: ProgressCallback | None = None,
+    processes: int = 1,
 ) -> list[RoiRaster]:
     """Draw every ROI of ``structure_set`` on the reference grid.
 
     ROIs whose Frame of Reference differs from the reference's, or that have read errors,
     come back with ``mask=None`` and an ERROR finding; every other ROI is converted.
+    ``processes=2`` draws part of the ROIs in a forked helper process on Linux when there is
+    enough to draw (:mod:`~dicomlabelmap.rtstruct.parallel`; the command line does this); the
+    result is the same.
     """
     geometry = reference.geometry if isinstance(reference, ReferenceSeries) else reference
     series = reference if isinstance(reference, ReferenceSeries) else None
     # Instance UID -> slice, built once: per-contour references are checked against it.
     slice_of = {source.sop_instance_uid: k for k, source in enumerate(series.slices) if source.sop_instance_uid} if series else {}
-    results = []
-    for index, roi in enumerate(structure_set.rois):
-        report(progress, index / max(1, len(structure_set.rois)), f"Drawing {roi.name}")
-        result = _rasterize_roi(roi, geometry, slice_of, options)
-        result.findings = condense(result.findings)
-        results.append(result)
+    rois = structure_set.rois
+    if processes > 1 and worth_forking(rois):
+        mine, theirs = split_rois(rois)
+
+        def work(index: int) -> dict[str, Any]:
+            if index in mine:
+                report(progress, mine.index(index) / max(1, len(mine)), f"Drawing {rois[index].name}")
+            result = _rasterize_roi(rois[index], geometry, slice_of, options)
+            result.findings = condense(result.findings)
+            return {key: value for key, value in vars(result).items() if key != "roi"}  # the contours stay here
+
+        drawn = map_in_two_processes(work, mine, theirs)
+        results = [RoiRaster(roi, **drawn[index]) for index, roi in enumerate(rois)]
+    else:
+        results = []
+        for index, roi in enumerate(rois):
+            report(progress, index / max(1, len(rois)), f"Drawing {roi.name}")
+            result = _rasterize_roi(roi, geometry, slice_of, options)
+            result.findings = condense(result.findings)
+            results.append(result)
     report(progress, 1.0, "Drawn all ROIs")
     return results
 

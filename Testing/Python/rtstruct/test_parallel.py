@@ -1,0 +1,81 @@
+"""Layer 1: ROIs drawn by two processes (the command line's way on Linux) give exactly what one
+process gives: masks, counts and findings in ROI order; the helper process is always reaped,
+also when the work fails."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from conftest import axial_geometry
+from dicomlabelmap.rtstruct import parallel
+from dicomlabelmap.rtstruct.parallel import can_fork, map_in_two_processes, split_rois
+from dicomlabelmap.rtstruct.rasterize import rasterize_structure_set
+from dicomlabelmap.rtstruct.reader import read_rtstruct
+from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, circle, keyhole_ring, make_image_series, make_rtstruct
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="the helper process is forked on Linux only")
+
+
+def _structure_set():
+    geometry = axial_geometry()
+    images = make_image_series(geometry)
+    rois = [
+        SyntheticRoi("Ring", [SyntheticContour(k, c) for k in range(4) for c in (circle(8, 8, 6, 200), circle(8, 8, 3, 150, True))]),
+        SyntheticRoi("Keyhole", [SyntheticContour(k, keyhole_ring(9, 9, 7, 3, 300)) for k in range(2, 6)]),
+        SyntheticRoi("Tiny", [SyntheticContour(1, circle(4.5, 4.5, 0.2, 8))]),
+        SyntheticRoi("Marker", [SyntheticContour(2, [[4, 4]], "POINT")]),
+        SyntheticRoi("Crossing", [SyntheticContour(3, circle(6, 6, 3, 64)), SyntheticContour(3, circle(8, 6, 3, 64))]),
+    ]
+    return read_rtstruct(make_rtstruct(images, geometry, rois)), geometry
+
+
+def _summary(rasters):
+    return [
+        (
+            r.roi.name,
+            None if r.mask is None else (r.mask.offset, r.mask.crop.tolist()),
+            r.contour_count,
+            r.plane_count,
+            r.nested_count,
+            r.keyhole_count,
+            r.point_count,
+            r.repeated_count,
+            [str(f) for f in r.findings],
+        )
+        for r in rasters
+    ]
+
+
+def test_two_processes_draw_what_one_draws(monkeypatch):
+    structure_set, geometry = _structure_set()
+    one = rasterize_structure_set(structure_set, geometry)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_POINTS", 0)
+    two = rasterize_structure_set(structure_set, geometry, processes=2)
+    assert _summary(two) == _summary(one)
+    assert [r.roi for r in two] == structure_set.rois  # the parent's own ROI objects, contours included
+    assert any(r.findings for r in one) and any(r.keyhole_count for r in one)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_split_balances_points():
+    structure_set, _ = _structure_set()
+    mine, theirs = split_rois(structure_set.rois)
+    assert sorted(mine + theirs) == list(range(5)) and mine and theirs
+    assert (0 in mine) != (1 in mine)  # the two heaviest ROIs on different sides
+
+
+def test_a_failure_in_the_helper_is_raised_here_and_the_helper_reaped():
+    def work(index):
+        if index == 3:
+            raise ValueError("bad ROI 3")
+        return np.full(2, index)
+
+    with pytest.raises(ValueError, match="bad ROI 3"):
+        map_in_two_processes(work, [0, 1], [2, 3])
+    found = map_in_two_processes(lambda index: np.full(2, index), [0, 2], [1, 3])
+    assert {k: v.tolist() for k, v in found.items()} == {0: [0, 0], 1: [1, 1], 2: [2, 2], 3: [3, 3]}
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
