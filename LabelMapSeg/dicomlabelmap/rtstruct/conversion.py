@@ -346,8 +346,7 @@ def rtstruct_to_labels(
         their fixed label values, names, colours and codes, and the overlap policy. Only the
         selected ROIs are drawn.
     processes
-        2: draw part of the ROIs in a forked helper process (Linux, large structure sets;
-        the command line uses it); the result is the same.
+        2: a forked helper process draws part of the ROIs (Linux, large sets; the same result).
 
     Without a scheme, segments are numbered 1, 2, ... in the order of the Structure Set ROI
     Sequence (every ROI keeps its number even when another fails). ROIs that cannot be

@@ -365,22 +365,7 @@ def _labelmap_volume(
     raw = np.zeros(geometry.shape, dtype=raw_dtype) if fill == 0 else np.full(geometry.shape, fill, dtype=raw_dtype)
     if len(np.unique(placements, axis=0)) != len(placements):
         raise GeometryError("two frames share one position; a label map has one frame per position")
-    # Which values are present, counted frame by frame as they are pasted (a frame is small:
-    # no pass over the whole volume); tiles and partial frames are counted on the volume.
-    whole_frames = bool(len(placements)) and not placements[:, 1:].any()
-    seen = np.zeros(1 << bits if bits in (8, 16) else 0, dtype=bool)
-    for frame, (k, row, column) in zip(frames, placements.tolist(), strict=True):
-        paste(raw[k], frame, row, column)
-        if whole_frames and len(seen) and frame.shape == raw.shape[1:] and frame.dtype == raw_dtype:
-            seen[np.bincount(frame.reshape(-1), minlength=len(seen)) > 0] = True
-        else:
-            whole_frames = False
-    if whole_frames and len(seen):
-        if len(placements) < geometry.shape[0]:
-            seen[fill] = True  # slices without a frame hold the fill value
-        present = [int(v) for v in np.flatnonzero(seen)]
-    else:
-        present = present_values(raw)
+    present = _paste_frames(raw, frames, placements, bits, fill)
     top = max([present[-1] if present else 0, fill] + [s.number for s in described])
     lookup = np.arange(top + 1, dtype=np.int64)
     segments = []
@@ -431,6 +416,27 @@ def _labelmap_volume(
         missing[covered_slices] = False
         labels[missing] = 0
     return LabelVolume(labels, geometry, segments)
+
+
+def _paste_frames(
+    raw: npt.NDArray[np.integer], frames: Iterable[npt.NDArray[np.integer]], placements: npt.NDArray[np.int64], bits: int, fill: int
+) -> list[int]:
+    """Paste the frames into ``raw``; returns the values present, counted frame by frame as
+    they are pasted (a frame is small: no pass over the whole volume); tiles and partial frames
+    are counted on the volume."""
+    whole_frames = bool(len(placements)) and not placements[:, 1:].any()
+    seen = np.zeros(1 << bits if bits in (8, 16) else 0, dtype=bool)
+    for frame, (k, row, column) in zip(frames, placements.tolist(), strict=True):
+        paste(raw[k], frame, row, column)
+        if whole_frames and len(seen) and frame.shape == raw.shape[1:] and frame.dtype == raw.dtype:
+            seen[np.bincount(frame.reshape(-1), minlength=len(seen)) > 0] = True
+        else:
+            whole_frames = False
+    if not (whole_frames and len(seen)):
+        return present_values(raw)
+    if len(placements) < raw.shape[0]:
+        seen[fill] = True  # slices without a frame hold the fill value
+    return [int(v) for v in np.flatnonzero(seen)]
 
 
 def _colors_from_palette(dataset: Dataset, segments: list[Segment]) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from dicomlabelmap.cli.startup import WITHOUT_REQUESTS
 
 CHECK = """
 import sys
@@ -22,6 +23,7 @@ print(loaded_at_start, download.HAVE_REQUESTS, callable(requests.get), 'urllib3'
 
 def test_requests_is_not_loaded_by_pydicom_at_start():
     pytest.importorskip("requests")
+    assert WITHOUT_REQUESTS == ("pydicom.data.download",)
     result = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False", "True", "True", "True"]
 
