@@ -92,7 +92,8 @@ def build_label_map_seg(
     _image_pixel(dataset, volume, len(frames), options.palette_color)
     _segments(dataset, volume, with_color=not options.palette_color)
     _dimensions_and_frames(dataset, reference, frames)
-    _pixel_data(dataset, volume.array[frames], options.transfer_syntax)
+    every = len(frames) == volume.geometry.shape[0] and bool(np.all(frames == np.arange(len(frames))))
+    _pixel_data(dataset, volume.array if every else volume.array[frames], options.transfer_syntax)  # every frame: no copy
     return dataset
 
 
@@ -348,8 +349,8 @@ def _pixel_data(dataset: Dataset, frames: npt.NDArray[np.integer], syntax: Trans
         dataset["PixelData"].VR = "OB"
     else:
         dtype = "<u2" if frames.dtype.itemsize == 2 else "u1"
-        data = np.ascontiguousarray(frames).astype(dtype).tobytes()
-        dataset.PixelData = data + b"\x00" * (len(data) & 1)
+        data = np.ascontiguousarray(frames, dtype=dtype).tobytes()  # one copy of the frames, the bytes written
+        dataset.PixelData = data + b"\x00" if len(data) & 1 else data
         dataset["PixelData"].VR = "OW" if frames.dtype.itemsize == 2 else "OB"
 
 
