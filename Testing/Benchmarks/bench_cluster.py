@@ -14,7 +14,6 @@ speed-up of 2 workers over 1.
 from __future__ import annotations
 
 import argparse
-import copy as copy_module
 import json
 import shutil
 import statistics
@@ -22,9 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pydicom
+from bench_cases import make_archive
 from measure import measure
-from pydicom.uid import generate_uid
 
 HERE = Path(__file__).resolve().parent
 LUNG = HERE.parents[2] / "shared" / "data" / "nsclc-lung1-001"
@@ -34,38 +32,6 @@ SETTINGS = {
     "pool -j 1": ["-j", "1"],
     "pool -j 2": ["-j", "2"],
 }
-
-
-def make_archive(folder: Path, copies: int) -> None:
-    """K copies of LUNG1-001 with fresh UIDs (references inside the RT Structure Set remapped)."""
-    sources = sorted((LUNG / "ct").iterdir())
-    structure = pydicom.dcmread(LUNG / "rtstruct" / "RS.dcm")
-    for copy in range(copies):
-        mapping: dict[str, str] = {}
-
-        def new(uid: str, mapping: dict[str, str] = mapping) -> str:
-            return mapping.setdefault(uid, generate_uid())
-
-        patient = folder / f"patient{copy:03d}"
-        (patient / "ct").mkdir(parents=True)
-        for index, path in enumerate(sources):
-            image = pydicom.dcmread(path)
-            for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"):
-                setattr(image, keyword, new(str(getattr(image, keyword))))
-            image.file_meta.MediaStorageSOPInstanceUID = image.SOPInstanceUID
-            image.PatientID = f"BENCH{copy:03d}"
-            image.save_as(patient / "ct" / f"{index:04d}.dcm")
-        rs = copy_module.deepcopy(structure)
-        for element in rs.iterall():
-            if element.VR == "UI" and element.keyword not in ("SOPClassUID", "ReferencedSOPClassUID") and element.value:
-                if element.VM > 1:
-                    element.value = [new(str(v)) for v in element.value]
-                else:
-                    element.value = new(str(element.value))
-        rs.SOPInstanceUID = generate_uid()
-        rs.file_meta.MediaStorageSOPInstanceUID = rs.SOPInstanceUID
-        rs.PatientID = f"BENCH{copy:03d}"
-        rs.save_as(patient / "RS.dcm")
 
 
 def main() -> None:
@@ -80,7 +46,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-cluster-", dir=arguments.scratch))
     try:
         archive = scratch / "archive"
-        make_archive(archive, arguments.copies)
+        make_archive(LUNG, archive, arguments.copies)
         times: dict[str, list[float]] = {name: [] for name in SETTINGS}
         peaks: dict[str, list[float]] = {name: [] for name in SETTINGS}
         for round_ in range(arguments.pairs):
