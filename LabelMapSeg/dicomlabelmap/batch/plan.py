@@ -17,10 +17,10 @@ from typing import Any
 
 import pydicom
 
-from ..dicom.limits import check_deflated_file
-from ..dicom.slices import walk_files
+from ..dicom.read import read_header
+from ..dicom.slices import non_image_reason, walk_files
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE, RT_STRUCTURE_SET_STORAGE, SEGMENTATION_STORAGE
-from ..errors import DicomLabelMapError
+from ..errors import DATA_ERRORS, InvalidDicomError, NotDicomError, ResourceLimitError, TruncatedFileError
 from .jobs import InputKind, Job
 
 _NAME_LIMIT = 64
@@ -57,35 +57,44 @@ def header_record(path: Path) -> dict[str, Any]:
     """What planning needs from one file: its role (``rtstruct``, ``seg``, ``image``, or
     ``skipped`` with the reason and its counting group) and a few header values."""
     record: dict[str, Any] = {"path": str(path)}
+    problem = None
     try:
-        check_deflated_file(path)
-        dataset = pydicom.dcmread(path, stop_before_pixels=True)
-        sop_class = str(dataset.get("SOPClassUID", ""))
-    except DicomLabelMapError as error:
-        return record | {
-            "role": "skipped",
-            "group": "exceeds resource limits",
-            "reason": f"exceeds resource limits ({getattr(error, 'reason', error)})",
-        }
-    except Exception as error:  # noqa: BLE001 - anything unreadable is "not DICOM" here
-        return record | {
-            "role": "skipped",
-            "group": "not DICOM or unreadable header",
-            "reason": f"not DICOM or unreadable header ({type(error).__name__})",
-        }
-    record |= {"series": str(dataset.get("SeriesInstanceUID", "")), "study": str(dataset.get("StudyInstanceUID", ""))}
+        dataset = read_header(path)
+    except TruncatedFileError as error:
+        # A structure set or SEG cut short is still an input (its job fails with this reason); an
+        # image is still part of its series, whose reader refuses it or keeps its slice empty.
+        if error.header is None:
+            return record | {"role": "skipped", "group": "truncated", "reason": error.reason}
+        dataset, problem = error.header, error.reason
+    except NotDicomError as error:
+        return record | {"role": "skipped", "group": "not DICOM", "reason": error.reason}
+    except ResourceLimitError as error:
+        return record | {"role": "skipped", "group": "exceeds resource limits", "reason": f"exceeds resource limits ({error.reason})"}
+    except InvalidDicomError as error:
+        return record | {"role": "skipped", "group": "unreadable", "reason": error.reason}
+    try:
+        return record | _classify(dataset, problem)
+    except DATA_ERRORS as error:
+        return record | {"role": "skipped", "group": "unreadable", "reason": f"unreadable header ({error})"}
+
+
+def _classify(dataset: pydicom.Dataset, problem: str | None) -> dict[str, Any]:
+    sop_class = str(dataset.get("SOPClassUID", ""))
+    found = {"series": str(dataset.get("SeriesInstanceUID", "")), "study": str(dataset.get("StudyInstanceUID", ""))}
     if sop_class == RT_STRUCTURE_SET_STORAGE:
         role = InputKind.RTSTRUCT.value
     elif sop_class == SEGMENTATION_STORAGE and str(dataset.get("SegmentationType", "")) in ("BINARY", "FRACTIONAL"):
         role = InputKind.SEG.value
+    elif problem is not None and non_image_reason(dataset) is not None:
+        return {"role": "skipped", "group": "truncated", "reason": problem}
     elif sop_class == LABEL_MAP_SEGMENTATION_STORAGE:
-        return record | {"role": "skipped", "group": "already Label Map SEG", "reason": "already Label Map SEG"}
+        return found | {"role": "skipped", "group": "already Label Map SEG", "reason": "already Label Map SEG"}
     elif "ImagePositionPatient" in dataset or "PerFrameFunctionalGroupsSequence" in dataset or "Rows" in dataset:
-        return record | {"role": "image"}
+        return found | {"role": "image"}
     else:
         reason = f"other DICOM ({dataset.get('Modality', 'no modality')})"
-        return record | {"role": "skipped", "group": reason, "reason": reason}
-    return record | {
+        return found | {"role": "skipped", "group": reason, "reason": reason}
+    return found | {
         "role": role,
         "referenced": _referenced_series(dataset),
         "description": str(dataset.get("StructureSetLabel", "") or dataset.get("SeriesDescription", "") or role),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,10 +139,23 @@ class ReferenceSeries:
 
 # -- assembling one grid ----------------------------------------------------------------------
 def assemble(
-    series_uid: str, frames: list[ImageFrame], skipped: dict[str, int], spacing_tolerance: float, allow_missing_slices: bool = False
+    series_uid: str,
+    frames: list[ImageFrame],
+    skipped: dict[str, int],
+    spacing_tolerance: float,
+    allow_missing_slices: bool = False,
+    broken: Sequence[ImageFrame] = (),
 ) -> ReferenceSeries:
+    """The series' grid from its frames. ``broken`` frames (their pixel data cut short) hold
+    their positions on the grid without an image: refused unless ``allow_missing_slices``."""
+    if broken and not allow_missing_slices:
+        listing = "; ".join(f"{frame.path}: {frame.problem}" for frame in broken[:3])
+        raise ReferenceSeriesError(
+            f"{len(broken)} image(s) of series {series_uid} cannot be used ({listing}); their slices would be missing: use "
+            "--allow-missing-slices (allow_missing_slices=True) to keep the regular grid with those positions empty"
+        )
     with malformed_input(frames[0].path, "the image header"):
-        return _assemble_checked(series_uid, frames, skipped, spacing_tolerance, allow_missing_slices)
+        return _assemble_checked(series_uid, [*frames, *broken], skipped, spacing_tolerance, allow_missing_slices)
 
 
 def _assemble_checked(
@@ -174,8 +188,18 @@ def _assemble_checked(
     by_index = dict(zip((int(i) for i in indices), frames, strict=True))
     for k in range(count):
         frame = by_index.get(k)
-        if frame is None:
-            slices.append(SourceSlice(Path(), MISSING_SLICE, "", None, tuple(float(v) for v in positions[k])))  # type: ignore[arg-type]
+        if frame is None or frame.problem is not None:
+            path = Path() if frame is None else frame.path
+            slices.append(SourceSlice(path, MISSING_SLICE, "", None, tuple(float(v) for v in positions[k])))  # type: ignore[arg-type]
+            if frame is not None:
+                findings.append(
+                    Finding(
+                        Severity.WARNING,
+                        f"{frame.path.name}: {frame.problem}; its slice {k} is kept without an image (--allow-missing-slices) and is "
+                        "never referenced",
+                        attribute="PixelData",
+                    )
+                )
         else:
             slices.append(
                 SourceSlice(frame.path, frame.sop_class_uid, frame.sop_instance_uid, frame.frame_number, tuple(frame.position.tolist()))  # type: ignore[arg-type]

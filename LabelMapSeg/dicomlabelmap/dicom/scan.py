@@ -6,13 +6,24 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import DATA_ERRORS, GeometryError, InvalidDicomError, ReferenceSeriesError, ResourceLimitError
+from pydicom.dataset import Dataset
+
+from ..errors import (
+    DATA_ERRORS,
+    GeometryError,
+    InvalidDicomError,
+    NotDicomError,
+    ReferenceSeriesError,
+    ResourceLimitError,
+    TruncatedFileError,
+)
 from ..progress import ProgressCallback, report
 from .images import NO_SERIES_UID, ReferenceSeries, assemble
-from .slices import ImageFrame, frames_of, non_image_reason, read_header, walk_files
+from .read import read_header
+from .slices import ImageFrame, frames_of, non_image_reason, walk_files
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +53,9 @@ class SeriesScan:
     skipped: dict[str, int]
     #: ``(path, reason, series UID or "")`` of every file not used.
     skipped_files: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Frames whose position is known but whose image is unusable (pixel data cut short), by
+    #: series: they hold their place on the grid (:attr:`ImageFrame.problem` says why).
+    broken_frames: dict[str, list[ImageFrame]] = field(default_factory=dict)
 
     def summaries(self) -> list[SeriesSummary]:
         result = []
@@ -115,9 +129,17 @@ class SeriesScan:
             chosen = candidates[0].series_instance_uid
         skipped_here = [(path, reason) for path, reason, uid in self.skipped_files if uid in ("", chosen)]
         try:
-            series = assemble(chosen, self.frames_by_series[chosen], dict(self.skipped), spacing_tolerance, allow_missing_slices)
+            series = assemble(
+                chosen,
+                self.frames_by_series[chosen],
+                dict(self.skipped),
+                spacing_tolerance,
+                allow_missing_slices,
+                self.broken_frames.get(chosen, []),
+            )
         except ReferenceSeriesError as error:
-            own = [f"{path}: {reason}" for path, reason, uid in self.skipped_files if uid == chosen]
+            broken = {str(frame.path) for frame in self.broken_frames.get(chosen, [])}
+            own = [f"{path}: {reason}" for path, reason, uid in self.skipped_files if uid == chosen and path not in broken]
             if own:
                 raise ReferenceSeriesError(f"{error} ({len(own)} file(s) of this series were skipped: {'; '.join(own[:3])})") from error
             raise
@@ -130,6 +152,7 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
     or a list of both) and group the images by series."""
     paths = list(_collect_files(source))
     frames_by_series: dict[str, list[ImageFrame]] = defaultdict(list)
+    broken_by_series: dict[str, list[ImageFrame]] = defaultdict(list)
     skipped: Counter[str] = Counter()
     skipped_files: list[tuple[str, str, str]] = []
     seen_instances: set[str] = set()
@@ -142,12 +165,23 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
         report(progress, index / max(1, len(paths)), f"Reading {path.name}")
         try:
             dataset = read_header(path)
+            problem = None
+        except TruncatedFileError as error:
+            # A slice whose pixel data is cut short still says where it lies: it is kept as a
+            # position without a usable image (refused, or kept empty with allow_missing_slices).
+            if error.header is None or not error.in_pixel_data:
+                skip(path, "truncated", error.reason, _series_of(error.header))
+                continue
+            dataset, problem = error.header, error.reason
+        except NotDicomError as error:
+            skip(path, "not DICOM", error.reason)
+            continue
         except ResourceLimitError as error:
             logger.warning("skipping %s: %s", path, error)
-            skip(path, "exceeds resource limits", f"exceeds resource limits ({error})")
+            skip(path, "exceeds resource limits", f"exceeds resource limits ({error.reason})")
             continue
-        if dataset is None:
-            skip(path, "not DICOM")
+        except InvalidDicomError as error:
+            skip(path, "unreadable", error.reason)
             continue
         try:
             reason = non_image_reason(dataset)
@@ -158,7 +192,7 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
             skip(path, "unreadable header", f"unreadable header ({error})")
             continue
         if reason is not None:
-            skip(path, reason)
+            skip(path, reason, f"{reason}; {problem}" if problem else None)
             continue
         if sop_instance_uid and sop_instance_uid in seen_instances:
             skip(path, "duplicate SOP Instance UID", f"duplicate SOP Instance UID {sop_instance_uid}", series_uid)
@@ -172,14 +206,25 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
             skip(
                 path,
                 f"invalid image geometry ({attribute})" if attribute else "invalid image geometry",
-                f"invalid image geometry: {detail}",
+                f"invalid image geometry: {detail}" + (f"; {problem}" if problem else ""),
                 series_uid,
             )
             continue
         seen_instances.add(sop_instance_uid)
+        if problem is not None:
+            skip(path, "truncated", problem, series_uid)
+            broken_by_series[series_uid].extend(replace(frame, problem=problem) for frame in frames)
+            continue
         frames_by_series[series_uid].extend(frames)
     report(progress, 1.0, "Read headers")
-    return SeriesScan(dict(frames_by_series), dict(skipped), skipped_files)
+    return SeriesScan(dict(frames_by_series), dict(skipped), skipped_files, dict(broken_by_series))
+
+
+def _series_of(header: Dataset | None) -> str:
+    try:
+        return str(header.get("SeriesInstanceUID", "")) if header is not None else ""
+    except DATA_ERRORS:
+        return ""
 
 
 def read_reference_series(

@@ -228,9 +228,12 @@ def _frame_indices(volume: LabelVolume, reference: ReferenceSeries, options: Seg
     known = np.array([bool(source.sop_instance_uid) for source in reference.slices])
     unknown_but_drawn = np.flatnonzero(occupied & ~known)
     if unknown_but_drawn.size:
+        k = int(unknown_but_drawn[0])
+        unusable = reference.slices[k].path
+        where = f"its image {unusable} cannot be used" if unusable.name else "the reference series has no image there"
         raise DicomLabelMapError(
-            f"slice {int(unknown_but_drawn[0])} holds labels but the reference series has no image there (a missing slice, "
-            "or a position rebuilt without its source); a Label Map SEG frame must reference its source image"
+            f"slice {k} holds labels but {where} (a missing slice, or a position rebuilt without its source); a Label Map SEG "
+            "frame must reference its source image"
         )
     chosen = np.flatnonzero(occupied if options.omit_empty_frames else known)
     # A SEG needs at least one frame; an all-empty label map keeps its first known slice.
