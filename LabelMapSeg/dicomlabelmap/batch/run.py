@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DicomLabelMapError, OutputError
+from ..errors import DicomLabelMapError
 from ..outputs import atomic_output
 from .jobs import RESULT_FILE, BatchSettings, InputKind, Job, JobResult, JobStatus, remove_tree, run_job, staging_folder
 from .plan import jobs_from_records, plan

@@ -154,6 +154,28 @@ def _quiet_pydicom_log() -> Iterator[None]:
         pydicom_logger.removeFilter(quiet)
 
 
+class _ValueRecords(logging.Filter):
+    """Drops pydicom's log records below ERROR (its warnings about values, which name no attribute)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
+@contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """Inside: pydicom's warnings about values are neither shown nor logged, for code that checks
+    the values itself and reports each problem naming the attribute."""
+    pydicom_logger = logging.getLogger("pydicom")
+    quiet = _ValueRecords()
+    pydicom_logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        pydicom_logger.removeFilter(quiet)
+
+
 def _structural(message: str) -> bool:
     """pydicom's warnings about the file's structure (its end), not about a value."""
     lowered = message.lower()

@@ -4,7 +4,6 @@ chosen and assembled into a :class:`~dicomlabelmap.dicom.images.ReferenceSeries`
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +21,7 @@ from ..errors import (
 )
 from ..progress import ProgressCallback, report
 from .images import NO_SERIES_UID, ReferenceSeries, assemble
-from .read import read_header
+from .read import quiet_pydicom, read_header
 from .slices import ImageFrame, frames_of, non_image_reason, walk_files
 
 logger = logging.getLogger(__name__)
@@ -151,73 +150,65 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
     """Read the headers of every file under ``source`` (a folder, searched recursively, a file,
     or a list of both) and group the images by series."""
     paths = list(_collect_files(source))
-    frames_by_series: dict[str, list[ImageFrame]] = defaultdict(list)
-    broken_by_series: dict[str, list[ImageFrame]] = defaultdict(list)
-    skipped: Counter[str] = Counter()
-    skipped_files: list[tuple[str, str, str]] = []
+    scan = SeriesScan({}, {})
     seen_instances: set[str] = set()
-
-    def skip(path: Path, reason: str, detail: str | None = None, series_uid: str = "") -> None:
-        skipped[reason] += 1
-        skipped_files.append((str(path), detail or reason, series_uid))
-
-    for index, path in enumerate(paths):
-        report(progress, index / max(1, len(paths)), f"Reading {path.name}")
-        try:
-            dataset = read_header(path)
-            problem = None
-        except TruncatedFileError as error:
-            # A slice whose pixel data is cut short still says where it lies: it is kept as a
-            # position without a usable image (refused, or kept empty with allow_missing_slices).
-            if error.header is None or not error.in_pixel_data:
-                skip(path, "truncated", error.reason, _series_of(error.header))
-                continue
-            dataset, problem = error.header, error.reason
-        except NotDicomError as error:
-            skip(path, "not DICOM", error.reason)
-            continue
-        except ResourceLimitError as error:
-            logger.warning("skipping %s: %s", path, error)
-            skip(path, "exceeds resource limits", f"exceeds resource limits ({error.reason})")
-            continue
-        except InvalidDicomError as error:
-            skip(path, "unreadable", error.reason)
-            continue
-        try:
-            reason = non_image_reason(dataset)
-            sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
-            series_uid = str(dataset.get("SeriesInstanceUID", "")) or NO_SERIES_UID
-        except DATA_ERRORS as error:
-            logger.warning("skipping %s: unreadable header (%s)", path, error)
-            skip(path, "unreadable header", f"unreadable header ({error})")
-            continue
-        if reason is not None:
-            skip(path, reason, f"{reason}; {problem}" if problem else None)
-            continue
-        if sop_instance_uid and sop_instance_uid in seen_instances:
-            skip(path, "duplicate SOP Instance UID", f"duplicate SOP Instance UID {sop_instance_uid}", series_uid)
-            continue
-        try:
-            frames = frames_of(path, dataset)
-        except (GeometryError, InvalidDicomError) + DATA_ERRORS as error:
-            logger.warning("skipping %s: %s", path, error)
-            detail = getattr(error, "reason", str(error))
-            attribute = getattr(error, "attribute", None)
-            skip(
-                path,
-                f"invalid image geometry ({attribute})" if attribute else "invalid image geometry",
-                f"invalid image geometry: {detail}" + (f"; {problem}" if problem else ""),
-                series_uid,
-            )
-            continue
-        seen_instances.add(sop_instance_uid)
-        if problem is not None:
-            skip(path, "truncated", problem, series_uid)
-            broken_by_series[series_uid].extend(replace(frame, problem=problem) for frame in frames)
-            continue
-        frames_by_series[series_uid].extend(frames)
+    with quiet_pydicom():  # values are checked where they matter, naming the attribute (copied values, UIDs)
+        for index, path in enumerate(paths):
+            report(progress, index / max(1, len(paths)), f"Reading {path.name}")
+            _scan_file(path, scan, seen_instances)
     report(progress, 1.0, "Read headers")
-    return SeriesScan(dict(frames_by_series), dict(skipped), skipped_files, dict(broken_by_series))
+    return scan
+
+
+def _skip(scan: SeriesScan, path: Path, reason: str, detail: str | None = None, series_uid: str = "") -> None:
+    scan.skipped[reason] = scan.skipped.get(reason, 0) + 1
+    scan.skipped_files.append((str(path), detail or reason, series_uid))
+
+
+def _scan_file(path: Path, scan: SeriesScan, seen_instances: set[str]) -> None:
+    """One file's frames into ``scan``, or the file into its skipped files with the reason."""
+    try:
+        dataset = read_header(path)
+        problem = None
+    except TruncatedFileError as error:
+        # A slice whose pixel data is cut short still says where it lies: it is kept as a
+        # position without a usable image (refused, or kept empty with allow_missing_slices).
+        if error.header is None or not error.in_pixel_data:
+            return _skip(scan, path, "truncated", error.reason, _series_of(error.header))
+        dataset, problem = error.header, error.reason
+    except NotDicomError as error:
+        return _skip(scan, path, "not DICOM", error.reason)
+    except ResourceLimitError as error:
+        logger.warning("skipping %s: %s", path, error)
+        return _skip(scan, path, "exceeds resource limits", f"exceeds resource limits ({error.reason})")
+    except InvalidDicomError as error:
+        return _skip(scan, path, "unreadable", error.reason)
+    try:
+        reason = non_image_reason(dataset)
+        sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
+        series_uid = str(dataset.get("SeriesInstanceUID", "")) or NO_SERIES_UID
+    except DATA_ERRORS as error:
+        logger.warning("skipping %s: unreadable header (%s)", path, error)
+        return _skip(scan, path, "unreadable header", f"unreadable header ({error})")
+    if reason is not None:
+        return _skip(scan, path, reason, f"{reason}; {problem}" if problem else None)
+    if sop_instance_uid and sop_instance_uid in seen_instances:
+        return _skip(scan, path, "duplicate SOP Instance UID", f"duplicate SOP Instance UID {sop_instance_uid}", series_uid)
+    try:
+        frames = frames_of(path, dataset)
+    except (GeometryError, InvalidDicomError) + DATA_ERRORS as error:
+        logger.warning("skipping %s: %s", path, error)
+        detail = getattr(error, "reason", str(error))
+        attribute = getattr(error, "attribute", None)
+        group = f"invalid image geometry ({attribute})" if attribute else "invalid image geometry"
+        return _skip(scan, path, group, f"invalid image geometry: {detail}" + (f"; {problem}" if problem else ""), series_uid)
+    seen_instances.add(sop_instance_uid)
+    if problem is not None:
+        _skip(scan, path, "truncated", problem, series_uid)
+        scan.broken_frames.setdefault(series_uid, []).extend(replace(frame, problem=problem) for frame in frames)
+        return None
+    scan.frames_by_series.setdefault(series_uid, []).extend(frames)
+    return None
 
 
 def _series_of(header: Dataset | None) -> str:

@@ -162,7 +162,7 @@ def walk(data: bytes, file_layout: Layout) -> tuple[Truncation | None, bool]:
         try:
             inflated = inflater.decompress(data[file_layout.start :])
         except zlib.error:
-            return None
+            return None, False
         if not inflater.eof:
             return Truncation(len(data), None, None, 0, in_deflated=True), False
         walker = _Walker(inflated, implicit=False, little=True)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydicom.dataset import Dataset
-
-from ..dicom.images import COPIED_ATTRIBUTES, ReferenceSeries, SourceSlice
+from ..dicom.copied import copy_checked
+from ..dicom.images import ReferenceSeries, SourceSlice
 from ..errors import InvalidDicomError
 from ..progress import ProgressCallback, report, scaled
 from .reader import FunctionalGroups, SegContents, read_seg
@@ -51,13 +50,10 @@ def reference_from_seg(contents: SegContents) -> ReferenceSeries:
             ),
         )
     slices = [sources.get(k) or SourceSlice(Path(), "", "", None, tuple(positions[k].tolist())) for k in range(geometry.shape[0])]  # type: ignore[arg-type]
-    attributes = Dataset()
-    for keyword in COPIED_ATTRIBUTES:
-        if keyword in dataset:
-            attributes[keyword] = dataset[keyword]
+    copied = copy_checked(dataset, contents.path.name if contents.path else "the Segmentation")
     series = dataset.get("ReferencedSeriesSequence", [])
     series_uid = str(series[0].SeriesInstanceUID) if series and "SeriesInstanceUID" in series[0] else ""
-    return ReferenceSeries(geometry, slices, series_uid, "", "", attributes)
+    return ReferenceSeries(geometry, slices, series_uid, "", "", copied.dataset, findings=copied.findings, refusals=copied.refusals)
 
 
 def convert_to_label_map_seg(
@@ -77,4 +73,6 @@ def convert_to_label_map_seg(
     contents = read_seg(source, reference, fractional_threshold)
     target = reference if reference is not None else reference_from_seg(contents)
     paths = write_label_map_segs(contents.volumes, target, output_dir, options, overwrite, scaled(progress, 0.3, 1.0))
+    # What the copy left out or emptied, and what writing assumed, reported with the SEG's findings.
+    contents.findings.extend(target.findings)
     return contents, paths

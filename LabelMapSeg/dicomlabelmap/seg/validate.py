@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pydicom
 
-from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE
 from ..dicom.read import read_dataset
+from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE
 from ..errors import DicomLabelMapError, InvalidDicomError
 from ..findings import Finding, Severity
 from .checks import consistency_findings

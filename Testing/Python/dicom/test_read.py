@@ -17,6 +17,7 @@ import pytest
 from conftest import axial_geometry, shared_file
 from dicomlabelmap.dicom.codecs import TransferSyntax
 from dicomlabelmap.dicom.read import looks_like_dicom, read_dataset, read_header
+from dicomlabelmap.dicom.structure import Layout, find_truncation, layout
 from dicomlabelmap.errors import InvalidDicomError, NotDicomError, TruncatedFileError
 from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
 from dicomlabelmap.seg.writer import SegWriteOptions, write_label_map_segs
@@ -85,8 +86,11 @@ def _png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     rows = b"".join(b"\x00" + bytes([128, 128]) for _ in range(2))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -213,3 +217,42 @@ def test_a_cut_inside_an_element_header_is_found(written, tmp_path):
     path = _cut(source, position + 3, tmp_path / "cut.dcm")
     with pytest.raises(TruncatedFileError, match=rf"the file is truncated at byte {position + 3}, inside an element header$"):
         read_dataset(path)
+
+
+def test_deflated_data_set_cut_short(tmp_path):
+    ct, rs = write_demo_case(tmp_path / "case")
+    conversion = rtstruct_to_labels(rs, ct)
+    (tmp_path / "seg").mkdir()
+    (source,) = write_label_map_segs(
+        conversion.label_volumes[:1], conversion.reference, tmp_path / "seg", SegWriteOptions(transfer_syntax=TransferSyntax.DEFLATED)
+    )
+    size = source.stat().st_size * 2 // 3
+    path = _cut(source, size, tmp_path / "cut.dcm")
+    for read in (read_header, read_dataset):
+        with pytest.raises(
+            TruncatedFileError, match=rf"cut\.dcm: the file is truncated at byte {size} \(its deflated data set ends early\)$"
+        ):
+            read(path)
+
+
+def test_layout_of_the_first_bytes():
+    meta = b"\x02\x00\x10\x00UI\x14\x001.2.840.10008.1.2\x00\x00\x00"  # Transfer Syntax UID: implicit VR little endian
+    with_preamble = layout(b"\x00" * 128 + b"DICM" + meta + b"\x08\x00\x16\x00" + b"\x00" * 8)
+    assert with_preamble == Layout(132 + len(meta), True, True, "1.2.840.10008.1.2", raw=False)
+    assert layout(meta + b"\x08\x00\x16\x00") == Layout(len(meta), True, True, "1.2.840.10008.1.2", raw=True)  # meta, no preamble
+    explicit = layout(b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100")
+    assert explicit is not None and (explicit.start, explicit.implicit, explicit.raw) == (0, False, True)
+    implicit = layout(b"\x08\x00\x05\x00\x0a\x00\x00\x00ISO_IR 100")
+    assert implicit is not None and (implicit.implicit, implicit.raw) == (True, True)
+    for garbage in (b"", b'{"a": 1}', b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, b"\x10\x00\x10\x00PN\x04\x00Doe^"):
+        assert layout(garbage) is None  # group 0010 first: not how a data set starts
+
+
+def test_find_truncation_on_bytes(written):
+    data = written["ct"].read_bytes()
+    file_layout = layout(data)
+    assert find_truncation(data, file_layout) is None
+    cut = find_truncation(data[:-10], file_layout)
+    assert cut is not None and cut.in_pixel_data and cut.keyword == "PixelData" and cut.declared == cut.present + 10
+    garbage = find_truncation(data[: file_layout.start] + b"\xfe\xff\x00\xe0" + b"\x00" * 40, file_layout)
+    assert garbage is None  # an item tag at the top level: not DICOM elements, nothing to say

@@ -13,7 +13,7 @@ import pytest
 from conftest import axial_geometry
 from dicomlabelmap.dicom.slices import frames_of, non_image_reason, walk_files
 from dicomlabelmap.errors import GeometryError, InvalidDicomError
-from dicomlabelmap.synthetic import CT_IMAGE_STORAGE, make_image_series, save
+from dicomlabelmap.synthetic import CT_IMAGE_STORAGE, make_image_series
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
