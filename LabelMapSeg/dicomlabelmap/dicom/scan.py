@@ -104,6 +104,17 @@ class SeriesScan:
             When no image series is found, the choice is ambiguous (the message lists the
             series), or the chosen series is not a regular grid.
         """
+        with quiet_pydicom():  # the values used are checked here and by dicom.copied, naming the attribute
+            return self._select(series_instance_uid, frame_of_reference_uid, preferred_series_uids, spacing_tolerance, allow_missing_slices)
+
+    def _select(
+        self,
+        series_instance_uid: str | None,
+        frame_of_reference_uid: str | None,
+        preferred_series_uids: Iterable[str],
+        spacing_tolerance: float,
+        allow_missing_slices: bool,
+    ) -> ReferenceSeries:
         summaries = self.summaries()
         if not summaries:
             raise ReferenceSeriesError(f"no image series found ({_describe_skipped(self.skipped)})")

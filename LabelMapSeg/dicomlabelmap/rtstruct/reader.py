@@ -224,7 +224,7 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> list[Roi]:
         if frame is None:
             roi._finding(
                 Severity.WARNING,
-                "Referenced Frame of Reference UID is missing; the reference series' Frame of Reference is assumed",
+                "Referenced Frame of Reference UID is missing; its contours are taken to lie in the reference series' coordinates",
                 "ReferencedFrameOfReferenceUID",
             )
         for finding in checks:
