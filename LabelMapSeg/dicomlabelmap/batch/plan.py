@@ -97,6 +97,7 @@ def _classify(dataset: pydicom.Dataset, problem: str | None) -> dict[str, Any]:
     return found | {
         "role": role,
         "referenced": _referenced_series(dataset),
+        "references_nothing": role == InputKind.RTSTRUCT.value and _references_nothing(dataset),
         "description": str(dataset.get("StructureSetLabel", "") or dataset.get("SeriesDescription", "") or role),
         "date": str(dataset.get("StructureSetDate", "") or dataset.get("SeriesDate", "") or dataset.get("StudyDate", "")),
         "patient": str(dataset.get("PatientID", "")),
@@ -130,6 +131,8 @@ def jobs_from_records(
             reference = [f for uid in referenced for f in images_by_series.get(uid, [])]
         else:  # the series of the same study; the converter picks by Frame of Reference / references
             candidates = [uid for uid in referenced if uid in images_by_series] or sorted(series_by_study.get(record["study"], set()))
+            if not candidates and record.get("references_nothing"):
+                candidates = _beside(record["path"], images_by_series)
             reference = [f for uid in candidates for f in images_by_series[uid]]
         digest = hashlib.sha1(str(Path(record["path"]).resolve()).encode()).hexdigest()[:8]
         # Readable from the input (patient, label or description, date), unique by the hash of its path.
@@ -137,6 +140,28 @@ def jobs_from_records(
         name = "_".join(part for part in parts if part) + f"_{digest}"
         jobs.append(Job(kind, record["path"], reference, str(output_dir / name)))
     return jobs, dict(other)
+
+
+def _beside(path: str, images_by_series: dict[str, list[str]]) -> list[str]:
+    """For a structure set that references nothing (and shares no study with a series): the
+    series with images in its folder (or below), else the only series of the whole input. The
+    converter takes a single one only when the contours lie on its grid (rtstruct.reference)."""
+    folder = Path(path).parent
+    near = sorted(uid for uid, files in images_by_series.items() if any(folder in Path(f).parents for f in files))
+    return near or (list(images_by_series) if len(images_by_series) == 1 else [])
+
+
+def _references_nothing(dataset: pydicom.Dataset) -> bool:
+    """No Frame of Reference, series or image referenced anywhere in a structure set."""
+    if _referenced_series(dataset):
+        return False
+    if any(item.get("FrameOfReferenceUID") for item in dataset.get("ReferencedFrameOfReferenceSequence", [])):
+        return False
+    if any(item.get("ReferencedFrameOfReferenceUID") for item in dataset.get("StructureSetROISequence", [])):
+        return False
+    return not any(
+        contour.get("ContourImageSequence") for roi in dataset.get("ROIContourSequence", []) for contour in roi.get("ContourSequence", [])
+    )
 
 
 def _referenced_series(dataset: pydicom.Dataset) -> list[str]:

@@ -4,7 +4,7 @@ chosen and assembled into a :class:`~dicomlabelmap.dicom.images.ReferenceSeries`
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from ..errors import (
     ResourceLimitError,
     TruncatedFileError,
 )
+from ..findings import Finding, Severity
 from ..progress import ProgressCallback, report
 from .images import NO_SERIES_UID, ReferenceSeries, assemble
 from .read import quiet_pydicom, read_header
@@ -78,6 +79,7 @@ class SeriesScan:
         preferred_series_uids: Iterable[str] = (),
         spacing_tolerance: float = 0.01,
         allow_missing_slices: bool = False,
+        referenced_instances: Collection[str] = (),
     ) -> ReferenceSeries:
         """Choose one series and assemble its grid.
 
@@ -97,6 +99,10 @@ class SeriesScan:
             Accept a series whose slices sit on a uniform grid with some positions empty (a
             slice missing): the grid keeps every position, the missing ones have no image
             (:attr:`ReferenceSeries.missing_slices`). Off by default: such a series is refused.
+        referenced_instances
+            SOP Instance UIDs the caller's object was drawn on (an RT Structure Set's Contour Image
+            Sequences). When the chosen series holds several image sets (reconstructions sharing
+            one Series Instance UID), the set these name is used, with a warning saying so.
 
         Raises
         ------
@@ -105,16 +111,10 @@ class SeriesScan:
             series), or the chosen series is not a regular grid.
         """
         with quiet_pydicom():  # the values used are checked here and by dicom.copied, naming the attribute
-            return self._select(series_instance_uid, frame_of_reference_uid, preferred_series_uids, spacing_tolerance, allow_missing_slices)
+            chosen = self._choose(series_instance_uid, frame_of_reference_uid, preferred_series_uids)
+            return self._assemble(chosen, spacing_tolerance, allow_missing_slices, set(referenced_instances))
 
-    def _select(
-        self,
-        series_instance_uid: str | None,
-        frame_of_reference_uid: str | None,
-        preferred_series_uids: Iterable[str],
-        spacing_tolerance: float,
-        allow_missing_slices: bool,
-    ) -> ReferenceSeries:
+    def _choose(self, series_instance_uid: str | None, frame_of_reference_uid: str | None, preferred_series_uids: Iterable[str]) -> str:
         summaries = self.summaries()
         if not summaries:
             raise ReferenceSeriesError(f"no image series found ({_describe_skipped(self.skipped)})")
@@ -137,24 +137,69 @@ class SeriesScan:
                     "several image series found; choose one by Series Instance UID: " + "; ".join(s.describe() for s in candidates)
                 )
             chosen = candidates[0].series_instance_uid
+        return chosen
+
+    def _assemble(self, chosen: str, spacing_tolerance: float, allow_missing_slices: bool, referenced: set[str]) -> ReferenceSeries:
+        frames, broken = self.frames_by_series[chosen], self.broken_frames.get(chosen, [])
         skipped_here = [(path, reason) for path, reason, uid in self.skipped_files if uid in ("", chosen)]
         try:
-            series = assemble(
-                chosen,
-                self.frames_by_series[chosen],
-                dict(self.skipped),
-                spacing_tolerance,
-                allow_missing_slices,
-                self.broken_frames.get(chosen, []),
-            )
+            series = assemble(chosen, frames, dict(self.skipped), spacing_tolerance, allow_missing_slices, broken)
         except ReferenceSeriesError as error:
-            broken = {str(frame.path) for frame in self.broken_frames.get(chosen, [])}
-            own = [f"{path}: {reason}" for path, reason, uid in self.skipped_files if uid == chosen and path not in broken]
-            if own:
-                raise ReferenceSeriesError(f"{error} ({len(own)} file(s) of this series were skipped: {'; '.join(own[:3])})") from error
-            raise
+            found = self._referenced_set(chosen, error, spacing_tolerance, allow_missing_slices, referenced)
+            if found is None:
+                broken_paths = {str(frame.path) for frame in broken}
+                own = [f"{path}: {reason}" for path, reason, uid in self.skipped_files if uid == chosen and path not in broken_paths]
+                if own:
+                    raise ReferenceSeriesError(f"{error} ({len(own)} file(s) of this series were skipped: {'; '.join(own[:3])})") from error
+                raise
+            series = found
         series.skipped_files = [(str(path), reason) for path, reason in skipped_here]
         return series
+
+    def _referenced_set(
+        self, chosen: str, error: ReferenceSeriesError, spacing_tolerance: float, allow_missing_slices: bool, referenced: set[str]
+    ) -> ReferenceSeries | None:
+        """When the series is not one grid (several reconstructions under one Series Instance
+        UID), the image set the references name: the images that share the named images'
+        reconstruction (Slice Thickness, kernel, ...), else the named images alone. ``None`` when
+        nothing tells the sets apart."""
+        frames = self.frames_by_series[chosen]
+        named = [frame for frame in frames if frame.sop_instance_uid in referenced]
+        if not named or len(named) == len(frames):
+            return None
+        keys = {_image_set_key(frame) for frame in named}
+        candidates = [[frame for frame in frames if _image_set_key(frame) in keys]] if len(keys) == 1 else []
+        candidates.append(named)
+        for candidate in candidates:
+            if len(candidate) == len(frames):
+                continue
+            broken = [frame for frame in self.broken_frames.get(chosen, []) if _image_set_key(frame) in keys]
+            try:
+                series = assemble(chosen, candidate, dict(self.skipped), spacing_tolerance, allow_missing_slices, broken)
+            except ReferenceSeriesError:
+                continue
+            count = len({frame.path for frame in frames})
+            used = len({frame.path for frame in candidate})
+            series.findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"series {chosen} holds several image sets ({count} images that are not one grid: {str(error).split(':')[0]}); "
+                    f"the {used} images of the set whose {len(named)} images the structure set's Contour Image Sequence names are "
+                    f"used, the other {count - used} are left out",
+                    attribute="ContourImageSequence",
+                )
+            )
+            return series
+        return None
+
+
+#: What tells reconstructions sharing a Series Instance UID apart.
+_IMAGE_SET_ATTRIBUTES = ("SliceThickness", "SpacingBetweenSlices", "ConvolutionKernel", "ReconstructionDiameter", "AcquisitionNumber")
+
+
+def _image_set_key(frame: ImageFrame) -> tuple[str, ...]:
+    values = tuple(str(frame.dataset.get(keyword, "")) for keyword in _IMAGE_SET_ATTRIBUTES)
+    return (*values, str(frame.rows), str(frame.columns), str(frame.pixel_spacing.round(4).tolist()))
 
 
 def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCallback | None = None) -> SeriesScan:
