@@ -117,7 +117,7 @@ def read_seg_series(
     else:
         chosen = next(iter(by_series))
     paths = [path for _, path in sorted(by_series[chosen], key=lambda entry: (entry[0], str(entry[1])))]
-    grid = reference if reference is not None or len(paths) == 1 else _common_grid(paths)
+    grid = reference if reference is not None or len(paths) == 1 else _common_grid(paths)  # None: each instance on its own frames
     contents = [read_seg(path, grid, fractional_threshold) for path in paths]
     shapes = {content.geometry.shape for content in contents}
     if len(shapes) > 1:
@@ -152,11 +152,14 @@ def _is_segmentation(header: Dataset) -> bool:
     return str(header.get("SOPClassUID", "")) in (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE)
 
 
-def _common_grid(paths: list[Path]) -> ImageGeometry:
-    """The grid spanning the frames of every instance (each alone may miss omitted frames)."""
+def _common_grid(paths: list[Path]) -> ImageGeometry | None:
+    """The grid spanning the frames of every instance (each alone may miss omitted frames);
+    ``None`` for instances without plane positions (2-D or tiled: placed by their own layout)."""
     positions, orientation, spacing, between, shape, dataset = [], None, None, None, None, None
     for path in paths:
         header = read_header(path, "the Segmentation file")
+        if "TotalPixelMatrixRows" in header or FunctionalGroups(header).item(0, "PlanePositionSequence") is None:
+            return None
         count = int(header.get("NumberOfFrames", 1) or 1)
         frame_positions, frame_orientation, pixel_spacing, spacing_between = frame_geometry(FunctionalGroups(header), count)
         positions.append(frame_positions)

@@ -87,7 +87,8 @@ def header_findings(dataset: pydicom.Dataset) -> list[Finding]:
             )
         )
     missing = [i + 1 for i in range(frames) if groups.item(i, "DerivationImageSequence") is None]
-    if missing:
+    tiled_full = str(dataset.get("DimensionOrganizationType", "")) == "TILED_FULL" and "PerFrameFunctionalGroupsSequence" not in dataset
+    if missing and not tiled_full:  # TILED_FULL has no per-frame groups to put it in (PS3.3 C.7.6.17.3)
         findings.append(
             Finding(
                 Severity.WARNING,
