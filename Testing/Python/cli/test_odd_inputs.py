@@ -14,7 +14,7 @@ from conftest import shared_file
 from dicomlabelmap.cli.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from dicomlabelmap.cli.main import main
 from dicomlabelmap.files.labelfiles import read_label_file
-from dicomlabelmap.synthetic import write_demo_case
+from dicomlabelmap.synthetic import demo_geometry, demo_rois, make_image_series, make_rtstruct, save, write_demo_case
 from test_read import NOT_DICOM
 
 
@@ -171,3 +171,51 @@ def test_a_label_map_seg_never_references_a_slice_cut_short(tmp_path, capsys):
     }
     assert len(referenced) == len(sources) == int(dataset.NumberOfFrames) == 11 and cut_uid not in referenced | sources
     assert main(["validate", str(path)]) == EXIT_OK
+
+
+def test_a_series_without_frame_of_reference_needs_the_option_and_then_says_so(tmp_path, capsys):
+    geometry = demo_geometry()
+    images = make_image_series(geometry)
+    for image in images:
+        image.FrameOfReferenceUID = ""  # an anonymiser emptied it
+    save(images, tmp_path / "ct", "CT")
+    rs = tmp_path / "RS.dcm"
+    make_rtstruct(images, geometry, demo_rois()).save_as(rs, enforce_file_format=True)
+    ct, labels = tmp_path / "ct", tmp_path / "labels.seg.nrrd"
+    assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(labels)]) == EXIT_OK  # a label file needs no Frame of Reference
+    report = capsys.readouterr().out
+    assert "Frame of Reference is assumed" not in report and "newly generated" not in report
+    refusal = (
+        "the reference series' Frame of Reference UID is missing or empty, and the SEG needs one (Type 1); give --new-frame-of-reference"
+    )
+    assert main(["encode", str(labels), "-r", str(ct), "-o", str(tmp_path / "seg")]) == EXIT_ERROR
+    _one_error(capsys, refusal)
+    assert not (tmp_path / "seg").exists()
+    assert main(["encode", str(labels), "-r", str(ct), "-o", str(tmp_path / "seg"), "--new-frame-of-reference"]) == EXIT_OK
+    err = capsys.readouterr().err
+    uid = str(pydicom.dcmread(sorted((tmp_path / "seg").glob("*.dcm"))[0], stop_before_pixels=True).FrameOfReferenceUID)
+    assert f"the Label Map SEG is written in a newly generated Frame of Reference {uid} (--new-frame-of-reference)" in err
+    arguments = ["rtstruct", str(rs), "-r", str(ct), "-o", str(tmp_path / "seg2"), "--format", "labelmap-seg", "--json"]
+    assert main(arguments) == EXIT_ERROR
+    _one_error(capsys, refusal)
+    assert main([*arguments, "--new-frame-of-reference"]) == EXIT_OK
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    (said,) = [f for f in findings if f["attribute"] == "FrameOfReferenceUID"]
+    assert "newly generated Frame of Reference" in said["message"] and said["severity"] == "warning"
+    folder = tmp_path / "in"
+    shutil.copytree(ct, folder / "ct")
+    shutil.copy(rs, folder / "RS.dcm")
+    assert main(["batch", str(folder), str(tmp_path / "out"), "-j", "1", "--json"]) == EXIT_PARTIAL
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["status"] == "failed" and "--new-frame-of-reference" in result["reason"]
+    assert main(["batch", str(folder), str(tmp_path / "out"), "-j", "1", "--json", "--new-frame-of-reference"]) == EXIT_OK
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["status"] == "ok" and any("newly generated Frame of Reference" in w for w in result["warnings"])
+
+
+def test_batch_refuses_a_series_with_a_slice_cut_short_naming_it(tmp_path, capsys):
+    ct, rs = write_demo_case(tmp_path / "in")
+    broken, reason = _cut_slice(ct, 0)
+    assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "-j", "1", "--json"]) == EXIT_PARTIAL
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["status"] == "failed" and f"{broken}: {reason}" in result["reason"] and "--allow-missing-slices" in result["reason"]
