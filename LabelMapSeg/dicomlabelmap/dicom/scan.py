@@ -117,7 +117,8 @@ class SeriesScan:
     def _choose(self, series_instance_uid: str | None, frame_of_reference_uid: str | None, preferred_series_uids: Iterable[str]) -> str:
         summaries = self.summaries()
         if not summaries:
-            raise ReferenceSeriesError(f"no image series found ({_describe_skipped(self.skipped)})")
+            first = "; ".join(f"{path}: {reason}" for path, reason, _ in self.skipped_files[:3])
+            raise ReferenceSeriesError(f"no image series found ({_describe_skipped(self.skipped)}{': ' + first if first else ''})")
         listing = "; ".join(summary.describe() for summary in summaries)
         if series_instance_uid is not None:
             if series_instance_uid not in self.frames_by_series:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..dicom.copied import copy_checked
 from ..dicom.images import ReferenceSeries, SourceSlice
-from ..errors import InvalidDicomError
+from ..errors import DicomLabelMapError, InvalidDicomError
 from ..progress import ProgressCallback, report, scaled
 from .reader import FunctionalGroups, SegContents, read_seg
 from .writer import SegWriteOptions, write_label_map_segs
@@ -71,6 +71,12 @@ def convert_to_label_map_seg(
     """
     report(progress, 0.0, f"Reading {Path(source).name}")
     contents = read_seg(source, reference, fractional_threshold)
+    if contents.grid_kind != "volume":
+        what = "no Frame of Reference (a 2-D segmentation)" if contents.grid_kind == "plane" else "a tiled (slide) grid"
+        raise DicomLabelMapError(
+            f"{source}: the Segmentation has {what}; converting it to Label Map SEG is not supported (the writer places frames "
+            "in a Frame of Reference): decode it to a label file instead"
+        )
     target = reference if reference is not None else reference_from_seg(contents)
     paths = write_label_map_segs(contents.volumes, target, output_dir, options, overwrite, scaled(progress, 0.3, 1.0))
     # What the copy left out or emptied, and what writing assumed, reported with the SEG's findings.

@@ -219,3 +219,15 @@ def test_batch_refuses_a_series_with_a_slice_cut_short_naming_it(tmp_path, capsy
     assert main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "-j", "1", "--json"]) == EXIT_PARTIAL
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert result["status"] == "failed" and f"{broken}: {reason}" in result["reason"] and "--allow-missing-slices" in result["reason"]
+
+
+def test_no_series_in_the_reference_names_what_was_found_instead(case, tmp_path, capsys):
+    ct, rs, _ = case
+    labels = tmp_path / "labels.seg.nrrd"
+    assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(labels)]) == EXIT_OK
+    capsys.readouterr()
+    broken, reason = _cut_slice(shutil.copytree(ct, tmp_path / "one") and tmp_path / "one", 0)
+    for other in sorted((tmp_path / "one").iterdir())[1:]:
+        other.unlink()
+    assert main(["encode", str(labels), "-r", str(tmp_path / "one"), "-o", str(tmp_path / "seg")]) == EXIT_ERROR
+    _one_error(capsys, f"no image series found (1 truncated: {broken}: {reason})")

@@ -227,3 +227,13 @@ def test_each_focal_plane_of_a_tiled_full_segmentation_is_a_slice(tmp_path):
     dataset.PixelData = dataset.PixelData[: 23 * 256]
     with pytest.raises(InvalidDicomError, match=r"Number of Frames is 23, but a TILED_FULL total pixel matrix of 50 x 40 .* has 24"):
         frame_layout(dataset, FunctionalGroups(dataset), 23, None, (16, 16))
+
+
+def test_converting_a_seg_without_a_3d_grid_is_refused_with_the_reason(tmp_path, capsys):
+    path, _ = _planar_seg(tmp_path, "BINARY")
+    assert main(["convert", str(path), "-o", str(tmp_path / "out")]) == EXIT_ERROR
+    assert "has no Frame of Reference (a 2-D segmentation); converting it to Label Map SEG is not supported" in capsys.readouterr().err
+    tiled = _tiled_full_seg(tmp_path, "BINARY")
+    assert main(["convert", str(tiled), "-o", str(tmp_path / "out")]) == EXIT_ERROR
+    assert "has a tiled (slide) grid; converting it to Label Map SEG is not supported" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
