@@ -37,9 +37,10 @@ from ..errors import InvalidDicomError, NotDicomError, TruncatedFileError
 from .limits import check_deflated_file, check_not_truncated
 from .structure import Layout, Truncation, layout, pixel_data_truncation, walk
 
-#: Bytes read first to recognise the file (preamble, File Meta Information).
-_HEAD = 1 << 16
-_PIXEL_DATA = 0x7FE00010
+#: Bytes read first to recognise the file (preamble, File Meta Information; a longer one is read whole).
+_HEAD = 1 << 12
+#: The Pixel Data tag as it starts an element, little and big endian.
+_PIXEL_DATA_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")
 
 
 def read_header(path: Path, what: str = "the DICOM file") -> Dataset:
@@ -108,22 +109,24 @@ def _read_open(file: BinaryIO, path: Path, pixels: bool) -> Dataset:
     structural = [w for w in caught if _structural(str(w.message))]
     # A whole file is always walked (milliseconds; pydicom ignores an element header cut at the
     # end); a header-only read when pydicom stumbled, or has a value shorter than declared.
-    suspicious = failure is not None or structural or (dataset is not None and _short_value(dataset, path))
+    # A header-only read that did not stop at Pixel Data read to the end of the file: its last value may be cut.
+    ended = dataset is not None and not pixels and not _pixel_data_at(file, stopped_at)
+    suspicious = failure is not None or structural or (ended and _last_value_short(dataset))  # type: ignore[arg-type]
     if suspicious or (pixels and not file_layout.deflated):
         truncation, unterminated = _walk(file, file_layout)
         if truncation is not None:
             raise _truncated(truncation, path, file, file_layout)
-        if unterminated and pixels and structural:
-            return _read_unterminated(file, path, file_layout)
+        if unterminated is not None and pixels:
+            return _read_unterminated(file, path, file_layout, unterminated)
     if failure is not None:
         raise InvalidDicomError(f"cannot be read as DICOM ({type(failure).__name__}: {failure})", path) from failure
     for warning in caught:
         if warning not in structural:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     assert dataset is not None
-    if pixels:
-        check_not_truncated(dataset, path)
-    elif not file_layout.deflated:
+    if pixels and file_layout.deflated:
+        check_not_truncated(dataset, path)  # the walk above covers the other encodings
+    elif not pixels and not file_layout.deflated:
         _check_pixel_extent(file, dataset, stopped_at, file_layout, path)
     return dataset
 
@@ -182,24 +185,33 @@ def _structural(message: str) -> bool:
     return "end of file" in lowered or "delimiter" in lowered or "no tag" in lowered or "unexpected" in lowered
 
 
-def _short_value(dataset: Dataset, path: Path) -> bool:
-    try:
-        check_not_truncated(dataset, path)
-    except InvalidDicomError:
-        return True
-    return False
+def _pixel_data_at(file: BinaryIO, position: int) -> bool:
+    file.seek(position)
+    return file.read(4) in _PIXEL_DATA_TAGS
 
 
-def _walk(file: BinaryIO, file_layout: Layout) -> tuple[Truncation | None, bool]:
+def _last_value_short(dataset: Dataset) -> bool:
+    """Whether the last element read holds fewer bytes than it declares (pydicom reads a file cut
+    inside a value without a word); only the last one can be, and it is checked undecoded."""
+    tags = list(dataset.keys())
+    if not tags:
+        return False
+    element = dataset.get_item(max(tags))
+    value, length = getattr(element, "value", None), getattr(element, "length", None)
+    return isinstance(value, bytes) and isinstance(length, int) and length != 0xFFFFFFFF and len(value) < length
+
+
+def _walk(file: BinaryIO, file_layout: Layout) -> tuple[Truncation | None, int | None]:
     with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
         return walk(data, file_layout)  # type: ignore[arg-type]
 
 
-def _read_unterminated(file: BinaryIO, path: Path, file_layout: Layout) -> Dataset:
-    """Every frame is there but the closing Sequence Delimitation Item is not (a copy cut in its
-    last 8 bytes): pydicom would return an empty data set, so the item is added back."""
+def _read_unterminated(file: BinaryIO, path: Path, file_layout: Layout, end: int) -> Dataset:
+    """Every frame is there but the closing Sequence Delimitation Item is not, or only part of it
+    (a copy cut in its last 8 bytes): pydicom would return an empty data set, so the item is put
+    back at ``end``."""
     file.seek(0)
-    data = io.BytesIO(file.read() + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
+    data = io.BytesIO(file.read(end) + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
     with warnings.catch_warnings(), _quiet_pydicom_log():
         warnings.simplefilter("ignore")
         dataset = pydicom.dcmread(data, force=file_layout.raw)
@@ -229,8 +241,14 @@ def _truncated(truncation: Truncation, path: Path, file: BinaryIO, file_layout: 
 def _check_pixel_extent(file: BinaryIO, dataset: Dataset, position: int, file_layout: Layout, path: Path) -> None:
     """After a header-only read stopped at ``position``: the Pixel Data there must fit in the file."""
     file.seek(position)
-    if file.read(4) not in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):
+    header = file.read(12)
+    if header[:4] not in _PIXEL_DATA_TAGS:
         return
+    if file_layout.little and not file_layout.implicit and header[4:6] in (b"OB", b"OW") and header[8:12] != b"\xff\xff\xff\xff":
+        declared = int.from_bytes(header[8:12], "little")  # native pixel data: its end is known without a walk
+        size = os.fstat(file.fileno()).st_size
+        if position + 12 + declared <= size:
+            return
     try:
         frames = int(dataset.get("NumberOfFrames", 1) or 1)
     except (TypeError, ValueError):

@@ -20,6 +20,7 @@ from pydicom.datadict import keyword_for_tag
 #: Offset of the ``DICM`` marker after the 128-byte preamble (PS3.10 7.1).
 _MARKER = 128
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _UNDEFINED = 0xFFFFFFFF
 #: Value Representations with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
 _LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
@@ -154,17 +155,17 @@ def find_truncation(data: bytes, file_layout: Layout) -> Truncation | None:
     return walk(data, file_layout)[0]
 
 
-def walk(data: bytes, file_layout: Layout) -> tuple[Truncation | None, bool]:
-    """:func:`find_truncation`, and whether the file lacks only the Sequence Delimitation Item
-    that closes its encapsulated Pixel Data (every frame present)."""
+def walk(data: bytes, file_layout: Layout) -> tuple[Truncation | None, int | None]:
+    """:func:`find_truncation`, and where the Sequence Delimitation Item closing encapsulated
+    Pixel Data should start when only (part of) it is missing (every frame present)."""
     if file_layout.deflated:
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         try:
             inflated = inflater.decompress(data[file_layout.start :])
         except zlib.error:
-            return None, False
+            return None, None
         if not inflater.eof:
-            return Truncation(len(data), None, None, 0, in_deflated=True), False
+            return Truncation(len(data), None, None, 0, in_deflated=True), None
         walker = _Walker(inflated, implicit=False, little=True)
         start = 0
     else:
@@ -175,11 +176,11 @@ def walk(data: bytes, file_layout: Layout) -> tuple[Truncation | None, bool]:
     except _Short:
         size = len(walker.data)
         if walker.top is None:
-            return Truncation(size, None, None, 0), False
+            return Truncation(size, None, None, 0), None
         tag, value_start, declared = walker.top
-        return Truncation(size, tag, declared, max(0, size - value_start)), False
+        return Truncation(size, tag, declared, max(0, size - value_start)), None
     except (_Malformed, struct.error, RecursionError):
-        return None, False
+        return None, None
     return None, walker.unterminated
 
 
@@ -209,8 +210,8 @@ class _Walker:
         self.top: tuple[int, int, int | None] | None = None
         #: Number of Frames, once seen (encapsulated pixel data is complete only with as many fragments).
         self.frames = 0
-        #: The encapsulated Pixel Data lacks only its closing delimiter.
-        self.unterminated = False
+        #: Where the closing delimiter of encapsulated Pixel Data should start, when only it is missing.
+        self.unterminated: int | None = None
 
     def _tag(self, position: int) -> int:
         group, element = struct.unpack_from(self.order + "HH", self.data, position)
@@ -269,9 +270,10 @@ class _Walker:
         size = len(self.data)
         items = 0
         while True:
-            if position == size and pixel_data and depth == 1 and items - 1 >= max(self.frames, 1):
-                self.unterminated = True  # only the closing delimiter is missing: every frame is there
-                return position
+            rest = bytes(self.data[position:size])
+            if pixel_data and depth == 1 and len(rest) < 8 and _DELIMITER.startswith(rest) and items - 1 >= max(self.frames, 1):
+                self.unterminated = position  # only (part of) the closing delimiter is missing: every frame is there
+                return size
             if position + 8 > size:
                 raise _Short
             tag = self._tag(position)

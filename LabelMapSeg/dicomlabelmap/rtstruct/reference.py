@@ -52,8 +52,11 @@ def find_reference(
         roi.frame_of_reference_uid for roi in structure_set.rois if roi.frame_of_reference_uid
     }
     frame = next(iter(frames)) if len(frames) == 1 else None
-    images = structure_set.referenced_sop_instance_uids() | structure_set.series_image_uids
-    named = [uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in images for f in frames_of)]
+    contour_images = structure_set.referenced_sop_instance_uids()
+    # Only the contours' own image references outweigh a Frame of Reference (below); the images the
+    # structure set lists for its series pick the image set within a series (select).
+    images = contour_images | structure_set.series_image_uids
+    named = [uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in contour_images for f in frames_of)]
     preferred = set(structure_set.referenced_series_uids) | set(named)
     try:
         return scan.select(series_instance_uid, frame, preferred, allow_missing_slices=allow_missing_slices, referenced_instances=images)

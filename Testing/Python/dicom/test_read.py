@@ -184,10 +184,16 @@ def test_encapsulated_pixel_data_cut_short_says_at_which_byte(written, tmp_path,
     assert not [record for record in caplog.records if "End of file" in record.getMessage()]
 
 
-def test_only_the_closing_delimiter_missing_loses_nothing(written, tmp_path):
+@pytest.mark.parametrize("missing", [8, 4, 1])
+def test_only_the_closing_delimiter_missing_loses_nothing(written, tmp_path, missing):
     source = written["rle"]
-    path = _cut(source, source.stat().st_size - 8, tmp_path / "cut.dcm")
+    path = _cut(source, source.stat().st_size - missing, tmp_path / "cut.dcm")
     assert read_dataset(path).PixelData == pydicom.dcmread(source).PixelData
+    assert "PixelData" not in read_header(path)
+    # One byte more cut and a frame is short: truncated.
+    path = _cut(source, source.stat().st_size - 9, tmp_path / "cut.dcm")
+    with pytest.raises(TruncatedFileError, match="of its pixel data"):
+        read_dataset(path)
 
 
 @pytest.mark.parametrize("fraction", [0.3, 0.6, 0.9])
