@@ -137,13 +137,14 @@ def copy_checked(source: Dataset, file_name: str, keywords: Iterable[str] = COPI
             if problem is None:
                 result.dataset.add(element)
                 continue
-            where = f"{problem[0]} in {file_name} {problem[1]}"
+            quoted, why = problem
+            where = f"{quoted or 'the value'} in {file_name} {why}"
             if rule.type is _T1 and rule.optional_module is not None:
                 left_out_modules.add(rule.optional_module)
                 message = f"{where}; DICOM written from this series leaves out the {rule.optional_module} module"
                 result.findings.append(Finding(Severity.WARNING, message, attribute=keyword))
             elif rule.type is _T1:
-                result.refusals[keyword] = f"{keyword} {where}"
+                result.refusals[keyword] = f"{keyword} {quoted + ' ' if quoted else ''}in {file_name} {why}"
                 result.dataset.add(element)
             elif rule.type is _T2:
                 result.dataset.add(DataElement(element.tag, element.VR, None))
@@ -163,13 +164,13 @@ def copy_checked(source: Dataset, file_name: str, keywords: Iterable[str] = COPI
 
 def value_problem(element: DataElement, rule: CopiedRule = CopiedRule(_T3)) -> tuple[str, str] | None:
     """Why the element's value cannot be written as it is: ``(the value quoted, why)``, e.g.
-    ``("'Helicopter'", "is not one of M, F, O")``; ``None`` when it can. An empty value is a
-    problem only for Type 1."""
+    ``("'Helicopter'", "is not one of M, F, O")``, ``("", "is empty")``; ``None`` when it can.
+    An empty value is a problem only for Type 1."""
     if element.VR == "SQ":
         return None
     values = _texts(element.value)
     if not values or (rule.type is _T1 and all(not text.strip() for text in values)):
-        return ("the value", "is empty") if rule.type is _T1 else None
+        return ("", "is empty") if rule.type is _T1 else None
     shown = "\\".join(values)
     shown = f"'{shown[:40]}...'" if len(shown) > 40 else f"'{shown}'"
     if rule.multiplicity and len(values) > rule.multiplicity:

@@ -108,8 +108,8 @@ def _read_open(file: BinaryIO, path: Path, pixels: bool) -> Dataset:
         stopped_at = file.tell()
     structural = [w for w in caught if _structural(str(w.message))]
     # A whole file is always walked (milliseconds; pydicom ignores an element header cut at the
-    # end); a header-only read when pydicom stumbled, or has a value shorter than declared.
-    # A header-only read that did not stop at Pixel Data read to the end of the file: its last value may be cut.
+    # end); a header-only read when pydicom stumbled, or when it read to the end of the file (no
+    # Pixel Data) and its last value is shorter than declared.
     ended = dataset is not None and not pixels and not _pixel_data_at(file, stopped_at)
     suspicious = failure is not None or structural or (ended and _last_value_short(dataset))  # type: ignore[arg-type]
     if suspicious or (pixels and not file_layout.deflated):

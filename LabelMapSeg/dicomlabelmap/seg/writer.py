@@ -163,6 +163,11 @@ def check_reference(reference: ReferenceSeries, options: SegWriteOptions = SegWr
         a source image's UIDs are not UIDs, or the series has no valid Frame of Reference UID and
         ``options.new_frame_of_reference`` is not set.
     """
+    if not reference.study_instance_uid:
+        raise DicomLabelMapError(
+            "the reference series has no Study Instance UID (0020,000D) (an anonymiser emptied it?); a Label Map SEG "
+            "joins the study of its source images"
+        )
     for keyword, why in reference.refusals.items():
         if keyword != "FrameOfReferenceUID":
             raise DicomLabelMapError(f"cannot write a Label Map SEG: {why}, and the SEG must copy it (Type 1 in PS3.3)")

@@ -114,7 +114,7 @@ def test_invalid_uid(uid, problem):
 def test_an_empty_value_is_a_problem_only_for_type_1():
     assert value_problem(DataElement(0x00100010, "PN", "")) is None
     assert value_problem(DataElement(0x00100010, "PN", ""), CopiedRule(AttributeType.TYPE_2)) is None
-    assert value_problem(DataElement(0x0020000D, "UI", ""), CopiedRule(AttributeType.TYPE_1)) == ("the value", "is empty")
+    assert value_problem(DataElement(0x0020000D, "UI", ""), CopiedRule(AttributeType.TYPE_1)) == ("", "is empty")
 
 
 def _bad_ct(tmp_path, **changes):
