@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element, empty_value_for_VR
@@ -52,25 +53,33 @@ def read_image_header(path: Path) -> FileDataset | None:
     """The header of ``path`` (every element before the pixel data), as ``pydicom.dcmread(path,
     stop_before_pixels=True)`` gives it; ``None`` when the file is not the plain case."""
     with open(path, "rb") as handle:
-        data = handle.read(_FIRST_READ)
-        complete = len(data) < _FIRST_READ
-        if len(data) < 132 or data[128:132] != b"DICM":
+        found = read_plain_header(handle, path)
+    return None if found is None else found[0]
+
+
+def read_plain_header(handle: BinaryIO, path: Path) -> tuple[FileDataset, int] | None:
+    """As :func:`read_image_header`, from an open file (read from its start); also returns the
+    byte position where the header ends (the pixel data's element, or the end of the file)."""
+    handle.seek(0)
+    data = handle.read(_FIRST_READ)
+    complete = len(data) < _FIRST_READ
+    if len(data) < 132 or data[128:132] != b"DICM":
+        return None
+    try:
+        meta, position = _elements(data, 132, False, True, complete)
+        syntax = _text(meta.get(BaseTag(0x00020010)))
+        if not syntax or syntax in _OTHER_ENCODINGS or syntax in _PRIVATE_SYNTAXES:
             return None
+        implicit = syntax == _IMPLICIT_LITTLE
         try:
-            meta, position = _elements(data, 132, False, True, complete)
-            syntax = _text(meta.get(BaseTag(0x00020010)))
-            if not syntax or syntax in _OTHER_ENCODINGS or syntax in _PRIVATE_SYNTAXES:
+            elements, stop = _elements(data, position, implicit, False, complete)
+        except _Truncated:
+            if complete:
                 return None
-            implicit = syntax == _IMPLICIT_LITTLE
-            try:
-                elements, _ = _elements(data, position, implicit, False, complete)
-            except _Truncated:
-                if complete:
-                    return None
-                data += handle.read()  # a long header: the rest of the file, once
-                elements, _ = _elements(data, position, implicit, False, True)
-        except (_Unusual, _Truncated, struct.error):
-            return None
+            data += handle.read()  # a long header: the rest of the file, once
+            elements, stop = _elements(data, position, implicit, False, True)
+    except (_Unusual, _Truncated, struct.error):
+        return None
     file_meta = FileMetaDataset(meta)
     file_meta.set_original_encoding(False, True, default_encoding)
     charset = elements.get(BaseTag(0x00080005))
@@ -79,7 +88,7 @@ def read_image_header(path: Path) -> FileDataset | None:
     dataset.set_original_encoding(implicit, True, encoding)
     result = FileDataset(str(path), dataset, data[:128], file_meta, implicit, True)
     result.set_original_encoding(implicit, True, dataset._character_set)
-    return result
+    return result, stop
 
 
 def _elements(

@@ -9,7 +9,8 @@ import pydicom
 import pytest
 from conftest import axial_geometry
 from dicomlabelmap.dicom.rawheader import read_image_header
-from dicomlabelmap.dicom.slices import read_header
+from dicomlabelmap.dicom.read import read_header
+from dicomlabelmap.errors import NotDicomError
 from dicomlabelmap.synthetic import make_image_series
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -74,4 +75,6 @@ def test_no_preamble_and_cut_files_are_left_to_pydicom(tmp_path):
     (tmp_path / "cut.dcm").write_bytes(data[: data.index("Müller".encode()) + 3])  # inside an element's value
     assert read_image_header(tmp_path / "cut.dcm") is None
     (tmp_path / "text.txt").write_text("not DICOM")
-    assert read_image_header(tmp_path / "text.txt") is None and read_header(tmp_path / "text.txt") is None
+    assert read_image_header(tmp_path / "text.txt") is None
+    with pytest.raises(NotDicomError):
+        read_header(tmp_path / "text.txt")
