@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ def run(arguments: argparse.Namespace) -> int:
                 "they were swapped/reversed to match (no resampling)",
                 file=sys.stderr,
             )
-        options = seg_options(arguments, header)
+        # A second process encodes half of the JPEG-LS / JPEG 2000 frames (the library's default is one).
+        options = replace(seg_options(arguments, header), processes=2)
         paths = write_label_map_segs(placed, reference, output_folder(arguments.output), options, arguments.overwrite, progress)
     for finding in reference.findings[told:]:  # what writing added (a new Frame of Reference)
         print(f"  {finding}", file=sys.stderr)

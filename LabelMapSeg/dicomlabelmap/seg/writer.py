@@ -36,6 +36,7 @@ from ..dicom.codecs import TransferSyntax, encode_frame, register_with_pydicom
 from ..dicom.copied import invalid_uid
 from ..dicom.icc import srgb_profile
 from ..dicom.images import NO_SERIES_UID, ReferenceSeries
+from ..dicom.processes import can_fork, map_in_two_processes
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE
 from ..errors import DicomLabelMapError, GeometryError, OutputError
 from ..findings import Finding, Severity
@@ -74,6 +75,9 @@ class SegWriteOptions:
     #: invalid one); without it such a series is refused. Viewers that match objects by Frame of
     #: Reference will not overlay such a SEG on its series.
     new_frame_of_reference: bool = False
+    #: 2: a forked helper process encodes half of the JPEG-LS or JPEG 2000 frames (Linux; the
+    #: ``encode`` command uses it). The library's default is this process only.
+    processes: int = 1
 
     @classmethod
     def from_words(cls, transfer_syntax: str | TransferSyntax = "rle", **options: Any) -> SegWriteOptions:
@@ -103,7 +107,8 @@ def build_label_map_seg(
     _segments(dataset, volume, with_color=not options.palette_color)
     _dimensions_and_frames(dataset, reference, frames)
     every = len(frames) == volume.geometry.shape[0] and bool(np.all(frames == np.arange(len(frames))))
-    _pixel_data(dataset, volume.array if every else volume.array[frames], options.transfer_syntax)  # every frame: no copy
+    pixels = volume.array if every else volume.array[frames]  # every frame: no copy
+    _pixel_data(dataset, pixels, options.transfer_syntax, options.processes)
     return dataset
 
 
@@ -422,14 +427,14 @@ def _dimensions_and_frames(dataset: Dataset, reference: ReferenceSeries, frames:
     dataset[_PER_FRAME_FUNCTIONAL_GROUPS] = rawencode.raw_sequence_element(_PER_FRAME_FUNCTIONAL_GROUPS, encoded)
 
 
-def _pixel_data(dataset: Dataset, frames: npt.NDArray[np.integer], syntax: TransferSyntax) -> None:
+def _pixel_data(dataset: Dataset, frames: npt.NDArray[np.integer], syntax: TransferSyntax, processes: int = 1) -> None:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(LABEL_MAP_SEGMENTATION_STORAGE)
     meta.MediaStorageSOPInstanceUID = UID(dataset.SOPInstanceUID)
     meta.TransferSyntaxUID = UID(syntax.uid)
     dataset.file_meta = meta
     if syntax.encapsulated:
-        dataset.PixelData = encapsulate(_encode_frames(frames, syntax), has_bot=True)
+        dataset.PixelData = encapsulate(_encode_frames(frames, syntax, processes), has_bot=True)
         dataset["PixelData"].VR = "OB"
     else:
         dtype = "<u2" if frames.dtype.itemsize == 2 else "u1"
@@ -438,19 +443,26 @@ def _pixel_data(dataset: Dataset, frames: npt.NDArray[np.integer], syntax: Trans
         dataset["PixelData"].VR = "OW" if frames.dtype.itemsize == 2 else "OB"
 
 
-def _encode_frames(frames: npt.NDArray[np.integer], syntax: TransferSyntax) -> list[bytes]:
-    """Each frame encoded; identical frames (empty slices above all) are encoded once."""
-    repeated: dict[bytes, bytes] = {}
-    encoded = []
-    for frame in frames:
+#: Syntaxes whose frames are worth a second process (their codecs take most of an encode).
+_SLOW_SYNTAXES = (TransferSyntax.JPEG_LS, TransferSyntax.JPEG_2000)
+
+
+def _encode_frames(frames: npt.NDArray[np.integer], syntax: TransferSyntax, processes: int = 1) -> list[bytes]:
+    """Each frame encoded; identical frames (empty slices above all) are encoded once. With
+    ``processes=2`` a forked helper encodes every other distinct frame of the slow syntaxes."""
+    first: dict[bytes, int] = {}
+    order = []  # for each frame, the position of its first identical frame
+    for index, frame in enumerate(frames):
         key = frame.tobytes()
-        data = repeated.get(key)
-        if data is None:
-            data = encode_frame(frame, syntax)
-            if len(repeated) < _REPEATED_FRAMES:
-                repeated[key] = data
-        encoded.append(data)
-    return encoded
+        if key not in first and len(first) < _REPEATED_FRAMES:
+            first[key] = index
+        order.append(first.get(key, index))
+    distinct = sorted(set(order))
+    if processes > 1 and syntax in _SLOW_SYNTAXES and len(distinct) >= 16 and can_fork():
+        done = map_in_two_processes(lambda index: encode_frame(frames[index], syntax), distinct[0::2], distinct[1::2])
+    else:
+        done = {index: encode_frame(frames[index], syntax) for index in distinct}
+    return [done[index] for index in order]
 
 
 def _decimal(values: npt.ArrayLike) -> list[float]:
