@@ -197,10 +197,9 @@ def convert(
     if not any(roi.converted for roi in conversion.rois) and conversion.rois:
         failures = "; ".join(str(f) for f in conversion.findings if f.severity is Severity.ERROR)
         raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")
-    if not conversion.rois and conversion.assignments:
-        raise DicomLabelMapError(
-            f"{rtstruct}: the label scheme selects none of its {len(conversion.assignments)} ROIs (see --include/--exclude and the scheme)"
-        )
+    reason = conversion.nothing_selected()
+    if reason is not None:
+        raise DicomLabelMapError(f"{rtstruct}: {reason}")
     return conversion
 
 
