@@ -157,7 +157,14 @@ def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion
     if kind == "label-file":
         from ..files.labelfiles import write_label_file
 
-        return write_label_file(output, conversion.label_volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)
+        return write_label_file(
+            output,
+            conversion.label_volumes,
+            arguments.overwrite,
+            arguments.split_layers,
+            arguments.compression_level,
+            absent_labels=conversion.absent_labels(),
+        )
     from ..seg.writer import write_label_map_segs
 
     folder = output_folder(output)
@@ -175,7 +182,12 @@ def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion
         )
     if kind == "both":
         written += write_label_file(
-            folder / "labels.seg.nrrd", conversion.label_volumes, arguments.overwrite, False, arguments.compression_level
+            folder / "labels.seg.nrrd",
+            conversion.label_volumes,
+            arguments.overwrite,
+            False,
+            arguments.compression_level,
+            absent_labels=conversion.absent_labels(),
         )
     return written
 

@@ -60,6 +60,14 @@ class RtStructConversion:
         filled = self._filled_numbers()
         return [label.name for label in self.scheme.labels if label.value not in filled]
 
+    def absent_labels(self) -> list[Segment]:
+        """The scheme's labels that no segment of this conversion holds (no ROI matched them),
+        described by the scheme: label tables list them too, so every patient's lists every label."""
+        if self.scheme is None:
+            return []
+        held = {segment.number for volume in self.label_volumes for segment in volume.segments}
+        return [label.describe(Segment(label.value, label.name)) for label in self.scheme.labels if label.value not in held]
+
     def _filled_numbers(self) -> set[int]:
         return {number for raster in self.rois if raster.voxel_count if (number := self.segment_number(raster)) is not None}
 

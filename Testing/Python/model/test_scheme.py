@@ -348,13 +348,15 @@ def test_split_rois_masks_equal_the_label_masks(tmp_path, scheme_file):
     ct, rs = patient(tmp_path, PATIENT_A)
     out = tmp_path / "masks"
     assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(out), "--split-rois", "--roi-map", str(scheme_file)]) == 0
-    table = json.loads((out / "labels.json").read_text())["masks"]
-    assert [(m["file"], m["value"], m["roi_names"]) for m in table] == [
-        ("heart.nii.gz", 1, ["Heart"]),
-        ("lung_left.nii.gz", 3, ["Lung_L"]),
-        ("lung_right.nii.gz", 4, ["Lung-Right"]),
-        ("gtv.nii.gz", 7, ["GTV-1", "GTV-2"]),
+    table = json.loads((out / "labels.json").read_text())["labels"]
+    assert [(m["file"], m["value"], m["roi_names"], m["present"]) for m in table] == [
+        ("heart.nii.gz", 1, ["Heart"], True),
+        ("lung_left.nii.gz", 3, ["Lung_L"], True),
+        ("lung_right.nii.gz", 4, ["Lung-Right"], True),
+        ("gtv.nii.gz", 7, ["GTV-1", "GTV-2"], True),
+        (None, 9, [], False),  # bladder: a label of the scheme no ROI matched, listed as absent
     ]
+    table = table[:4]
     expected = {
         "heart": box_mask(BOXES["heart"]),
         "lung_left": box_mask(BOXES["lung_left"]),
@@ -376,7 +378,7 @@ def test_split_rois_names_are_sanitised_and_distinct(tmp_path):
     ct, rs = patient(tmp_path, [("../Rückenmark", "heart"), ("rückenmark", "gtv_a"), ("脊髓 PRV", "gtv_b")])
     out = tmp_path / "masks"
     assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(out), "--split-rois", "--mask-suffix", ".nrrd"]) == 0
-    files = [m["file"] for m in json.loads((out / "labels.json").read_text())["masks"]]
+    files = [m["file"] for m in json.loads((out / "labels.json").read_text())["labels"]]
     assert files == ["Rückenmark.nrrd", "rückenmark_2.nrrd", "脊髓_PRV.nrrd"]
     assert all((out / name).is_file() for name in files)
 
@@ -401,7 +403,10 @@ def test_label_tables_follow_itksnap_rules_and_match_the_file(tmp_path, scheme_f
             values = np.asarray(nib.load(out).dataobj)
         else:
             values, _ = nrrd.read(str(out))
-        assert set(np.unique(values)) - {0} == set(entries) == set(table) - {0}
+        # every label of the scheme is listed, in both tables; "present" says which this patient has
+        assert set(entries) == set(table) - {0} == {1, 3, 4, 7, 9}
+        assert {v for v, e in entries.items() if e["present"]} == set(np.unique(values)) - {0} == {1, 3, 4}
+        assert entries[7] == dict(entries[7], name="gtv", present=False, layer=None, file=None) and table[9][1] == "bladder"
         for path in (out, tmp_path / "labels.labels.txt", tmp_path / "labels.labels.json"):
             path.unlink()
 
