@@ -5,6 +5,8 @@ work with nothing written."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pydicom
 import pytest
@@ -154,9 +156,8 @@ def test_lung1_image_beside_its_labels(tmp_path):
     rs, ct = shared_file("nsclc-lung1-001/rtstruct/RS.dcm"), shared_file("nsclc-lung1-001/ct")
     labels, image_path = tmp_path / "labels.nii.gz", tmp_path / "ct.nii.gz"
     scheme = tmp_path / "scheme.json"
-    scheme.write_text(
-        '{"labels": [{"value": 1, "name": "lungs", "pattern": "(?i)lung"}, {"value": 2, "name": "gtv", "pattern": "(?i)gtv"}], "overlap": "priority"}'
-    )
+    lungs, gtv = {"value": 1, "name": "lungs", "pattern": "(?i)lung"}, {"value": 2, "name": "gtv", "pattern": "(?i)gtv"}
+    scheme.write_text(json.dumps({"labels": [lungs, gtv], "overlap": "priority"}))
     assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(labels), "--roi-map", str(scheme), "--image", str(image_path)]) == 0
     image_array, image_affine, _ = load_nifti(image_path)
     _, label_affine, _ = load_nifti(labels)
