@@ -54,18 +54,39 @@ class JobStatus(str, Enum):
 
 
 class OutputFormat(str, Enum):
-    """What a batch writes for an RT Structure Set (SEGs always become Label Map SEG)."""
+    """What a batch writes for an RT Structure Set (SEGs always become Label Map SEG, plus the
+    label file when ``LABEL_FILE`` is asked)."""
 
     LABELMAP_SEG = "labelmap-seg"
+    #: ``labels.seg.nrrd`` (the same as ``LABEL_FILE`` with the suffix ``.seg.nrrd``).
     SEG_NRRD = "seg.nrrd"
+    #: ``labels<label_suffix>`` with its label tables.
+    LABEL_FILE = "label-file"
+    #: ``coco.json``: per-slice COCO run-length masks (needs pycocotools).
+    COCO_RLE = "coco-rle"
 
     def __str__(self) -> str:
         return self.value
 
 
+#: File types a batch label file, mask or image may have.
+LABEL_SUFFIXES = (".seg.nrrd", ".nrrd", ".nii.gz")
+MASK_SUFFIXES = (".nii.gz", ".nrrd", ".nii", ".seg.nrrd")
+IMAGE_SUFFIXES = (".nii.gz", ".nrrd", ".nii")
+
+
 @dataclass(frozen=True)
 class BatchSettings:
-    """What every job of a run shares: outputs, Label Map SEG write options, the label scheme."""
+    """What every job of a run shares: outputs, Label Map SEG write options, the label scheme.
+
+    One settings object per run; a :class:`Job` carries only its input, reference and output.
+    What is written into each input's folder (``labels`` below stands for the label file name):
+    ``LabelMapSEG_NNN.dcm`` (``LABELMAP_SEG``), ``labels.seg.nrrd`` (``SEG_NRRD``),
+    ``labels<label_suffix>`` and its tables (``LABEL_FILE``; ``labels_layer2...`` with
+    ``split_layers``), ``masks/`` (one mask per label and ``labels.json``, ``split_rois``),
+    ``coco.json`` (``COCO_RLE``), ``preview.png`` (``preview``), ``image<image_suffix>``
+    (the reference series, ``image_suffix``), and ``result.json`` last.
+    """
 
     seg_options: SegWriteOptions
     formats: tuple[OutputFormat, ...] = (OutputFormat.LABELMAP_SEG,)
@@ -73,6 +94,35 @@ class BatchSettings:
     allow_missing_slices: bool = False
     #: The label scheme for RT Structure Sets (same labels for every patient).
     scheme: LabelScheme | None = None
+    #: File type of ``LABEL_FILE`` (``.seg.nrrd``, ``.nrrd``, ``.nii.gz``).
+    label_suffix: str = ".seg.nrrd"
+    #: Overlapping labels into one file per layer (``.nrrd``/``.nii.gz`` hold one layer).
+    split_layers: bool = False
+    #: One binary mask per label in ``masks/``, of type ``mask_suffix``.
+    split_rois: bool = False
+    mask_suffix: str = ".nii.gz"
+    #: A PNG preview per RT Structure Set (needs matplotlib).
+    preview: bool = False
+    #: Write the reference series as ``image<image_suffix>`` (``None``: no image).
+    image_suffix: str | None = None
+    #: gzip level of NRRD outputs.
+    compression_level: int = 1
+
+    def __post_init__(self) -> None:
+        for value, allowed, what in (
+            (self.label_suffix, LABEL_SUFFIXES, "label file"),
+            (self.mask_suffix, MASK_SUFFIXES, "mask"),
+            (self.image_suffix or IMAGE_SUFFIXES[0], IMAGE_SUFFIXES, "image"),
+        ):
+            if value not in allowed:
+                raise DicomLabelMapError(f"batch {what} type '{value}': use one of {', '.join(allowed)}")
+
+    def label_file_suffixes(self) -> list[str]:
+        """The label files each RT Structure Set gets (``labels<suffix>``), each once."""
+        suffixes = [".seg.nrrd"] if OutputFormat.SEG_NRRD in self.formats else []
+        if OutputFormat.LABEL_FILE in self.formats and self.label_suffix not in suffixes:
+            suffixes.append(self.label_suffix)
+        return suffixes
 
     def scheme_key(self, kind: InputKind) -> Any:
         """What identifies the scheme an input of ``kind`` is converted with (a changed scheme
@@ -80,6 +130,23 @@ class BatchSettings:
         if self.scheme is None or kind is not InputKind.RTSTRUCT:
             return None
         return json.loads(json.dumps(self.scheme.to_dict() | {"labels": [asdict(label) for label in self.scheme.labels]}))
+
+    def outputs_key(self) -> dict[str, Any]:
+        """What identifies the outputs asked for: a re-run asking for other outputs (an image,
+        masks, another file type) converts again instead of skipping the input."""
+        return {
+            "formats": sorted(f.value for f in self.formats),
+            "label_files": self.label_file_suffixes(),
+            "split_layers": self.split_layers,
+            "masks": self.mask_suffix if self.split_rois else None,
+            "preview": self.preview,
+            "image": self.image_suffix,
+        }
+
+    def same_run(self, earlier: dict[str, Any], kind: InputKind) -> bool:
+        """Whether an earlier run's ``result.json`` was made with these settings (then the input
+        is skipped)."""
+        return bool(earlier.get("scheme") == self.scheme_key(kind) and earlier.get("settings") == self.outputs_key())
 
 
 @dataclass
@@ -105,6 +172,8 @@ class JobResult:
     #: With a label scheme: the labels this input holds, and those it lacks.
     labels_found: list[str] = field(default_factory=list)
     labels_missing: list[str] = field(default_factory=list)
+    #: Where the input came from (patient, study, series and structure set UIDs, modality).
+    source: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def failed(cls, job: Job, reason: str) -> JobResult:
@@ -122,6 +191,7 @@ class JobResult:
             earlier.get("warnings", []),
             labels_found=earlier.get("labels_found", []),
             labels_missing=earlier.get("labels_missing", []),
+            source=earlier.get("source", {}),
         )
 
 
@@ -168,7 +238,9 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
                         "warnings": result.warnings,
                         "labels_found": result.labels_found,
                         "labels_missing": result.labels_missing,
+                        "source": result.source,
                         "scheme": settings.scheme_key(job.kind),
+                        "settings": settings.outputs_key(),
                         "report": report,
                     }
                 )
@@ -182,29 +254,24 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
 
 def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, staging: Path) -> dict[str, Any]:
     from ..rtstruct.conversion import rtstruct_to_labels
-    from ..seg.writer import write_label_map_segs
+    from .writers import nothing_selected, source_of, write_rtstruct_outputs
 
     if not job.reference_files:
         raise DicomLabelMapError("no image series found for it in the input folder")
     conversion = rtstruct_to_labels(
         job.path, job.reference_files, allow_missing_slices=settings.allow_missing_slices, scheme=settings.scheme
     )
-    if not conversion.rois and conversion.assignments:
-        raise DicomLabelMapError(f"the label scheme selects none of its {len(conversion.assignments)} ROIs")
-    result.warnings = [str(f) for f in conversion.findings]
+    result.warnings = [str(f) for f in conversion.findings] + nothing_selected(conversion)
     result.labels_found, result.labels_missing = conversion.labels_found, conversion.labels_missing
-    if OutputFormat.SEG_NRRD in settings.formats:
-        from ..files.labelfiles import write_label_file
-
-        write_label_file(staging / "labels.seg.nrrd", conversion.label_volumes)
-    if OutputFormat.LABELMAP_SEG in settings.formats:
-        write_label_map_segs(conversion.label_volumes, conversion.reference, staging, settings.seg_options)
+    result.source = source_of(conversion)
+    result.warnings += write_rtstruct_outputs(conversion, settings, staging)
     return conversion.to_dict()
 
 
 def _convert_seg(job: Job, settings: BatchSettings, result: JobResult, staging: Path) -> dict[str, Any]:
     from ..dicom.scan import read_reference_series
     from ..seg.convert import convert_to_label_map_seg
+    from .writers import write_seg_outputs
 
     reference, note = None, "reference series not found"
     if job.reference_files:
@@ -212,13 +279,18 @@ def _convert_seg(job: Job, settings: BatchSettings, result: JobResult, staging: 
             reference = read_reference_series(job.reference_files, allow_missing_slices=settings.allow_missing_slices)
         except (ReferenceSeriesError, GeometryError) as error:
             note = f"reference series unusable ({error})"
+    if reference is None and settings.image_suffix is not None:
+        raise DicomLabelMapError(f"--image asks for its reference series' image, and its {note}")
     try:
         contents, _ = convert_to_label_map_seg(job.path, staging, reference, settings.seg_options)
     except GeometryError as error:  # the series found does not fit this SEG: use its own frames
+        if settings.image_suffix is not None:
+            raise DicomLabelMapError(f"--image asks for its reference series' image, and the series does not fit it ({error})") from error
         note = f"reference series does not fit ({error})"
         reference = None
         contents, _ = convert_to_label_map_seg(job.path, staging, None, settings.seg_options)
     result.warnings = [str(f) for f in contents.findings]
     if reference is None:
         result.warnings.append(f"{note}: the grid was rebuilt from the SEG's own frames")
+    result.warnings += write_seg_outputs(contents.volumes, reference, settings, staging)
     return {"segmentation_type": contents.segmentation_type, "segments": len(contents.segments)}

@@ -154,11 +154,11 @@ class _Run:
         self.planned = False
 
     def sort_out(self, work: list[Job], overwrite: bool) -> None:
-        """Jobs an earlier run completed with the same scheme are skipped; the rest are pending."""
+        """Jobs an earlier run completed with the same scheme and outputs are skipped; the rest are pending."""
         for job in work:
             done = Path(job.output_dir) / RESULT_FILE
             earlier = json.loads(done.read_text()) if done.exists() and not overwrite else None
-            if earlier is not None and earlier.get("scheme") == self.settings.scheme_key(job.kind):
+            if earlier is not None and self.settings.same_run(earlier, job.kind):
                 self.earlier.append(JobResult.from_result_file(job, JobStatus.SKIPPED, earlier))
             else:
                 self.pending.append(job)
