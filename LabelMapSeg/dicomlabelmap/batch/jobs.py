@@ -107,6 +107,8 @@ class BatchSettings:
     image_suffix: str | None = None
     #: gzip level of NRRD outputs.
     compression_level: int = 1
+    #: The kinds of input converted (a data set takes RT Structure Sets only).
+    inputs: tuple[InputKind, ...] = (InputKind.RTSTRUCT, InputKind.SEG)
 
     def __post_init__(self) -> None:
         for value, allowed, what in (
@@ -116,6 +118,14 @@ class BatchSettings:
         ):
             if value not in allowed:
                 raise DicomLabelMapError(f"batch {what} type '{value}': use one of {', '.join(allowed)}")
+
+    def select(self, jobs: list[Job], not_converted: dict[str, int]) -> list[Job]:
+        """The jobs of the kinds this run converts; the others are counted in ``not_converted``."""
+        for kind in InputKind:
+            left = sum(job.kind is kind for job in jobs) if kind not in self.inputs else 0
+            if left:
+                not_converted[f"{kind.value} inputs (not converted in this run)"] = left
+        return [job for job in jobs if job.kind in self.inputs]
 
     def label_file_suffixes(self) -> list[str]:
         """The label files each RT Structure Set gets (``labels<suffix>``), each once."""

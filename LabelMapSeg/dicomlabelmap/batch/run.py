@@ -126,6 +126,7 @@ def run_batch(
                 work, run.not_converted = jobs_from_records(records, target.resolve(), run.skipped_files)
             else:
                 work, run.not_converted = plan(source, target.resolve(), run.skipped_files)
+            work = settings.select(work, run.not_converted)
             run.planned = True
             run.sort_out(work, overwrite)
             if client is not None:

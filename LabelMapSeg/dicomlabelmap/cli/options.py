@@ -68,10 +68,11 @@ def add_seg_options(parser: argparse.ArgumentParser, what: str = "", overwrite: 
         parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
-def add_scheme_options(parser: argparse.ArgumentParser) -> None:
+def add_scheme_options(parser: argparse.ArgumentParser, required: bool = False) -> None:
     parser.add_argument(
         "--roi-map",
         type=Path,
+        required=required,
         metavar="SCHEME.json",
         help="label scheme: fixed label values, names, colours and codes by ROI name (aliases, patterns), overlap policy, "
         "what to do with unmatched ROIs",
