@@ -85,7 +85,8 @@ def test_simpleitk_gives_image_and_labels_the_same_geometry(tmp_path):
     sitk = pytest.importorskip("SimpleITK", reason="SimpleITK is not installed")
     ct, rs, _ = oblique_case(tmp_path)
     for suffix in (".nii.gz", ".nrrd"):
-        labels, image_path = tmp_path / f"labels{suffix}", tmp_path / f"image{suffix}"
+        (tmp_path / suffix).mkdir()
+        labels, image_path = tmp_path / suffix / f"labels{suffix}", tmp_path / suffix / f"image{suffix}"
         assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(labels), "--image", str(image_path)]) == 0
         a, b = sitk.ReadImage(str(labels)), sitk.ReadImage(str(image_path))
         assert a.GetOrigin() == b.GetOrigin() and a.GetSpacing() == b.GetSpacing() and a.GetDirection() == b.GetDirection()
@@ -189,3 +190,10 @@ def test_lung1_image_beside_its_labels(tmp_path):
     assert np.array_equal(a["space directions"], b["space directions"]) and np.array_equal(a["space origin"], b["space origin"])
     image = read_series_image(reference)
     np.testing.assert_array_equal(image.array, image_array)
+    try:
+        import SimpleITK as sitk
+    except ImportError:  # checked where it is installed (the suite's environment has no SimpleITK)
+        return
+    for first, second in ((labels, image_path), (tmp_path / "nrrd" / "labels.nrrd", tmp_path / "nrrd" / "ct.nrrd")):
+        a, b = sitk.ReadImage(str(first)), sitk.ReadImage(str(second))
+        assert a.GetOrigin() == b.GetOrigin() and a.GetSpacing() == b.GetSpacing() and a.GetDirection() == b.GetDirection()
