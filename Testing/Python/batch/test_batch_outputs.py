@@ -73,6 +73,7 @@ def test_every_output_of_rtstruct_for_every_input(two_patients, tmp_path):
         assert {c["id"] for c in coco["categories"]} == {s.number for s, _ in expected.label_masks()}
         image, label_file = nib.load(folder / f"{IMAGE_STEM}.nii.gz"), nib.load(folder / "labels.nii.gz")
         assert np.array_equal(image.affine, label_file.affine) and image.shape == label_file.shape
+        assert all(np.array_equal(nib.load(folder / MASK_FOLDER / m["file"]).affine, image.affine) for m in masks if m["file"])
         assert np.asarray(image.dataobj).dtype == np.int16
         assert (folder / "preview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         saved = json.loads((folder / RESULT_FILE).read_text())
