@@ -51,7 +51,8 @@ from typing import Any
 from ..errors import DicomLabelMapError, OutputError
 from ..model.scheme import LabelScheme, Overlap, SchemeError, Unmatched, normalized
 from ..outputs import STAGING_PREFIX, new_file_mode, os_errors_named, replace_folder
-from .jobs import BatchSettings, InputKind, JobResult, JobStatus, OutputFormat
+from .jobs import JobResult, JobStatus
+from .settings import BatchSettings, InputKind, OutputFormat
 from .writers import IMAGE_STEM, LABELS_STEM
 
 FILE_ENDING = ".nii.gz"

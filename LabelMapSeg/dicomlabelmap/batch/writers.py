@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import DicomLabelMapError
-from .jobs import BatchSettings, OutputFormat
+from .settings import BatchSettings, OutputFormat
 
 if TYPE_CHECKING:
     from ..dicom.images import ReferenceSeries

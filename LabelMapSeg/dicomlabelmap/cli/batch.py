@@ -43,9 +43,10 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     """What each RT Structure Set's folder gets: everything ``rtstruct`` writes."""
     parser.add_argument(
         "--format",
-        action="append",
+        action=_Formats,
+        default=_Formats.Default(["labelmap-seg"]),
         choices=["labelmap-seg", "seg.nrrd", "both", "label-file", "coco-rle"],
-        help="outputs for RT Structure Sets, repeatable (default labelmap-seg): labelmap-seg (LabelMapSEG_NNN.dcm), seg.nrrd "
+        help="outputs for RT Structure Sets, repeatable: labelmap-seg (LabelMapSEG_NNN.dcm), seg.nrrd "
         "(labels.seg.nrrd), both (the two), label-file (labels<--label-suffix> with its label tables), coco-rle (coco.json, "
         "needs pycocotools); SEGs always become Label Map SEG, plus the label file with label-file",
     )
@@ -67,6 +68,19 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         help="also the reference image series as image<SUFFIX> (default .nii.gz) on exactly the label files' grid",
     )
     add_compression_option(parser)
+
+
+class _Formats(argparse.Action):
+    """A repeatable ``--format``: the values given replace the default (argparse's ``append``
+    would add them to it)."""
+
+    class Default(list):  # type: ignore[type-arg]
+        def __str__(self) -> str:  # shown by --help as "(default: labelmap-seg)"
+            return ", ".join(self)
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        current = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, ([] if isinstance(current, _Formats.Default) else list(current)) + [values])
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +113,7 @@ def settings(arguments: argparse.Namespace) -> BatchSettings:
     from ..batch.jobs import BatchSettings, OutputFormat
     from ..errors import optional_import
 
-    words = arguments.format or ["labelmap-seg"]
+    words = list(arguments.format)
     formats = tuple(
         dict.fromkeys(
             f for word in words for f in ([OutputFormat.LABELMAP_SEG, OutputFormat.SEG_NRRD] if word == "both" else [OutputFormat(word)])

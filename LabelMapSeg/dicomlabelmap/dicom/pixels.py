@@ -69,7 +69,10 @@ class _Slice:
 
     @property
     def integral(self) -> bool:
-        return self.lut_dataset is not None or (float(self.slope).is_integer() and float(self.intercept).is_integer())
+        if self.lut_dataset is not None:
+            return True
+        whole = float(self.slope).is_integer() and float(self.intercept).is_integer()
+        return whole and self.stored.dtype.kind in "iub"  # Float Pixel Data stays float
 
     def value_range(self) -> tuple[float, float]:
         if self.lut_dataset is not None:

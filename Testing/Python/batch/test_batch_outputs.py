@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicomlabelmap.batch.jobs import RESULT_FILE, BatchSettings, OutputFormat
+from dicomlabelmap.batch.jobs import RESULT_FILE
 from dicomlabelmap.batch.run import run_batch
+from dicomlabelmap.batch.settings import BatchSettings, OutputFormat
 from dicomlabelmap.batch.writers import IMAGE_STEM, LABELS_STEM, MASK_FOLDER, nothing_selected, source_of
 from dicomlabelmap.cli.main import main
 from dicomlabelmap.errors import DicomLabelMapError
