@@ -157,10 +157,12 @@ def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, stag
     conversion = rtstruct_to_labels(
         job.path, job.reference_files, allow_missing_slices=settings.allow_missing_slices, scheme=settings.scheme
     )
-    result.warnings = [str(f) for f in conversion.findings] + nothing_selected(conversion)
+    selection = nothing_selected(conversion)
     result.labels_found, result.labels_missing = conversion.labels_found, conversion.labels_missing
     result.source = source_of(conversion)
-    result.warnings += write_rtstruct_outputs(conversion, settings, staging)
+    written = write_rtstruct_outputs(conversion, settings, staging)
+    # after writing: it may add findings (a new Frame of Reference)
+    result.warnings = [str(f) for f in conversion.findings] + selection + written
     return conversion.to_dict()
 
 
