@@ -5,8 +5,13 @@ For ``labels.nii.gz`` (or ``.nrrd``, ``.seg.nrrd``) two files are written beside
 
 * ``labels.labels.txt``: an ITK-SNAP label description file (Segmentation > Import Label
   Descriptions): ``IDX R G B A VIS MSH "LABEL"``, index 0 "Clear Label" first;
-* ``labels.labels.json``: ``{"labels": [{"value", "name", "color", "layer", "file", "roi_names",
-  "roi_numbers", "category", "type", "description"}]}``, one entry per label value.
+* ``labels.labels.json``: ``{"labels": [{"value", "name", "present", "color", "layer", "file",
+  "roi_names", "roi_numbers", "category", "type", "type_modifier", "anatomic_region",
+  "anatomic_region_modifier", "algorithm_type", "algorithm_name", "description"}]}``, one entry
+  per label value. With a label scheme every label of the scheme is listed in every patient:
+  ``present`` says whether it holds voxels in this file (absent labels have no ``layer`` and
+  ``file``), so the tables of a data set list the same labels. ``encode`` reads this file back
+  as segment metadata (:mod:`~dicomlabelmap.seg.metadata`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..model.labels import LabelVolume
+from ..model.labels import LabelVolume, present_values
 from ..model.segment import Code, Segment
 from ..outputs import atomic_output, check_output_file, double_suffix
 
@@ -37,28 +42,46 @@ def check_table_outputs(label_file: Path, overwrite: bool) -> None:
         check_output_file(path, overwrite)
 
 
-def table_entries(volumes: Sequence[LabelVolume], files: Sequence[Path] | None = None) -> list[dict[str, Any]]:
-    """One entry per label value, ascending (``files[layer]`` names the file holding the layer)."""
+def table_entries(
+    volumes: Sequence[LabelVolume], files: Sequence[Path] | None = None, absent: Sequence[Segment] = ()
+) -> list[dict[str, Any]]:
+    """One entry per label value, ascending (``files[layer]`` names the file holding the layer).
+
+    ``absent``: labels of a scheme that no segment of ``volumes`` holds; listed with
+    ``"present": false`` and no layer or file, so that every patient's table lists every label.
+    """
     entries = []
     for layer, volume in enumerate(volumes):
+        filled = set(present_values(volume.array))
         for segment in volume.segments:
-            entry = segment_entry(segment)
+            entry = segment_entry(segment, segment.number in filled)
             entry["layer"] = layer + 1
             if files is not None:
                 entry["file"] = files[min(layer, len(files) - 1)].name
             entries.append(entry)
+    listed = {entry["value"] for entry in entries}
+    for segment in absent:
+        if segment.number not in listed:
+            entries.append(dict(segment_entry(segment, False), layer=None, file=None))
     return sorted(entries, key=lambda entry: entry["value"])
 
 
-def segment_entry(segment: Segment) -> dict[str, Any]:
-    """The table entry of one segment (ROI names and numbers when it came from ROIs)."""
+def segment_entry(segment: Segment, present: bool = True) -> dict[str, Any]:
+    """The table entry of one segment (ROI names and numbers when it came from ROIs); ``present``:
+    whether the label holds voxels."""
     properties = segment.properties
-    entry: dict[str, Any] = {"value": segment.number, "name": segment.label, "color": list(segment.display_color())}
+    entry: dict[str, Any] = {"value": segment.number, "name": segment.label, "present": present, "color": list(segment.display_color())}
     if "RoiNumber" in properties:
         entry["roi_names"] = roi_names(segment)
         entry["roi_numbers"] = [int(n) for n in properties["RoiNumber"].split(",") if n.strip().lstrip("-").isdigit()]
     entry["category"] = _code(segment.category)
     entry["type"] = _code(segment.type)
+    for key in ("type_modifier", "anatomic_region", "anatomic_region_modifier"):
+        if getattr(segment, key) is not None:
+            entry[key] = _code(getattr(segment, key))
+    entry["algorithm_type"] = segment.algorithm_type.value
+    if segment.algorithm_name:
+        entry["algorithm_name"] = segment.algorithm_name
     if segment.description:
         entry["description"] = segment.description
     return entry
