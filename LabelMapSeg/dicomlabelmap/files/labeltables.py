@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import DicomLabelMapError
 from ..model.labels import LabelVolume
 from ..model.segment import Code, Segment
 from ..outputs import atomic_output, check_output_file, double_suffix
@@ -133,3 +135,62 @@ def write_label_tables(label_file: Path, entries: Sequence[dict[str, Any]], over
     with atomic_output(json_path, overwrite) as temporary:
         temporary.write_text(json.dumps({"labels": list(entries)}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return [text_path, json_path]
+
+
+def read_label_table(label_file: Path) -> tuple[dict[int, dict[str, Any]], Path | None]:
+    """The label table beside a label file (``<name>.labels.json``, else ITK-SNAP's
+    ``<name>.labels.txt``): ``value -> {"name", "color", ...}`` and the table's path; empty and
+    ``None`` when there is none.
+
+    Raises
+    ------
+    DicomLabelMapError
+        When the table exists but cannot be read (the message names it and the entry).
+    """
+    text_path, json_path = table_paths(label_file)
+    if json_path.is_file():
+        try:
+            data = json.loads(json_path.read_text(encoding="utf-8-sig"))
+            entries = {int(entry["value"]): dict(entry) for entry in data["labels"]}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DicomLabelMapError(f"{json_path}: not a readable label table ({type(error).__name__}: {error})") from None
+        return entries, json_path
+    if text_path.is_file():
+        try:
+            table = read_itksnap(text_path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError) as error:
+            raise DicomLabelMapError(f"{text_path}: not a readable ITK-SNAP label description file ({error})") from None
+        return {value: {"name": name, "color": list(color)} for value, (color, name) in table.items() if value != 0}, text_path
+    return {}, None
+
+
+def apply_label_table(volumes: Sequence[LabelVolume], entries: dict[int, dict[str, Any]]) -> list[LabelVolume]:
+    """The layers with their segments named, coloured and coded by a label table (values the
+    table does not list keep their ``Segment <value>`` names)."""
+    result = []
+    for volume in volumes:
+        segments = [_described(segment, entries[segment.number]) if segment.number in entries else segment for segment in volume.segments]
+        result.append(LabelVolume(volume.array, volume.geometry, segments))
+    return result
+
+
+def _described(segment: Segment, entry: dict[str, Any]) -> Segment:
+    color = entry.get("color")
+    properties = dict(segment.properties)
+    if entry.get("interpreted_type"):
+        properties["RtRoiInterpretedType"] = str(entry["interpreted_type"]).strip().upper()
+    return replace(
+        segment,
+        label=str(entry.get("name") or segment.label),
+        description=str(entry.get("description") or segment.description),
+        color=tuple(int(c) for c in color) if isinstance(color, list) and len(color) == 3 else segment.color,  # type: ignore[arg-type]
+        category=_table_code(entry.get("category")) or segment.category,
+        type=_table_code(entry.get("type")) or segment.type,
+        properties=properties,
+    )
+
+
+def _table_code(value: Any) -> Code | None:
+    if isinstance(value, list) and len(value) == 3 and all(isinstance(part, str) and part for part in value):
+        return Code(*value)
+    return None
