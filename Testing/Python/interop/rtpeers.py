@@ -153,8 +153,8 @@ xs, ys, zs = np.array(grid["x"]), np.array(grid["y"]), np.array(grid["z"])
 
 
 def contour_mask(contour):
-    """dvhcalc.get_contour_mask on the part of the grid the contour's box covers (the rest is
-    outside anyway): the same answer, without testing every pixel of the plane per contour."""
+    # dvhcalc.get_contour_mask on the part of the grid the contour's box covers (the rest is
+    # outside anyway): the same answer, without testing every pixel of the plane per contour.
     data = np.array(contour)
     columns = np.flatnonzero((xs >= data[:, 0].min() - 1) & (xs <= data[:, 0].max() + 1))
     rows = np.flatnonzero((ys >= data[:, 1].min() - 1) & (ys <= data[:, 1].max() + 1))
@@ -241,9 +241,7 @@ def read_ss_image(path: Path) -> tuple[np.ndarray, ImageGeometry]:
             bits |= values[..., byte].astype(np.uint64) << np.uint64(8 * byte)
     else:
         bits = values.astype(np.uint64)
-    directions = [
-        [float(v) for v in group.split(",")] for group in re.findall(r"\(([^)]*)\)", fields["space directions"])
-    ]
+    directions = [[float(v) for v in group.split(",")] for group in re.findall(r"\(([^)]*)\)", fields["space directions"])]
     origin = [float(v) for v in re.findall(r"\(([^)]*)\)", fields["space origin"])[0].split(",")]
     matrix = np.eye(4)
     matrix[:3, :3] = np.array(directions).T
