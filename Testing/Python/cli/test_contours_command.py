@@ -1,0 +1,221 @@
+"""``dicomlabelmap contours`` and its Python counterpart (:mod:`dicomlabelmap.export`): label files
+with their label tables and DICOM SEG series back to RT Structure Sets, exact; bad input refused in
+one sentence with exit code 1 and nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import shared_file
+from dicomlabelmap import rtstruct_to_labels
+from dicomlabelmap.cli.common import EXIT_ERROR, EXIT_OK
+from dicomlabelmap.cli.main import main
+from dicomlabelmap.dicom.scan import read_reference_series
+from dicomlabelmap.errors import DicomLabelMapError
+from dicomlabelmap.export import is_label_file, read_labels, segmentation_to_rtstruct
+from dicomlabelmap.files.labelfiles import write_label_file
+from dicomlabelmap.files.labeltables import apply_label_table, read_label_table
+from dicomlabelmap.model.labels import LabelVolume, build_label_volumes
+from dicomlabelmap.model.masks import BoxMask
+from dicomlabelmap.model.segment import Segment
+from dicomlabelmap.rtstruct.writer import ContourWriteOptions
+from dicomlabelmap.seg.reader import read_seg
+from dicomlabelmap.seg.sources import seg_sources
+from dicomlabelmap.seg.writer import write_label_map_segs
+from dicomlabelmap.synthetic import hard_geometry, hard_masks, make_image_series, save
+
+
+@pytest.fixture
+def case(tmp_path):
+    """A CT, the hard masks as layers on it, and their masks by name."""
+    images = make_image_series(hard_geometry())
+    save(images, tmp_path / "ct")
+    reference = read_reference_series(tmp_path / "ct")
+    masks = hard_masks(reference.geometry.shape)
+    items = [(Segment(n, name, color=(n * 30, 0, 0)), BoxMask.from_full(mask)) for n, (name, mask) in enumerate(masks.items(), start=1)]
+    return tmp_path, reference, build_label_volumes(reference.geometry, items), masks
+
+
+def _masks(path, ct):
+    conversion = rtstruct_to_labels(path, ct)
+    return {raster.roi.name: raster.full_mask() for raster in conversion.rois}
+
+
+def test_a_seg_nrrd_becomes_an_exact_structure_set(case, capsys):
+    folder, _, volumes, masks = case
+    write_label_file(folder / "labels.seg.nrrd", volumes)
+    output = folder / "rs.dcm"
+    assert main(["contours", str(folder / "labels.seg.nrrd"), "-r", str(folder / "ct"), "-o", str(output)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "holes as keyhole, midpoint outlines" in out and out.count("identical") == len(masks) + 1
+    found = _masks(output, folder / "ct")
+    assert all(np.array_equal(found[name], mask) for name, mask in masks.items())
+
+
+def test_json_report_hole_style_and_shape(case, capsys):
+    folder, _, volumes, masks = case
+    write_label_file(folder / "labels.seg.nrrd", volumes)
+    arguments = ["contours", str(folder / "labels.seg.nrrd"), "-r", str(folder / "ct"), "-o", str(folder / "rs.dcm")]
+    assert main([*arguments, "--holes", "xor", "--shape", "voxel-edge", "--json", "--label", "Mine"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert (report["holes"], report["shape"], report["output"]) == ("xor", "voxel-edge", str(folder / "rs.dcm"))
+    rows = {row["name"]: row for row in report["rois"]}
+    assert rows["islands"]["pieces"] == 24 and rows["islands"]["holes"] == 16 and rows["islands"]["contours"] == 40
+    assert all(row["round_trip"] == "identical" for row in report["rois"])
+    dataset = pydicom.dcmread(folder / "rs.dcm")
+    assert dataset.StructureSetLabel == "Mine"
+    assert {c.ContourGeometricType for item in dataset.ROIContourSequence for c in item.ContourSequence} == {"CLOSEDPLANAR_XOR"}
+
+
+def test_a_nifti_with_its_label_table(case, capsys):
+    """NIfTI keeps no names: the .labels.json beside it (as rtstruct writes it) names the ROIs."""
+    folder, reference, volumes, masks = case
+    (layer, *_rest) = volumes
+    write_label_file(folder / "labels.nii.gz", [layer])
+    names = [segment.label for segment in layer.segments]
+    assert main(["contours", str(folder / "labels.nii.gz"), "-r", str(folder / "ct"), "-o", str(folder / "rs.dcm")]) == EXIT_OK
+    assert "names and colours from labels.labels.json" in capsys.readouterr().err
+    dataset = pydicom.dcmread(folder / "rs.dcm")
+    assert [str(item.ROIName) for item in dataset.StructureSetROISequence] == names
+    assert [list(item.ROIDisplayColor) for item in dataset.ROIContourSequence] == [list(s.color) for s in layer.segments]
+
+
+def test_an_itksnap_table_and_no_table(case):
+    folder, reference, volumes, masks = case
+    array = masks["ring"].astype(np.uint8) * 3
+    write_label_file(folder / "plain.nii.gz", [LabelVolume(array, reference.geometry, [Segment(3, "x")])], label_table=False)
+    labels = read_labels(folder / "plain.nii.gz", reference)
+    assert [s.label for v in labels.volumes for s in v.segments] == ["Segment 3"] and not labels.notes
+    (folder / "plain.labels.txt").write_text('    3   10   20   30        1  1  1    "Ring"\n', encoding="utf-8")
+    entries, table = read_label_table(folder / "plain.nii.gz")
+    assert table == folder / "plain.labels.txt" and entries == {3: {"name": "Ring", "color": [10, 20, 30]}}
+    (segment,) = apply_label_table(labels.volumes, entries)[0].segments
+    assert (segment.label, segment.color) == ("Ring", (10, 20, 30))
+    (folder / "plain.labels.json").write_text('{"labels": [{"value": 3, "name": "Ring J", "interpreted_type": "ptv"}]}')
+    (segment,) = read_labels(folder / "plain.nii.gz", reference).volumes[0].segments
+    assert segment.label == "Ring J" and segment.properties["RtRoiInterpretedType"] == "PTV"
+    (folder / "plain.labels.json").write_text("{not json")
+    with pytest.raises(DicomLabelMapError, match="plain.labels.json: not a readable label table"):
+        read_labels(folder / "plain.nii.gz", reference)
+
+
+def test_a_flipped_nifti_is_reoriented(case, capsys):
+    folder, reference, volumes, masks = case
+    geometry = reference.geometry
+    flip = np.eye(4)
+    flip[0, 0], flip[0, 3] = -1, geometry.shape[2] - 1
+    flipped = LabelVolume(
+        (masks["thin"] * 1).astype(np.uint8)[:, :, ::-1].copy(),
+        geometry.__class__.from_ijk_to_lps(geometry.shape, geometry.ijk_to_lps @ flip),
+        [Segment(1, "thin")],
+    )
+    write_label_file(folder / "flipped.nii.gz", [flipped], label_table=False)
+    assert main(["contours", str(folder / "flipped.nii.gz"), "-r", str(folder / "ct"), "-o", str(folder / "rs.dcm")]) == EXIT_OK
+    assert "swapped/reversed to match (no resampling)" in capsys.readouterr().err
+    assert np.array_equal(_masks(folder / "rs.dcm", folder / "ct")["Segment 1"], masks["thin"])
+
+
+def test_a_label_map_seg_series_becomes_an_exact_structure_set(case):
+    folder, reference, volumes, masks = case
+    (folder / "seg").mkdir()
+    paths = write_label_map_segs(volumes, reference, folder / "seg")
+    assert len(paths) == len(volumes) > 1  # overlapping segments: one instance per layer
+    result, labels = segmentation_to_rtstruct(folder / "seg", folder / "ct", folder / "rs.dcm", ContourWriteOptions())
+    assert labels.reference.series_instance_uid == reference.series_instance_uid
+    found = _masks(folder / "rs.dcm", folder / "ct")
+    assert all(np.array_equal(found[name], mask) for name, mask in masks.items())
+    assert seg_sources(pydicom.dcmread(paths[0], stop_before_pixels=True)).series_uids == {reference.series_instance_uid}
+
+
+def test_a_binary_seg_from_dcmqi(tmp_path):
+    """Real data: dcmqi's BINARY liver SEG on its 3-slice CT, written back as contours."""
+    seg, ct = shared_file("dcmqi/liver.dcm"), shared_file("dcmqi/ct-3slice")
+    assert main(["contours", str(seg), "-r", str(ct), "-o", str(tmp_path / "rs.dcm"), "--holes", "nested"]) == EXIT_OK
+    expected = read_seg(seg, read_reference_series(ct)).volumes
+    found = _masks(tmp_path / "rs.dcm", ct)
+    for volume in expected:
+        for segment in volume.segments:
+            assert np.array_equal(found[segment.label], volume.array == segment.number), segment.label
+
+
+def test_a_seg_drawn_on_another_series_is_refused(case, capsys):
+    folder, reference, volumes, _ = case
+    (folder / "seg").mkdir()
+    write_label_map_segs(volumes[:1], reference, folder / "seg")
+    other = make_image_series(hard_geometry(), series_description="another reconstruction")
+    save(other, folder / "other")
+    output = folder / "rs.dcm"
+    assert main(["contours", str(folder / "seg"), "-r", str(folder / "other"), "-o", str(output)]) == EXIT_ERROR
+    error = capsys.readouterr().err
+    assert f"references series {reference.series_instance_uid}, not the reference series {other[0].SeriesInstanceUID}" in error
+    assert error.count("\n") == 1 and not output.exists()
+
+
+@pytest.mark.parametrize("problem", ["off-lattice", "missing-slice", "bad-suffix", "no-input", "exists"])
+def test_bad_input_is_one_sentence_and_exit_1(case, capsys, problem):
+    folder, reference, volumes, _ = case
+    labels = folder / "labels.seg.nrrd"
+    write_label_file(labels, volumes)
+    output = folder / ("rs.nrrd" if problem == "bad-suffix" else "rs.dcm")
+    if problem == "off-lattice":
+        geometry = reference.geometry
+        moved = [
+            LabelVolume(
+                v.array, geometry.__class__(geometry.shape, geometry.origin + [0, 0.3, 0], geometry.spacing, geometry.direction), v.segments
+            )
+            for v in volumes
+        ]
+        write_label_file(labels, moved, overwrite=True)
+    elif problem == "missing-slice":
+        sorted(reference.slices, key=lambda s: s.position[2])[3].path.unlink()
+    elif problem == "no-input":
+        labels = folder / "nothing.nii.gz"
+    elif problem == "exists":
+        output.write_bytes(b"old")
+    code = main(["contours", str(labels), "-r", str(folder / "ct"), "-o", str(output)])
+    error = capsys.readouterr().err
+    assert code == EXIT_ERROR and error.startswith("dicomlabelmap: error: ") and error.count("\n") == 1
+    expected = {
+        "off-lattice": "grid differs from the reference series' grid: origin",
+        "missing-slice": "1 slice(s) missing from the series",
+        "bad-suffix": "give a name ending in .dcm",
+        "no-input": "nothing.nii.gz: no such file or folder",
+        "exists": "exists; choose another name or use --overwrite",
+    }[problem]
+    assert expected in error
+    assert (output.read_bytes() == b"old") if problem == "exists" else not output.exists()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_scheme_selection_and_skip_empty(case, capsys):
+    folder, reference, volumes, masks = case
+    empty = LabelVolume(np.zeros(reference.geometry.shape, np.uint8), reference.geometry, [Segment(9, "empty")])
+    write_label_file(folder / "labels.seg.nrrd", [*volumes, empty])
+    scheme = folder / "scheme.json"
+    scheme.write_text(
+        json.dumps({"labels": [{"value": 5, "name": "Border", "aliases": ["border"], "interpreted_type": "EXTERNAL"}], "unmatched": "keep"})
+    )
+    arguments = ["contours", str(folder / "labels.seg.nrrd"), "-r", str(folder / "ct"), "-o", str(folder / "rs.dcm")]
+    assert main([*arguments, "--roi-map", str(scheme), "--exclude", "ring", "--skip-empty", "--json"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert [(row["number"], row["name"], row["interpreted_type"]) for row in report["rois"]][:2] == [
+        (5, "Border", "EXTERNAL"),
+        (6, "islands", ""),
+    ]
+    assert {entry["name"]: entry["reason"] for entry in report["left_out"]} == {
+        "ring": "excluded by 'ring'",
+        "empty": "empty (--skip-empty)",
+    }
+
+
+def test_inputs_are_told_apart(case):
+    folder, _, volumes, _ = case
+    write_label_file(folder / "labels.nrrd", volumes[:1])
+    assert is_label_file(folder / "labels.nrrd") and not is_label_file(folder / "ct")
+    with pytest.raises(DicomLabelMapError, match="no label file or DICOM Segmentation found"):
+        read_labels(folder / "ct", folder / "ct")
+    with pytest.raises(DicomLabelMapError, match="give one label file"):
+        read_labels([folder / "labels.nrrd", folder / "labels.nrrd"], folder / "ct")
