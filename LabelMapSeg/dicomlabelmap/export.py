@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .dicom.images import ReferenceSeries
 from .dicom.scan import read_reference_series
@@ -33,8 +34,9 @@ from .model.scheme import LabelScheme
 from .outputs import double_suffix
 from .progress import ProgressCallback, report, scaled
 from .rtstruct.writer import ContourWriteOptions, ContourWriteResult, write_rtstruct
-from .seg.series import find_seg_files, read_seg_series
-from .seg.sources import SegSources, seg_sources
+
+if TYPE_CHECKING:
+    from .seg.sources import SegSources
 
 
 @dataclass
@@ -145,6 +147,9 @@ def _seg_series(
     threshold: float,
     progress: ProgressCallback | None,
 ) -> LabelInput:
+    from .seg.series import find_seg_files, read_seg_series  # only for SEG input: the label file path stays light
+    from .seg.sources import SegSources
+
     found = find_seg_files(items)
     if not found:
         raise DicomLabelMapError(f"no label file or DICOM Segmentation found in {', '.join(str(i) for i in items)}")
@@ -164,6 +169,8 @@ def _seg_series(
 
 def _sources_of(path: Path) -> SegSources:
     import pydicom
+
+    from .seg.sources import seg_sources
 
     return seg_sources(pydicom.dcmread(path, stop_before_pixels=True))
 

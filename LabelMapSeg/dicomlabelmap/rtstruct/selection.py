@@ -55,27 +55,29 @@ class Selection:
 
 
 def segment_masks(volume: LabelVolume) -> dict[int, BoxMask]:
-    """Each segment's mask, cropped to its box. Slices are scanned once for the values they
-    hold, so each segment is compared only on its own slices."""
+    """Each segment's mask, cropped to its box. The values each slice holds are counted once
+    (one pass over the occupied slices), so each segment is compared only on its own slices."""
     array = volume.array
     numbers = [segment.number for segment in volume.segments]
-    present: dict[int, list[int]] = {number: [] for number in numbers}
-    flags = np.zeros(int(max(numbers + [int(array.max()) if array.size else 0])) + 1, dtype=bool)
-    for k in range(array.shape[0]):
-        flags[:] = False
-        flags[array[k].reshape(-1)] = True
-        for value in np.flatnonzero(flags).tolist():
-            if value in present:
-                present[value].append(k)
+    flat = array.reshape(array.shape[0], -1)
+    occupied = np.flatnonzero(flat.any(axis=1))
+    size = max(numbers + [0]) + 1
+    present = np.zeros((array.shape[0], size), dtype=bool)
+    for k in occupied.tolist():
+        counts = np.bincount(flat[k], minlength=size)
+        present[k] = counts[:size] > 0
     masks = {}
     for number in numbers:
-        slices = present[number]
-        if not slices:
+        slices = np.flatnonzero(present[:, number])
+        if not len(slices):
             masks[number] = BoxMask.empty(volume.geometry.shape)
             continue
-        first, last = slices[0], slices[-1]
-        slab = BoxMask.from_full(array[first : last + 1] == number)
-        masks[number] = BoxMask(volume.geometry.shape, (slab.offset[0] + first, slab.offset[1], slab.offset[2]), slab.crop)
+        first, last = int(slices[0]), int(slices[-1])
+        slab = array[first : last + 1] == number
+        footprint = slab.any(axis=0)  # the first and last slices hold the segment: only rows and columns to bound
+        rows, columns = np.flatnonzero(footprint.any(axis=1)), np.flatnonzero(footprint.any(axis=0))
+        crop = slab[:, rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1].copy()
+        masks[number] = BoxMask(volume.geometry.shape, (first, int(rows[0]), int(columns[0])), crop)
     return masks
 
 
