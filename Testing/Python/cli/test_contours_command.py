@@ -219,3 +219,42 @@ def test_inputs_are_told_apart(case):
         read_labels(folder / "ct", folder / "ct")
     with pytest.raises(DicomLabelMapError, match="give one label file"):
         read_labels([folder / "labels.nrrd", folder / "labels.nrrd"], folder / "ct")
+
+
+def test_a_fractional_seg_written_by_highdicom(case):
+    """A FRACTIONAL SEG (PROBABILITY) written by highdicom on our CT: thresholded at
+    --fractional-threshold of Maximum Fractional Value, then written as exact contours."""
+    highdicom = pytest.importorskip("highdicom")
+    from pydicom.sr.codedict import codes
+
+    folder, reference, _, masks = case
+    sources = [pydicom.dcmread(source.path) for source in reference.slices]
+    probability = np.clip(masks["ring"] * 0.9 + masks["thin"] * 0.3 + masks["islands"] * 0.6, 0, 1).astype(np.float32)
+    description = highdicom.seg.SegmentDescription(
+        segment_number=1,
+        segment_label="tissue",
+        segmented_property_category=codes.SCT.Tissue,
+        segmented_property_type=codes.SCT.Tissue,
+        algorithm_type=highdicom.seg.SegmentAlgorithmTypeValues.MANUAL,
+    )
+    seg = highdicom.seg.Segmentation(
+        source_images=sources,
+        pixel_array=probability,
+        segmentation_type=highdicom.seg.SegmentationTypeValues.FRACTIONAL,
+        segment_descriptions=[description],
+        series_instance_uid=highdicom.UID(),
+        series_number=5,
+        sop_instance_uid=highdicom.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+        max_fractional_value=200,
+    )
+    seg.save_as(folder / "fractional.dcm")
+    for threshold, expected in ((0.5, masks["ring"] | masks["islands"]), (0.25, masks["ring"] | masks["islands"] | masks["thin"])):
+        output = folder / f"rs{threshold}.dcm"
+        arguments = ["contours", str(folder / "fractional.dcm"), "-r", str(folder / "ct"), "-o", str(output)]
+        assert main([*arguments, "--fractional-threshold", str(threshold)]) == EXIT_OK
+        assert np.array_equal(_masks(output, folder / "ct")["tissue"], expected), threshold
