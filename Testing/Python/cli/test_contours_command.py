@@ -12,6 +12,7 @@ import pytest
 from conftest import shared_file
 from dicomlabelmap import rtstruct_to_labels
 from dicomlabelmap.cli.common import EXIT_ERROR, EXIT_OK
+from dicomlabelmap.cli.contours import format_result, write_options
 from dicomlabelmap.cli.main import main
 from dicomlabelmap.dicom.scan import read_reference_series
 from dicomlabelmap.errors import DicomLabelMapError
@@ -258,3 +259,38 @@ def test_a_fractional_seg_written_by_highdicom(case):
         arguments = ["contours", str(folder / "fractional.dcm"), "-r", str(folder / "ct"), "-o", str(output)]
         assert main([*arguments, "--fractional-threshold", str(threshold)]) == EXIT_OK
         assert np.array_equal(_masks(output, folder / "ct")["tissue"], expected), threshold
+
+
+def test_the_report_table_and_the_options_from_words(case):
+    import argparse
+
+    folder, reference, volumes, _ = case
+    arguments = argparse.Namespace(holes="nested", shape="voxel-edge", skip_empty=True, label="L", series_description="D")
+    options = write_options(arguments)
+    assert (options.holes.value, options.shape.value, options.skip_empty, options.structure_set_label) == (
+        "nested",
+        "voxel-edge",
+        True,
+        "L",
+    )
+    from dicomlabelmap.rtstruct.writer import write_rtstruct
+
+    result = write_rtstruct(volumes, reference, folder / "rs.dcm", options)
+    lines = format_result(result).splitlines()
+    assert lines[0] == "RT Structure Set: 6 ROI(s), holes as nested, voxel-edge outlines"
+    assert lines[2].split() == [
+        "ROI",
+        "Name",
+        "Type",
+        "Segments",
+        "Contours",
+        "Points",
+        "Pieces",
+        "Holes",
+        "Slices",
+        "Voxels",
+        "Round",
+        "trip",
+    ]
+    islands = next(line for line in lines if " islands " in line).split()
+    assert islands[:2] == ["2", "islands"] and islands[-5:] == ["24", "16", "8", "2120", "identical"]
