@@ -125,13 +125,13 @@ def _patient_study_series(dataset: Dataset, reference: ReferenceSeries, header: 
     dataset.SeriesInstanceUID = generate_uid()
     dataset.SeriesNumber = header.series_number
     dataset.SeriesDate, dataset.SeriesTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
-    dataset.SeriesDescription = header.series_description[:64]
+    dataset.SeriesDescription = header.series_description
     dataset.OperatorsName = ""
     dataset.Manufacturer = "LabelMapSeg"
     dataset.ManufacturerModelName = "dicomlabelmap"
     dataset.SoftwareVersions = __version__
     dataset.InstanceNumber = 1
-    dataset.StructureSetLabel = header.label[:16] or "LabelMapSeg"
+    dataset.StructureSetLabel = header.label or "LabelMapSeg"
     if header.name:
         dataset.StructureSetName = header.name[:64]
     if header.description:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DicomLabelMapError
 from ..findings import Finding, Severity
 from ..model.labels import MAX_SEGMENT_NUMBER, LabelVolume
 from ..model.masks import BoxMask
@@ -63,9 +64,15 @@ def segment_masks(volume: LabelVolume) -> dict[int, BoxMask]:
     occupied = np.flatnonzero(flat.any(axis=1))
     size = max(numbers + [0]) + 1
     present = np.zeros((array.shape[0], size), dtype=bool)
+    unknown: set[int] = set()
     for k in occupied.tolist():
         counts = np.bincount(flat[k], minlength=size)
         present[k] = counts[:size] > 0
+        unknown.update(int(v) for v in np.flatnonzero(counts[size:]) + size)
+    unknown |= {int(v) for v in np.flatnonzero(present.any(axis=0))} - set(numbers) - {0}
+    if unknown:
+        listed = ", ".join(str(v) for v in sorted(unknown)[:10])
+        raise DicomLabelMapError(f"label value(s) {listed} have no segment description; name every value the label map holds")
     masks = {}
     for number in numbers:
         slices = np.flatnonzero(present[:, number])

@@ -88,6 +88,15 @@ class ContourWriteOptions:
             raise DicomLabelMapError(f"unknown contour shape {shape!r}; use one of {', '.join(s.value for s in ContourShape)}") from None
         return cls(holes=style, shape=outline, **options)
 
+    def __post_init__(self) -> None:
+        # Structure Set Label is SH (16 characters), Series Description LO (64): refused, not cut.
+        for value, limit, what in (
+            (self.structure_set_label, 16, "Structure Set Label"),
+            (self.series_description, 64, "Series Description"),
+        ):
+            if len(value) > limit:
+                raise DicomLabelMapError(f"{what} '{value}' is longer than {limit} characters")
+
 
 @dataclass
 class RoiWritten:
@@ -178,7 +187,7 @@ def write_rtstruct(
     rois, written = [], []
     for index, plan in enumerate(plans):
         report(progress, 0.02 + 0.5 * index / max(1, len(plans)), f"Tracing {plan.segment.label}")
-        roi, row = _roi_contours(plan, reference, options)
+        roi, row = _roi_contours(plan, reference, options, selection.findings)
         rois.append(roi)
         written.append(row)
     header = StructureSetHeader(
@@ -235,7 +244,9 @@ def _plans_to_write(selection: Selection, options: ContourWriteOptions) -> list[
     return plans
 
 
-def _roi_contours(plan: RoiPlan, reference: ReferenceSeries, options: ContourWriteOptions) -> tuple[RoiContours, RoiWritten]:
+def _roi_contours(
+    plan: RoiPlan, reference: ReferenceSeries, options: ContourWriteOptions, findings: list[Finding]
+) -> tuple[RoiContours, RoiWritten]:
     """The contours of one ROI in patient coordinates, and its line of the report."""
     segment = plan.segment
     roi = RoiContours(
@@ -246,6 +257,10 @@ def _roi_contours(plan: RoiPlan, reference: ReferenceSeries, options: ContourWri
         segment.algorithm_type.value,
         segment.description,
     )
+    if len(roi.name) > 64:
+        findings.append(
+            Finding(Severity.WARNING, "the name is cut to its first 64 characters (ROI Name, LO)", plan.number, roi.name, "ROIName")
+        )
     loops = trace_loops(plan.mask.crop, plan.mask.offset, options.shape) if not plan.mask.is_empty() else None
     if loops is not None and len(loops):
         roi.contours = _patient_contours(loops, options.holes, reference)

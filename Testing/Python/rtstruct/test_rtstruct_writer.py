@@ -311,3 +311,19 @@ def test_oblique_and_multiframe_references(tmp_path):
     dataset = pydicom.dcmread(tmp_path / "rs.dcm")
     frames = {int(c.ContourImageSequence[0].ReferencedFrameNumber) for c in dataset.ROIContourSequence[0].ContourSequence}
     assert frames == {source.frame_number for source in reference.slices}
+
+
+def test_values_without_a_segment_and_overlong_texts_are_refused_or_reported(hard, tmp_path):
+    reference, volumes, masks = hard
+    array = np.where(masks["thin"], 2, masks["ring"]).astype(np.uint8)
+    with pytest.raises(DicomLabelMapError, match=r"label value\(s\) 2 have no segment description"):
+        write_rtstruct([LabelVolume(array, reference.geometry, [Segment(1, "ring")])], reference, tmp_path / "rs.dcm")
+    with pytest.raises(DicomLabelMapError, match="Structure Set Label 'seventeen letters' is longer than 16 characters"):
+        ContourWriteOptions(structure_set_label="seventeen letters")
+    long_name = "ü" * 70
+    result = write_rtstruct(
+        [LabelVolume(masks["ring"].astype(np.uint8), reference.geometry, [Segment(1, long_name)])], reference, tmp_path / "rs.dcm"
+    )
+    assert [(f.attribute, f.roi_name) for f in result.findings] == [("ROIName", long_name)]
+    assert pydicom.dcmread(tmp_path / "rs.dcm").StructureSetROISequence[0].ROIName == "ü" * 64
+    assert not list(tmp_path.glob(".*"))
