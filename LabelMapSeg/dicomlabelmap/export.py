@@ -148,20 +148,22 @@ def _seg_series(
     progress: ProgressCallback | None,
 ) -> LabelInput:
     from .seg.series import find_seg_files, read_seg_series  # only for SEG input: the label file path stays light
-    from .seg.sources import SegSources
 
     found = find_seg_files(items)
     if not found:
         raise DicomLabelMapError(f"no label file or DICOM Segmentation found in {', '.join(str(i) for i in items)}")
-    chosen = seg_series_uid if seg_series_uid in found else next(iter(found)) if len(found) == 1 else None
-    sources = _sources_of(found[chosen][0][1]) if chosen is not None else SegSources()
+    if seg_series_uid is not None and seg_series_uid not in found:
+        raise DicomLabelMapError(f"Segmentation series {seg_series_uid} not found; found: {', '.join(found)}")
+    if seg_series_uid is None and len(found) > 1:
+        listing = "; ".join(f"{uid} ({len(files)} file(s), e.g. {files[0][1]})" for uid, files in found.items())
+        raise DicomLabelMapError(f"several Segmentation series found; choose one with --seg-series-uid: {listing}")
+    chosen = seg_series_uid or next(iter(found))
+    sources = _sources_of(found[chosen][0][1])
     series = _reference(
         reference, series_uid, sources.frame_of_reference_uid or None, sorted(sources.series_uids), scaled(progress, 0, 0.5)
     )
     _check_references(sources, series)
-    seg = read_seg_series(items, series, seg_series_uid, threshold)
-    if chosen is None:  # several SEG series and none chosen: read_seg_series has refused; checked here for the one it read
-        _check_references(_sources_of(seg.paths[0]), series)
+    seg = read_seg_series(items, series, chosen, threshold)
     notes = [str(finding) for finding in seg.findings]
     report(progress, 1.0, "Read the Segmentation")
     return LabelInput(seg.volumes, series, notes)

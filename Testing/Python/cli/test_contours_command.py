@@ -294,3 +294,21 @@ def test_the_report_table_and_the_options_from_words(case):
     ]
     islands = next(line for line in lines if " islands " in line).split()
     assert islands[:2] == ["2", "islands"] and islands[-5:] == ["24", "16", "8", "2120", "identical"]
+
+
+def test_several_seg_series_need_a_choice(case, capsys):
+    folder, reference, volumes, masks = case
+    for name in ("a", "b"):
+        (folder / "segs" / name).mkdir(parents=True)
+        write_label_map_segs(volumes[:1], reference, folder / "segs" / name)
+    output = folder / "rs.dcm"
+    assert main(["contours", str(folder / "segs"), "-r", str(folder / "ct"), "-o", str(output)]) == EXIT_ERROR
+    error = capsys.readouterr().err
+    assert "several Segmentation series found; choose one with --seg-series-uid" in error and not output.exists()
+    uid = pydicom.dcmread(next((folder / "segs" / "b").glob("*.dcm"))).SeriesInstanceUID
+    assert main(["contours", str(folder / "segs"), "-r", str(folder / "ct"), "-o", str(output), "--seg-series-uid", uid]) == EXIT_OK
+    assert (
+        main(["contours", str(folder / "segs"), "-r", str(folder / "ct"), "-o", str(folder / "x.dcm"), "--seg-series-uid", "1.2.3"])
+        == EXIT_ERROR
+    )
+    assert "Segmentation series 1.2.3 not found" in capsys.readouterr().err
