@@ -83,7 +83,9 @@ def run(arguments: argparse.Namespace) -> int:
     from ..outputs import check_output_file
 
     output: Path = arguments.output
-    if output.suffix.lower() != ".dcm" and not output.is_dir():
+    if output.is_dir():
+        raise DicomLabelMapError(f"-o {output} is a folder; give the RT Structure Set's file name (for example {output / 'RS.dcm'})")
+    if output.suffix.lower() != ".dcm":
         raise DicomLabelMapError(f"-o {output}: an RT Structure Set is one DICOM file; give a name ending in .dcm")
     check_output_file(output, arguments.overwrite)
     for path in arguments.labels:

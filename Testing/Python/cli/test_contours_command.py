@@ -155,12 +155,15 @@ def test_a_seg_drawn_on_another_series_is_refused(case, capsys):
     assert error.count("\n") == 1 and not output.exists()
 
 
-@pytest.mark.parametrize("problem", ["off-lattice", "missing-slice", "bad-suffix", "no-input", "exists"])
+@pytest.mark.parametrize("problem", ["off-lattice", "missing-slice", "bad-suffix", "no-input", "exists", "folder"])
 def test_bad_input_is_one_sentence_and_exit_1(case, capsys, problem):
     folder, reference, volumes, _ = case
     labels = folder / "labels.seg.nrrd"
     write_label_file(labels, volumes)
     output = folder / ("rs.nrrd" if problem == "bad-suffix" else "rs.dcm")
+    if problem == "folder":
+        output = folder / "out"
+        output.mkdir()
     if problem == "off-lattice":
         geometry = reference.geometry
         moved = [
@@ -185,9 +188,13 @@ def test_bad_input_is_one_sentence_and_exit_1(case, capsys, problem):
         "bad-suffix": "give a name ending in .dcm",
         "no-input": "nothing.nii.gz: no such file or folder",
         "exists": "exists; choose another name or use --overwrite",
+        "folder": "out is a folder; give the RT Structure Set's file name",
     }[problem]
     assert expected in error
-    assert (output.read_bytes() == b"old") if problem == "exists" else not output.exists()
+    if problem == "exists":
+        assert output.read_bytes() == b"old"
+    else:
+        assert not output.exists() or not list(output.iterdir())
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
 
 
