@@ -49,6 +49,13 @@ class ContourShape(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def description(self) -> str:
+        """What the choice means, in one sentence."""
+        if self is ContourShape.MIDPOINT:
+            return "smooth: through the midpoints between inside and outside voxel centres (fewer points, straight diagonals)"
+        return "voxel edges: a staircase along voxel boundaries (encloses exactly the voxels' area)"
+
 
 #: Where two voxel-edge boundaries meet at one voxel corner, each is moved this far (pixels, along
 #: both axes) into the background voxel it turns around, so that the outlines do not touch.

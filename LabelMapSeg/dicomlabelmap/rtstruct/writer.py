@@ -60,6 +60,16 @@ class HoleStyle(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def description(self) -> str:
+        """What the choice means for readers, in one sentence (from the reader matrix)."""
+        return {
+            HoleStyle.KEYHOLE: "keyholes: one polygon per piece, holes joined by zero-width channels (read exactly by every reader tested)",
+            HoleStyle.NESTED: "nested contours: holes as separate contours inside their outline (plastimatch and others that unite "
+            "contours fill the holes)",
+            HoleStyle.XOR: "CLOSEDPLANAR_XOR contours (DICOM CP 2037; readers that do not know the type skip them)",
+        }[self]
+
 
 @dataclass(frozen=True)
 class ContourWriteOptions:

@@ -289,6 +289,8 @@ def test_decimal_strings_fit_sixteen_characters(value, text):
 
 def test_word_options_are_checked():
     assert ContourWriteOptions.from_words("xor", "voxel-edge").holes is HoleStyle.XOR
+    assert "every reader tested" in HoleStyle.KEYHOLE.description and "CP 2037" in HoleStyle.XOR.description
+    assert "exactly the voxels' area" in ContourShape.VOXEL_EDGE.description
     with pytest.raises(DicomLabelMapError, match="unknown hole style 'holes'"):
         ContourWriteOptions.from_words("holes")
     with pytest.raises(DicomLabelMapError, match="unknown contour shape 'round'"):
