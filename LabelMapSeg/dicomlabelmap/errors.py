@@ -43,6 +43,33 @@ class InvalidDicomError(DicomLabelMapError):
         super().__init__(prefix + message)
 
 
+class NotDicomError(InvalidDicomError):
+    """The file is not DICOM at all (text, an image, an empty file): neither the ``DICM`` marker
+    at byte 128 nor a DICOM data element at its start."""
+
+
+class TruncatedFileError(InvalidDicomError):
+    """The file ends before its last element does (a copy cut short).
+
+    Parameters
+    ----------
+    message, path, attribute
+        As for :class:`InvalidDicomError`; ``attribute`` is the element the file ends in.
+    header
+        The elements before that element (a pydicom ``Dataset``), when they could be read: a
+        reference image whose pixel data is cut short still tells where its slice lies.
+    in_pixel_data
+        Whether the file ends inside its Pixel Data.
+    """
+
+    def __init__(
+        self, message: str, path: str | Path | None = None, attribute: str | None = None, header: Any = None, in_pixel_data: bool = False
+    ):
+        super().__init__(message, path, attribute)
+        self.header = header
+        self.in_pixel_data = in_pixel_data
+
+
 class ReferenceSeriesError(DicomLabelMapError):
     """The reference image series cannot be assembled into one regular grid."""
 

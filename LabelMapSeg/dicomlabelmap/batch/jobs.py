@@ -191,7 +191,6 @@ def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, stag
     )
     if not conversion.rois and conversion.assignments:
         raise DicomLabelMapError(f"the label scheme selects none of its {len(conversion.assignments)} ROIs")
-    result.warnings = [str(f) for f in conversion.findings]
     result.labels_found, result.labels_missing = conversion.labels_found, conversion.labels_missing
     if OutputFormat.SEG_NRRD in settings.formats:
         from ..files.labelfiles import write_label_file
@@ -199,6 +198,7 @@ def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, stag
         write_label_file(staging / "labels.seg.nrrd", conversion.label_volumes)
     if OutputFormat.LABELMAP_SEG in settings.formats:
         write_label_map_segs(conversion.label_volumes, conversion.reference, staging, settings.seg_options)
+    result.warnings = [str(f) for f in conversion.findings]  # after writing: it may add some (a new Frame of Reference)
     return conversion.to_dict()
 
 

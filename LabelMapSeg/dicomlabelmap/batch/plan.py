@@ -17,10 +17,10 @@ from typing import Any
 
 import pydicom
 
-from ..dicom.limits import check_deflated_file
-from ..dicom.slices import walk_files
+from ..dicom.read import read_header
+from ..dicom.slices import non_image_reason, walk_files
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE, RT_STRUCTURE_SET_STORAGE, SEGMENTATION_STORAGE
-from ..errors import DicomLabelMapError
+from ..errors import DATA_ERRORS, InvalidDicomError, NotDicomError, ResourceLimitError, TruncatedFileError
 from .jobs import InputKind, Job
 
 _NAME_LIMIT = 64
@@ -57,37 +57,47 @@ def header_record(path: Path) -> dict[str, Any]:
     """What planning needs from one file: its role (``rtstruct``, ``seg``, ``image``, or
     ``skipped`` with the reason and its counting group) and a few header values."""
     record: dict[str, Any] = {"path": str(path)}
+    problem = None
     try:
-        check_deflated_file(path)
-        dataset = pydicom.dcmread(path, stop_before_pixels=True)
-        sop_class = str(dataset.get("SOPClassUID", ""))
-    except DicomLabelMapError as error:
-        return record | {
-            "role": "skipped",
-            "group": "exceeds resource limits",
-            "reason": f"exceeds resource limits ({getattr(error, 'reason', error)})",
-        }
-    except Exception as error:  # noqa: BLE001 - anything unreadable is "not DICOM" here
-        return record | {
-            "role": "skipped",
-            "group": "not DICOM or unreadable header",
-            "reason": f"not DICOM or unreadable header ({type(error).__name__})",
-        }
-    record |= {"series": str(dataset.get("SeriesInstanceUID", "")), "study": str(dataset.get("StudyInstanceUID", ""))}
+        dataset = read_header(path)
+    except TruncatedFileError as error:
+        # A structure set or SEG cut short is still an input (its job fails with this reason); an
+        # image is still part of its series, whose reader refuses it or keeps its slice empty.
+        if error.header is None:
+            return record | {"role": "skipped", "group": "truncated", "reason": error.reason}
+        dataset, problem = error.header, error.reason
+    except NotDicomError as error:
+        return record | {"role": "skipped", "group": "not DICOM", "reason": error.reason}
+    except ResourceLimitError as error:
+        return record | {"role": "skipped", "group": "exceeds resource limits", "reason": f"exceeds resource limits ({error.reason})"}
+    except InvalidDicomError as error:
+        return record | {"role": "skipped", "group": "unreadable", "reason": error.reason}
+    try:
+        return record | _classify(dataset, problem)
+    except DATA_ERRORS as error:
+        return record | {"role": "skipped", "group": "unreadable", "reason": f"unreadable header ({error})"}
+
+
+def _classify(dataset: pydicom.Dataset, problem: str | None) -> dict[str, Any]:
+    sop_class = str(dataset.get("SOPClassUID", ""))
+    found = {"series": str(dataset.get("SeriesInstanceUID", "")), "study": str(dataset.get("StudyInstanceUID", ""))}
     if sop_class == RT_STRUCTURE_SET_STORAGE:
         role = InputKind.RTSTRUCT.value
     elif sop_class == SEGMENTATION_STORAGE and str(dataset.get("SegmentationType", "")) in ("BINARY", "FRACTIONAL"):
         role = InputKind.SEG.value
+    elif problem is not None and non_image_reason(dataset) is not None:
+        return {"role": "skipped", "group": "truncated", "reason": problem}
     elif sop_class == LABEL_MAP_SEGMENTATION_STORAGE:
-        return record | {"role": "skipped", "group": "already Label Map SEG", "reason": "already Label Map SEG"}
+        return found | {"role": "skipped", "group": "already Label Map SEG", "reason": "already Label Map SEG"}
     elif "ImagePositionPatient" in dataset or "PerFrameFunctionalGroupsSequence" in dataset or "Rows" in dataset:
-        return record | {"role": "image"}
+        return found | {"role": "image"}
     else:
         reason = f"other DICOM ({dataset.get('Modality', 'no modality')})"
-        return record | {"role": "skipped", "group": reason, "reason": reason}
-    return record | {
+        return found | {"role": "skipped", "group": reason, "reason": reason}
+    return found | {
         "role": role,
         "referenced": _referenced_series(dataset),
+        "references_nothing": role == InputKind.RTSTRUCT.value and _references_nothing(dataset),
         "description": str(dataset.get("StructureSetLabel", "") or dataset.get("SeriesDescription", "") or role),
         "date": str(dataset.get("StructureSetDate", "") or dataset.get("SeriesDate", "") or dataset.get("StudyDate", "")),
         "patient": str(dataset.get("PatientID", "")),
@@ -121,6 +131,8 @@ def jobs_from_records(
             reference = [f for uid in referenced for f in images_by_series.get(uid, [])]
         else:  # the series of the same study; the converter picks by Frame of Reference / references
             candidates = [uid for uid in referenced if uid in images_by_series] or sorted(series_by_study.get(record["study"], set()))
+            if not candidates and record.get("references_nothing"):
+                candidates = _beside(record["path"], images_by_series)
             reference = [f for uid in candidates for f in images_by_series[uid]]
         digest = hashlib.sha1(str(Path(record["path"]).resolve()).encode()).hexdigest()[:8]
         # Readable from the input (patient, label or description, date), unique by the hash of its path.
@@ -128,6 +140,28 @@ def jobs_from_records(
         name = "_".join(part for part in parts if part) + f"_{digest}"
         jobs.append(Job(kind, record["path"], reference, str(output_dir / name)))
     return jobs, dict(other)
+
+
+def _beside(path: str, images_by_series: dict[str, list[str]]) -> list[str]:
+    """For a structure set that references nothing (and shares no study with a series): the
+    series with images in its folder (or below), else the only series of the whole input. The
+    converter takes a single one only when the contours lie on its grid (rtstruct.reference)."""
+    folder = Path(path).parent
+    near = sorted(uid for uid, files in images_by_series.items() if any(folder in Path(f).parents for f in files))
+    return near or (list(images_by_series) if len(images_by_series) == 1 else [])
+
+
+def _references_nothing(dataset: pydicom.Dataset) -> bool:
+    """No Frame of Reference, series or image referenced anywhere in a structure set."""
+    if _referenced_series(dataset):
+        return False
+    if any(item.get("FrameOfReferenceUID") for item in dataset.get("ReferencedFrameOfReferenceSequence", [])):
+        return False
+    if any(item.get("ReferencedFrameOfReferenceUID") for item in dataset.get("StructureSetROISequence", [])):
+        return False
+    return not any(
+        contour.get("ContourImageSequence") for roi in dataset.get("ROIContourSequence", []) for contour in roi.get("ContourSequence", [])
+    )
 
 
 def _referenced_series(dataset: pydicom.Dataset) -> list[str]:

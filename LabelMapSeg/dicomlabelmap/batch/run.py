@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import OutputError
+from ..errors import DicomLabelMapError
 from ..outputs import atomic_output
 from .jobs import RESULT_FILE, BatchSettings, InputKind, Job, JobResult, JobStatus, remove_tree, run_job, staging_folder
 from .plan import jobs_from_records, plan
@@ -111,8 +111,10 @@ def run_batch(
     processes. ``runner`` converts one job (tests replace it).
     """
     source, target = Path(input_dir), Path(output_dir)
+    if source.is_file():
+        raise DicomLabelMapError(f"{source} is a file; batch converts every input under a folder (give the folder that holds it)")
     if not source.is_dir():
-        raise OutputError(f"{source}: no such folder")
+        raise DicomLabelMapError(f"{source}: no such folder")
     target.mkdir(parents=True, exist_ok=True)
     run = _Run(target, settings, on_result)
     try:

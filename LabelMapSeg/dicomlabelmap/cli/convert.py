@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def run(arguments: argparse.Namespace) -> int:
             arguments.overwrite,
             progress,
         )
+    for finding in contents.findings:
+        print(f"  {finding}", file=sys.stderr)
     numbers = ", ".join(f"{s.number} '{s.label}'" for s in contents.segments)
     print(f"{contents.segmentation_type} SEG ({arguments.seg.stat().st_size:,} bytes) -> {sizes(paths)}; segments kept: {numbers}")
     return EXIT_OK

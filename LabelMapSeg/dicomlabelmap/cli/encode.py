@@ -44,6 +44,7 @@ def run(arguments: argparse.Namespace) -> int:
             print(f"  {note}", file=sys.stderr)
     with progress_bar() as progress:
         reference = read_reference_series(arguments.reference, progress=progress)
+        told = len(reference.findings)
         for finding in reference.findings:
             print(f"  {finding}", file=sys.stderr)
         placed = [volume.on_grid(reference.geometry) for volume in volumes]  # same lattice in another axis order: reoriented
@@ -55,5 +56,7 @@ def run(arguments: argparse.Namespace) -> int:
             )
         options = seg_options(arguments, header)
         paths = write_label_map_segs(placed, reference, output_folder(arguments.output), options, arguments.overwrite, progress)
+    for finding in reference.findings[told:]:  # what writing added (a new Frame of Reference)
+        print(f"  {finding}", file=sys.stderr)
     print(f"Wrote and verified {len(paths)} Label Map SEG instance(s): {sizes(paths)}")
     return EXIT_OK

@@ -42,9 +42,10 @@ def run(arguments: argparse.Namespace) -> int:
     from ..files.report import display_width
 
     geometry = series.geometry
+    kind = {"plane": " (2-D: no Frame of Reference)", "tiled": " (tiled: slide coordinates, one slice per focal plane)"}
     print(
-        f"grid {geometry.shape} (slices x rows x columns), spacing {geometry.spacing.round(4).tolist()} mm (i, j, k); "
-        f"layers: {len(series.volumes)}"
+        f"grid {geometry.shape} (slices x rows x columns){kind.get(data['grid']['kind'], '')}, spacing "
+        f"{geometry.spacing.round(4).tolist()} mm (i, j, k); layers: {len(series.volumes)}"
     )
     for segment in data["segments"]:
         label = segment["label"] + " " * max(0, 30 - display_width(segment["label"]))

@@ -64,6 +64,12 @@ def add_seg_options(parser: argparse.ArgumentParser, what: str = "", overwrite: 
         help=f"{what}PALETTE COLOR with a colour table and sRGB ICC profile instead of MONOCHROME2 + CIELab",
     )
     parser.add_argument("--series-description", help=f"{what}Series Description of the new series (default: 'Label map segmentation')")
+    parser.add_argument(
+        "--new-frame-of-reference",
+        action="store_true",
+        help=f"{what}when the reference series has no (valid) Frame of Reference UID, write a newly generated one (a warning "
+        "names it; viewers will not match it with the series) instead of refusing",
+    )
     if overwrite:
         parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
@@ -105,5 +111,9 @@ def seg_options(arguments: argparse.Namespace, metadata: dict[str, Any] | None =
     if arguments.series_description is not None:
         header["series_description"] = arguments.series_description
     return SegWriteOptions.from_words(
-        arguments.transfer_syntax, omit_empty_frames=arguments.omit_empty_frames, palette_color=arguments.palette_color, **header
+        arguments.transfer_syntax,
+        omit_empty_frames=arguments.omit_empty_frames,
+        palette_color=arguments.palette_color,
+        new_frame_of_reference=arguments.new_frame_of_reference,
+        **header,
     )

@@ -9,19 +9,19 @@ segmentations, reports), are skipped and counted.
 from __future__ import annotations
 
 import logging
-import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pydicom
 from pydicom.dataset import Dataset
 
 from ..errors import ReferenceSeriesError, malformed_input
 from ..findings import Finding, Severity
 from ..model.geometry import FloatArray, ImageGeometry
+from .copied import copy_checked
 from .slices import ImageFrame
 
 logger = logging.getLogger(__name__)
@@ -31,42 +31,6 @@ NO_SERIES_UID = "(no Series Instance UID)"
 
 #: Smallest tolerance (mm) for a slice's position on the fitted uniform grid.
 POSITION_TOLERANCE_MM = 0.01
-
-#: Attributes of the source copied into derived objects (Patient, General Study,
-#: Patient Study, Clinical Trial Subject/Study, Frame of Reference modules).
-COPIED_ATTRIBUTES: tuple[str, ...] = (
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "OtherPatientIDsSequence",
-    "PatientAge",
-    "PatientSize",
-    "PatientWeight",
-    "PatientIdentityRemoved",
-    "DeidentificationMethod",
-    "DeidentificationMethodCodeSequence",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-    "StudyID",
-    "AccessionNumber",
-    "StudyDescription",
-    "ClinicalTrialSponsorName",
-    "ClinicalTrialProtocolID",
-    "ClinicalTrialProtocolName",
-    "ClinicalTrialSiteID",
-    "ClinicalTrialSiteName",
-    "ClinicalTrialSubjectID",
-    "ClinicalTrialSubjectReadingID",
-    "ClinicalTrialTimePointID",
-    "FrameOfReferenceUID",
-    "PositionReferenceIndicator",
-    "SpecificCharacterSet",
-)
-
 
 #: ``SourceSlice.sop_class_uid`` of a grid position that has no image.
 MISSING_SLICE = "(missing)"
@@ -103,6 +67,9 @@ class ReferenceSeries:
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     #: Problems of the series' own values (e.g. an attribute too long for its VR), named.
     findings: list[Finding] = field(default_factory=list)
+    #: Type 1 attributes whose value cannot be copied (:mod:`.copied`): ``keyword -> why``.
+    #: Derived objects (a Label Map SEG) are refused while any stands.
+    refusals: dict[str, str] = field(default_factory=dict)
 
     @property
     def missing_slices(self) -> list[int]:
@@ -138,10 +105,23 @@ class ReferenceSeries:
 
 # -- assembling one grid ----------------------------------------------------------------------
 def assemble(
-    series_uid: str, frames: list[ImageFrame], skipped: dict[str, int], spacing_tolerance: float, allow_missing_slices: bool = False
+    series_uid: str,
+    frames: list[ImageFrame],
+    skipped: dict[str, int],
+    spacing_tolerance: float,
+    allow_missing_slices: bool = False,
+    broken: Sequence[ImageFrame] = (),
 ) -> ReferenceSeries:
+    """The series' grid from its frames. ``broken`` frames (their pixel data cut short) hold
+    their positions on the grid without an image: refused unless ``allow_missing_slices``."""
+    if broken and not allow_missing_slices:
+        listing = "; ".join(f"{frame.path}: {frame.problem}" for frame in broken[:3])
+        raise ReferenceSeriesError(
+            f"{len(broken)} image(s) of series {series_uid} cannot be used ({listing}); their slices would be missing: use "
+            "--allow-missing-slices (allow_missing_slices=True) to keep the regular grid with those positions empty"
+        )
     with malformed_input(frames[0].path, "the image header"):
-        return _assemble_checked(series_uid, frames, skipped, spacing_tolerance, allow_missing_slices)
+        return _assemble_checked(series_uid, [*frames, *broken], skipped, spacing_tolerance, allow_missing_slices)
 
 
 def _assemble_checked(
@@ -168,14 +148,25 @@ def _assemble_checked(
         (count, first.rows, first.columns),
         str(first.dataset.get("FrameOfReferenceUID", "")) or None,
     )
-    attributes, findings = _copied_attributes(first)
+    copied = copy_checked(first.dataset, first.path.name)
+    attributes, findings = copied.dataset, copied.findings
     slices: list[SourceSlice] = []
     positions = geometry.slice_positions()
     by_index = dict(zip((int(i) for i in indices), frames, strict=True))
     for k in range(count):
         frame = by_index.get(k)
-        if frame is None:
-            slices.append(SourceSlice(Path(), MISSING_SLICE, "", None, tuple(float(v) for v in positions[k])))  # type: ignore[arg-type]
+        if frame is None or frame.problem is not None:
+            path = Path() if frame is None else frame.path
+            slices.append(SourceSlice(path, MISSING_SLICE, "", None, tuple(float(v) for v in positions[k])))  # type: ignore[arg-type]
+            if frame is not None:
+                findings.append(
+                    Finding(
+                        Severity.WARNING,
+                        f"{frame.path.name}: {frame.problem}; its slice {k} is kept without an image (--allow-missing-slices) and is "
+                        "never referenced",
+                        attribute="PixelData",
+                    )
+                )
         else:
             slices.append(
                 SourceSlice(frame.path, frame.sop_class_uid, frame.sop_instance_uid, frame.frame_number, tuple(frame.position.tolist()))  # type: ignore[arg-type]
@@ -190,32 +181,8 @@ def _assemble_checked(
         skipped,
     )
     series.findings = findings
+    series.refusals = copied.refusals
     return series
-
-
-def _copied_attributes(first: ImageFrame) -> tuple[Dataset, list[Finding]]:
-    """The attributes derived objects copy, each checked against its VR once: pydicom would warn
-    about an invalid value (too long a Study ID, say) without naming the element, on reading and
-    again on writing; here it becomes one finding naming the file and the attribute."""
-    from pydicom.valuerep import validate_value
-
-    attributes, findings = Dataset(), []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # reported below, once, with the attribute's name
-        for keyword in COPIED_ATTRIBUTES:
-            if keyword not in first.dataset:
-                continue
-            element = first.dataset[keyword]
-            attributes[keyword] = element
-            if element.VR == "SQ" or element.value in (None, ""):
-                continue
-            try:
-                validate_value(element.VR, element.value, pydicom.config.RAISE)
-            except ValueError as problem:
-                findings.append(
-                    Finding(Severity.WARNING, f"{first.path.name}: {keyword}: {problem} The value is copied as it is.", attribute=keyword)
-                )
-    return attributes, findings
 
 
 def _frame_name(frame: ImageFrame) -> str:

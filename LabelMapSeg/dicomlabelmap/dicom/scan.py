@@ -4,15 +4,26 @@ chosen and assembled into a :class:`~dicomlabelmap.dicom.images.ReferenceSeries`
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import DATA_ERRORS, GeometryError, InvalidDicomError, ReferenceSeriesError, ResourceLimitError
+from pydicom.dataset import Dataset
+
+from ..errors import (
+    DATA_ERRORS,
+    GeometryError,
+    InvalidDicomError,
+    NotDicomError,
+    ReferenceSeriesError,
+    ResourceLimitError,
+    TruncatedFileError,
+)
+from ..findings import Finding, Severity
 from ..progress import ProgressCallback, report
 from .images import NO_SERIES_UID, ReferenceSeries, assemble
-from .slices import ImageFrame, frames_of, non_image_reason, read_header, walk_files
+from .read import quiet_pydicom, read_header
+from .slices import ImageFrame, frames_of, non_image_reason, walk_files
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +53,9 @@ class SeriesScan:
     skipped: dict[str, int]
     #: ``(path, reason, series UID or "")`` of every file not used.
     skipped_files: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Frames whose position is known but whose image is unusable (pixel data cut short), by
+    #: series: they hold their place on the grid (:attr:`ImageFrame.problem` says why).
+    broken_frames: dict[str, list[ImageFrame]] = field(default_factory=dict)
 
     def summaries(self) -> list[SeriesSummary]:
         result = []
@@ -65,6 +79,7 @@ class SeriesScan:
         preferred_series_uids: Iterable[str] = (),
         spacing_tolerance: float = 0.01,
         allow_missing_slices: bool = False,
+        referenced_instances: Collection[str] = (),
     ) -> ReferenceSeries:
         """Choose one series and assemble its grid.
 
@@ -84,6 +99,10 @@ class SeriesScan:
             Accept a series whose slices sit on a uniform grid with some positions empty (a
             slice missing): the grid keeps every position, the missing ones have no image
             (:attr:`ReferenceSeries.missing_slices`). Off by default: such a series is refused.
+        referenced_instances
+            SOP Instance UIDs the caller's object was drawn on (an RT Structure Set's Contour Image
+            Sequences). When the chosen series holds several image sets (reconstructions sharing
+            one Series Instance UID), the set these name is used, with a warning saying so.
 
         Raises
         ------
@@ -91,9 +110,15 @@ class SeriesScan:
             When no image series is found, the choice is ambiguous (the message lists the
             series), or the chosen series is not a regular grid.
         """
+        with quiet_pydicom():  # the values used are checked here and by dicom.copied, naming the attribute
+            chosen = self._choose(series_instance_uid, frame_of_reference_uid, preferred_series_uids)
+            return self._assemble(chosen, spacing_tolerance, allow_missing_slices, set(referenced_instances))
+
+    def _choose(self, series_instance_uid: str | None, frame_of_reference_uid: str | None, preferred_series_uids: Iterable[str]) -> str:
         summaries = self.summaries()
         if not summaries:
-            raise ReferenceSeriesError(f"no image series found ({_describe_skipped(self.skipped)})")
+            first = "; ".join(f"{path}: {reason}" for path, reason, _ in self.skipped_files[:3])
+            raise ReferenceSeriesError(f"no image series found ({_describe_skipped(self.skipped)}{': ' + first if first else ''})")
         listing = "; ".join(summary.describe() for summary in summaries)
         if series_instance_uid is not None:
             if series_instance_uid not in self.frames_by_series:
@@ -113,73 +138,141 @@ class SeriesScan:
                     "several image series found; choose one by Series Instance UID: " + "; ".join(s.describe() for s in candidates)
                 )
             chosen = candidates[0].series_instance_uid
+        return chosen
+
+    def _assemble(self, chosen: str, spacing_tolerance: float, allow_missing_slices: bool, referenced: set[str]) -> ReferenceSeries:
+        frames, broken = self.frames_by_series[chosen], self.broken_frames.get(chosen, [])
         skipped_here = [(path, reason) for path, reason, uid in self.skipped_files if uid in ("", chosen)]
         try:
-            series = assemble(chosen, self.frames_by_series[chosen], dict(self.skipped), spacing_tolerance, allow_missing_slices)
+            series = assemble(chosen, frames, dict(self.skipped), spacing_tolerance, allow_missing_slices, broken)
         except ReferenceSeriesError as error:
-            own = [f"{path}: {reason}" for path, reason, uid in self.skipped_files if uid == chosen]
-            if own:
-                raise ReferenceSeriesError(f"{error} ({len(own)} file(s) of this series were skipped: {'; '.join(own[:3])})") from error
-            raise
+            found = self._referenced_set(chosen, error, spacing_tolerance, allow_missing_slices, referenced)
+            if found is None:
+                broken_paths = {str(frame.path) for frame in broken}
+                own = [f"{path}: {reason}" for path, reason, uid in self.skipped_files if uid == chosen and path not in broken_paths]
+                if own:
+                    raise ReferenceSeriesError(f"{error} ({len(own)} file(s) of this series were skipped: {'; '.join(own[:3])})") from error
+                raise
+            series = found
         series.skipped_files = [(str(path), reason) for path, reason in skipped_here]
         return series
+
+    def _referenced_set(
+        self, chosen: str, error: ReferenceSeriesError, spacing_tolerance: float, allow_missing_slices: bool, referenced: set[str]
+    ) -> ReferenceSeries | None:
+        """When the series is not one grid (several reconstructions under one Series Instance
+        UID), the image set the references name: the images that share the named images'
+        reconstruction (Slice Thickness, kernel, ...), else the named images alone. ``None`` when
+        nothing tells the sets apart."""
+        frames = self.frames_by_series[chosen]
+        named = [frame for frame in frames if frame.sop_instance_uid in referenced]
+        if not named or len(named) == len(frames):
+            return None
+        keys = {_image_set_key(frame) for frame in named}
+        candidates = [[frame for frame in frames if _image_set_key(frame) in keys]] if len(keys) == 1 else []
+        candidates.append(named)
+        for candidate in candidates:
+            if len(candidate) == len(frames):
+                continue
+            broken = [frame for frame in self.broken_frames.get(chosen, []) if _image_set_key(frame) in keys]
+            try:
+                series = assemble(chosen, candidate, dict(self.skipped), spacing_tolerance, allow_missing_slices, broken)
+            except ReferenceSeriesError:
+                continue
+            count = len({frame.path for frame in frames})
+            used = len({frame.path for frame in candidate})
+            series.findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"series {chosen} holds several image sets ({count} images that are not one grid: {str(error).split(':')[0]}); "
+                    f"the {used} images of the set whose {len(named)} images the structure set's Contour Image Sequence names are "
+                    f"used, the other {count - used} are left out",
+                    attribute="ContourImageSequence",
+                )
+            )
+            return series
+        return None
+
+
+#: What tells reconstructions sharing a Series Instance UID apart.
+_IMAGE_SET_ATTRIBUTES = ("SliceThickness", "SpacingBetweenSlices", "ConvolutionKernel", "ReconstructionDiameter", "AcquisitionNumber")
+
+
+def _image_set_key(frame: ImageFrame) -> tuple[str, ...]:
+    values = tuple(str(frame.dataset.get(keyword, "")) for keyword in _IMAGE_SET_ATTRIBUTES)
+    return (*values, str(frame.rows), str(frame.columns), str(frame.pixel_spacing.round(4).tolist()))
 
 
 def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCallback | None = None) -> SeriesScan:
     """Read the headers of every file under ``source`` (a folder, searched recursively, a file,
     or a list of both) and group the images by series."""
     paths = list(_collect_files(source))
-    frames_by_series: dict[str, list[ImageFrame]] = defaultdict(list)
-    skipped: Counter[str] = Counter()
-    skipped_files: list[tuple[str, str, str]] = []
+    scan = SeriesScan({}, {})
     seen_instances: set[str] = set()
-
-    def skip(path: Path, reason: str, detail: str | None = None, series_uid: str = "") -> None:
-        skipped[reason] += 1
-        skipped_files.append((str(path), detail or reason, series_uid))
-
-    for index, path in enumerate(paths):
-        report(progress, index / max(1, len(paths)), f"Reading {path.name}")
-        try:
-            dataset = read_header(path)
-        except ResourceLimitError as error:
-            logger.warning("skipping %s: %s", path, error)
-            skip(path, "exceeds resource limits", f"exceeds resource limits ({error})")
-            continue
-        if dataset is None:
-            skip(path, "not DICOM")
-            continue
-        try:
-            reason = non_image_reason(dataset)
-            sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
-            series_uid = str(dataset.get("SeriesInstanceUID", "")) or NO_SERIES_UID
-        except DATA_ERRORS as error:
-            logger.warning("skipping %s: unreadable header (%s)", path, error)
-            skip(path, "unreadable header", f"unreadable header ({error})")
-            continue
-        if reason is not None:
-            skip(path, reason)
-            continue
-        if sop_instance_uid and sop_instance_uid in seen_instances:
-            skip(path, "duplicate SOP Instance UID", f"duplicate SOP Instance UID {sop_instance_uid}", series_uid)
-            continue
-        try:
-            frames = frames_of(path, dataset)
-        except (GeometryError, InvalidDicomError) + DATA_ERRORS as error:
-            logger.warning("skipping %s: %s", path, error)
-            detail = getattr(error, "reason", str(error))
-            attribute = getattr(error, "attribute", None)
-            skip(
-                path,
-                f"invalid image geometry ({attribute})" if attribute else "invalid image geometry",
-                f"invalid image geometry: {detail}",
-                series_uid,
-            )
-            continue
-        seen_instances.add(sop_instance_uid)
-        frames_by_series[series_uid].extend(frames)
+    with quiet_pydicom():  # values are checked where they matter, naming the attribute (copied values, UIDs)
+        for index, path in enumerate(paths):
+            report(progress, index / max(1, len(paths)), f"Reading {path.name}")
+            _scan_file(path, scan, seen_instances)
     report(progress, 1.0, "Read headers")
-    return SeriesScan(dict(frames_by_series), dict(skipped), skipped_files)
+    return scan
+
+
+def _skip(scan: SeriesScan, path: Path, reason: str, detail: str | None = None, series_uid: str = "") -> None:
+    scan.skipped[reason] = scan.skipped.get(reason, 0) + 1
+    scan.skipped_files.append((str(path), detail or reason, series_uid))
+
+
+def _scan_file(path: Path, scan: SeriesScan, seen_instances: set[str]) -> None:
+    """One file's frames into ``scan``, or the file into its skipped files with the reason."""
+    try:
+        dataset = read_header(path)
+        problem = None
+    except TruncatedFileError as error:
+        # A slice whose pixel data is cut short still says where it lies: it is kept as a
+        # position without a usable image (refused, or kept empty with allow_missing_slices).
+        if error.header is None or not error.in_pixel_data:
+            return _skip(scan, path, "truncated", error.reason, _series_of(error.header))
+        dataset, problem = error.header, error.reason
+    except NotDicomError as error:
+        return _skip(scan, path, "not DICOM", error.reason)
+    except ResourceLimitError as error:
+        logger.warning("skipping %s: %s", path, error)
+        return _skip(scan, path, "exceeds resource limits", f"exceeds resource limits ({error.reason})")
+    except InvalidDicomError as error:
+        return _skip(scan, path, "unreadable", error.reason)
+    try:
+        reason = non_image_reason(dataset)
+        sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
+        series_uid = str(dataset.get("SeriesInstanceUID", "")) or NO_SERIES_UID
+    except DATA_ERRORS as error:
+        logger.warning("skipping %s: unreadable header (%s)", path, error)
+        return _skip(scan, path, "unreadable header", f"unreadable header ({error})")
+    if reason is not None:
+        return _skip(scan, path, reason, f"{reason}; {problem}" if problem else None)
+    if sop_instance_uid and sop_instance_uid in seen_instances:
+        return _skip(scan, path, "duplicate SOP Instance UID", f"duplicate SOP Instance UID {sop_instance_uid}", series_uid)
+    try:
+        frames = frames_of(path, dataset)
+    except (GeometryError, InvalidDicomError) + DATA_ERRORS as error:
+        logger.warning("skipping %s: %s", path, error)
+        detail = getattr(error, "reason", str(error))
+        attribute = getattr(error, "attribute", None)
+        group = f"invalid image geometry ({attribute})" if attribute else "invalid image geometry"
+        return _skip(scan, path, group, f"invalid image geometry: {detail}" + (f"; {problem}" if problem else ""), series_uid)
+    seen_instances.add(sop_instance_uid)
+    if problem is not None:
+        _skip(scan, path, "truncated", problem, series_uid)
+        scan.broken_frames.setdefault(series_uid, []).extend(replace(frame, problem=problem) for frame in frames)
+        return None
+    scan.frames_by_series.setdefault(series_uid, []).extend(frames)
+    return None
+
+
+def _series_of(header: Dataset | None) -> str:
+    try:
+        return str(header.get("SeriesInstanceUID", "")) if header is not None else ""
+    except DATA_ERRORS:
+        return ""
 
 
 def read_reference_series(

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 
 from ..errors import InvalidDicomError
 from ..model.geometry import FloatArray, check_image_orientation
-from .limits import check_deflated_file
 from .uids import NON_IMAGE_SOP_CLASSES
 
 logger = logging.getLogger(__name__)
@@ -39,24 +35,9 @@ class ImageFrame:
     columns: int
     thickness: float | None
     spacing_between_slices: float | None
-
-
-def read_header(path: Path) -> Dataset | None:
-    check_deflated_file(path)
-    try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
-    except PydicomInvalidDicomError:
-        pass
-    except Exception as error:  # noqa: BLE001 - pydicom raises many types on garbage
-        logger.info("not DICOM: %s (%s)", path, error)
-        return None
-    try:  # DICOM without preamble and file meta, as old systems write it
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    except Exception:  # noqa: BLE001
-        return None
-    return dataset if "SOPClassUID" in dataset and "SOPInstanceUID" in dataset else None
+    #: Why the frame's image cannot be used (its pixel data cut short), when it cannot: the
+    #: frame holds its position on the grid without an image.
+    problem: str | None = None
 
 
 def non_image_reason(dataset: Dataset) -> str | None:

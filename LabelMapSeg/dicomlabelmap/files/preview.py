@@ -36,6 +36,8 @@ def choose_slices(conversion: RtStructConversion, count: int = 4) -> list[int]:
 
 def _slice_pixels(conversion: RtStructConversion, k: int) -> np.ndarray | None:
     source = conversion.reference.slices[k]
+    if not source.sop_instance_uid:  # a position without a usable image (missing, or cut short)
+        return None
     try:
         dataset = pydicom.dcmread(source.path)
         pixels = dataset.pixel_array

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..dicom.images import ReferenceSeries
-from ..dicom.scan import scan_series
-from ..errors import InvalidDicomError, ReferenceSeriesError
+from ..errors import InvalidDicomError
 from ..findings import Finding, Severity
 from ..model.labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes, label_dtype
 from ..model.masks import BoxMask
@@ -23,6 +22,7 @@ from ..model.segment import Segment, SegmentAlgorithmType
 from ..progress import ProgressCallback, report, scaled
 from .rasterize import RasterOptions, RoiRaster, rasterize_structure_set
 from .reader import Roi, StructureSet, read_rtstruct
+from .reference import find_reference
 
 logger = logging.getLogger(__name__)
 
@@ -368,7 +368,7 @@ def rtstruct_to_labels(
     if isinstance(reference, ReferenceSeries):
         series = reference
     else:
-        series = _find_reference(structure_set, reference, series_instance_uid, progress, allow_missing_slices)
+        series = find_reference(structure_set, reference, series_instance_uid, progress, allow_missing_slices)
     if series.missing_slices:
         from ..findings import format_ranges
 
@@ -473,40 +473,3 @@ def priority_volume(geometry: Any, items: Sequence[tuple[Segment, BoxMask]], ran
             )
         region[mask.crop & (region == 0)] = segment.number
     return LabelVolume(array, geometry, [segment for segment, _ in items])
-
-
-def _find_reference(
-    structure_set: StructureSet,
-    source: str | Path | Sequence[str | Path],
-    series_instance_uid: str | None,
-    progress: ProgressCallback | None,
-    allow_missing_slices: bool = False,
-) -> ReferenceSeries:
-    scan = scan_series(source, scaled(progress, 0.05, 0.35))
-    frames = set(structure_set.frame_of_reference_uids) | {
-        roi.frame_of_reference_uid for roi in structure_set.rois if roi.frame_of_reference_uid
-    }
-    frame = next(iter(frames)) if len(frames) == 1 else None
-    referenced_instances = structure_set.referenced_sop_instance_uids()
-    preferred = set(structure_set.referenced_series_uids) | {
-        uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in referenced_instances for f in frames_of)
-    }
-    try:
-        return scan.select(series_instance_uid, frame, preferred, allow_missing_slices=allow_missing_slices)
-    except ReferenceSeriesError as error:
-        named = [
-            uid for uid, frames_of in scan.frames_by_series.items() if any(f.sop_instance_uid in referenced_instances for f in frames_of)
-        ]
-        if series_instance_uid is None and frame is not None and len(named) == 1:
-            # Contours that name this series' images outweigh a Frame of Reference UID that
-            # an anonymiser may have rewritten in one of the two objects.
-            structure_set.findings.append(
-                Finding(
-                    Severity.WARNING,
-                    f"no image series is in the structure set's Frame of Reference {frame}; series {named[0]} is used "
-                    "because the contours reference its images",
-                    attribute="FrameOfReferenceUID",
-                )
-            )
-            return scan.select(named[0], allow_missing_slices=allow_missing_slices)
-        raise ReferenceSeriesError(f"reference series for {structure_set.path or 'the RT Structure Set'}: {error}") from error

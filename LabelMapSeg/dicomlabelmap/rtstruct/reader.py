@@ -111,8 +111,23 @@ class StructureSet:
                 return roi
         raise KeyError(name_or_number)
 
+    #: SOP Instance UIDs of the RT Referenced Series' Contour Image Sequences (the images the
+    #: structure set was drawn on, when the exporter lists them).
+    series_image_uids: set[str] = field(default_factory=set)
+
     def referenced_sop_instance_uids(self) -> set[str]:
+        """The images the contours name (their Contour Image Sequences)."""
         return {uid for roi in self.rois for contour in roi.contours for uid in contour.referenced_sop_instance_uids}
+
+    def references_nothing(self) -> bool:
+        """No Frame of Reference, series or image is referenced anywhere (some exports)."""
+        return not (
+            self.frame_of_reference_uids
+            or self.referenced_series_uids
+            or self.series_image_uids
+            or any(roi.frame_of_reference_uid for roi in self.rois)
+            or self.referenced_sop_instance_uids()
+        )
 
 
 def read_rtstruct(source: str | Path | Dataset) -> StructureSet:
@@ -167,6 +182,17 @@ def _read_structure_set(dataset: Dataset, path: Path | None) -> StructureSet:
         dataset=dataset,
     )
     structure_set.findings.extend(file_findings)
+    structure_set.series_image_uids = _series_images(dataset)
+    modality = str(dataset.get("Modality", ""))
+    if sop_class == RT_STRUCTURE_SET_STORAGE and modality != "RTSTRUCT":
+        structure_set.findings.append(
+            Finding(
+                Severity.WARNING,
+                f"Modality is '{modality or '(missing)'}' where an RT Structure Set has RTSTRUCT (PS3.3 C.8.8.1.1); the file is read "
+                "as the RT Structure Set its SOP Class UID says it is",
+                attribute="Modality",
+            )
+        )
     rois = _read_rois(dataset, structure_set)
     _read_observations(dataset, rois)
     _read_contours(dataset, rois, structure_set)
@@ -191,6 +217,17 @@ def _referenced_series(dataset: Dataset) -> list[str]:
                 if series.get("SeriesInstanceUID"):
                     uids.append(str(series.SeriesInstanceUID))
     return uids
+
+
+def _series_images(dataset: Dataset) -> set[str]:
+    return {
+        str(image.ReferencedSOPInstanceUID)
+        for frame in dataset.get("ReferencedFrameOfReferenceSequence", [])
+        for study in frame.get("RTReferencedStudySequence", [])
+        for series in study.get("RTReferencedSeriesSequence", [])
+        for image in series.get("ContourImageSequence", [])
+        if image.get("ReferencedSOPInstanceUID")
+    }
 
 
 def _read_rois(dataset: Dataset, structure_set: StructureSet) -> list[Roi]:
@@ -224,7 +261,7 @@ def _read_rois(dataset: Dataset, structure_set: StructureSet) -> list[Roi]:
         if frame is None:
             roi._finding(
                 Severity.WARNING,
-                "Referenced Frame of Reference UID is missing; the reference series' Frame of Reference is assumed",
+                "Referenced Frame of Reference UID is missing; its contours are taken to lie in the reference series' coordinates",
                 "ReferencedFrameOfReferenceUID",
             )
         for finding in checks:

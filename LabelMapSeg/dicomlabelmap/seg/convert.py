@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydicom.dataset import Dataset
-
-from ..dicom.images import COPIED_ATTRIBUTES, ReferenceSeries, SourceSlice
-from ..errors import InvalidDicomError
+from ..dicom.copied import copy_checked
+from ..dicom.images import ReferenceSeries, SourceSlice
+from ..errors import DicomLabelMapError, InvalidDicomError
 from ..progress import ProgressCallback, report, scaled
 from .reader import FunctionalGroups, SegContents, read_seg
 from .writer import SegWriteOptions, write_label_map_segs
@@ -51,13 +50,10 @@ def reference_from_seg(contents: SegContents) -> ReferenceSeries:
             ),
         )
     slices = [sources.get(k) or SourceSlice(Path(), "", "", None, tuple(positions[k].tolist())) for k in range(geometry.shape[0])]  # type: ignore[arg-type]
-    attributes = Dataset()
-    for keyword in COPIED_ATTRIBUTES:
-        if keyword in dataset:
-            attributes[keyword] = dataset[keyword]
+    copied = copy_checked(dataset, contents.path.name if contents.path else "the Segmentation")
     series = dataset.get("ReferencedSeriesSequence", [])
     series_uid = str(series[0].SeriesInstanceUID) if series and "SeriesInstanceUID" in series[0] else ""
-    return ReferenceSeries(geometry, slices, series_uid, "", "", attributes)
+    return ReferenceSeries(geometry, slices, series_uid, "", "", copied.dataset, findings=copied.findings, refusals=copied.refusals)
 
 
 def convert_to_label_map_seg(
@@ -75,6 +71,14 @@ def convert_to_label_map_seg(
     """
     report(progress, 0.0, f"Reading {Path(source).name}")
     contents = read_seg(source, reference, fractional_threshold)
+    if contents.grid_kind != "volume":
+        what = "no Frame of Reference (a 2-D segmentation)" if contents.grid_kind == "plane" else "a tiled (slide) grid"
+        raise DicomLabelMapError(
+            f"{source}: the Segmentation has {what}; converting it to Label Map SEG is not supported (the writer places frames "
+            "in a Frame of Reference): decode it to a label file instead"
+        )
     target = reference if reference is not None else reference_from_seg(contents)
     paths = write_label_map_segs(contents.volumes, target, output_dir, options, overwrite, scaled(progress, 0.3, 1.0))
+    # What the copy left out or emptied, and what writing assumed, reported with the SEG's findings.
+    contents.findings.extend(target.findings)
     return contents, paths

@@ -109,21 +109,33 @@ def place_frames(geometry: ImageGeometry, positions: npt.NDArray[np.float64]) ->
     return k
 
 
-def tiled_grid(dataset: Dataset, groups: FunctionalGroups, count: int) -> tuple[ImageGeometry, npt.NDArray[np.int64]]:
-    """Tiled images (slide microscopy): one plane of Total Pixel Matrix Rows x Columns, each
-    frame a tile placed by its Row/Column Position In Total Image Pixel Matrix. The grid is
-    in the slide coordinate system, from Image Orientation (Slide) and the Total Pixel Matrix
-    Origin (taken as the first pixel's centre)."""
+def tiled_grid(
+    dataset: Dataset, groups: FunctionalGroups | None, count: int, planes: int = 1
+) -> tuple[ImageGeometry, npt.NDArray[np.int64]]:
+    """Tiled images (slide microscopy): ``planes`` focal planes of Total Pixel Matrix Rows x
+    Columns; with ``groups`` (TILED_SPARSE) each frame a tile placed by its Row/Column Position
+    In Total Image Pixel Matrix. The grid is in the slide coordinate system, from Image
+    Orientation (Slide) and the Total Pixel Matrix Origin (taken as the first pixel's centre);
+    focal planes lie Spacing Between Slices apart."""
     rows, columns = int(dataset.TotalPixelMatrixRows), int(dataset.TotalPixelMatrixColumns)
-    if int(dataset.get("TotalPixelMatrixFocalPlanes", 1) or 1) != 1:
-        raise InvalidDicomError("tiled SEGs with several focal planes are not supported", attribute="TotalPixelMatrixFocalPlanes")
-    placements = [
-        [0, int(item.RowPositionInTotalImagePixelMatrix) - 1, int(item.ColumnPositionInTotalImagePixelMatrix) - 1]
-        for item in groups.items(count, "PlanePositionSlideSequence", "RowPositionInTotalImagePixelMatrix")
-    ]
-    measures = groups.item(0, "PixelMeasuresSequence")
+    placements: list[list[int]] = []
+    if groups is not None:
+        if int(dataset.get("TotalPixelMatrixFocalPlanes", 1) or 1) != 1:
+            raise InvalidDicomError(
+                "tiled SEGs with several focal planes are supported only as TILED_FULL", attribute="TotalPixelMatrixFocalPlanes"
+            )
+        placements = [
+            [0, int(item.RowPositionInTotalImagePixelMatrix) - 1, int(item.ColumnPositionInTotalImagePixelMatrix) - 1]
+            for item in groups.items(count, "PlanePositionSlideSequence", "RowPositionInTotalImagePixelMatrix")
+        ]
+    shared = dataset.get("SharedFunctionalGroupsSequence")
+    measures_items = shared[0].get("PixelMeasuresSequence") if shared else None
+    measures = measures_items[0] if measures_items else None
+    if groups is not None:
+        measures = groups.item(0, "PixelMeasuresSequence")
     spacing = [float(v) for v in measures.PixelSpacing] if measures is not None and "PixelSpacing" in measures else [1.0, 1.0]
     thickness = float(measures.get("SliceThickness", 1.0) or 1.0) if measures is not None else 1.0
+    between = float(measures.get("SpacingBetweenSlices", 0) or 0) if measures is not None else 0.0
     orientation = [float(v) for v in dataset.get("ImageOrientationSlide", [0, -1, 0, -1, 0, 0])]
     origin_items = dataset.get("TotalPixelMatrixOriginSequence", [])
     origin = [0.0, 0.0, 0.0]
@@ -134,7 +146,12 @@ def tiled_grid(dataset: Dataset, groups: FunctionalGroups, count: int) -> tuple[
             0.0,
         ]
     geometry = ImageGeometry.from_orientation(
-        orientation, origin, spacing, thickness, (1, rows, columns), str(dataset.get("FrameOfReferenceUID", "")) or None
+        orientation,
+        origin,
+        spacing,
+        between if between > 0 else thickness,
+        (planes, rows, columns),
+        str(dataset.get("FrameOfReferenceUID", "")) or None,
     )
     return geometry, np.asarray(placements, dtype=np.int64)
 

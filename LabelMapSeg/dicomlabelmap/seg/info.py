@@ -12,7 +12,9 @@ from .series import SegSeries
 
 
 def describe_seg_series(series: SegSeries) -> dict[str, Any]:
-    """The series as JSON-ready data; one instance's fields also at the top level."""
+    """The series as JSON-ready data; one instance's fields also at the top level. The grid's
+    ``kind`` is ``volume`` (frames placed by position in a Frame of Reference), ``plane`` (no Frame
+    of Reference: one plane of pixels, as a radiograph's) or ``tiled`` (slide coordinates)."""
     geometry = series.geometry
     instances: list[dict[str, Any]] = []
     segments: list[dict[str, Any]] = []
@@ -54,6 +56,7 @@ def describe_seg_series(series: SegSeries) -> dict[str, Any]:
             "spacing": geometry.spacing.tolist(),
             "ijk_to_lps": geometry.ijk_to_lps.tolist(),
             "frame_of_reference_uid": geometry.frame_of_reference_uid,
+            "kind": series.contents[0].grid_kind,
         },
         "layers": len(series.volumes),
         "segments": segments,

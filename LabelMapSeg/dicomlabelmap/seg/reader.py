@@ -39,7 +39,8 @@ from ..model.labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes,
 from ..model.masks import BoxMask
 from ..model.segment import Segment
 from .checks import fragment_count, is_background_item
-from .grid import frame_geometry, frame_grid, paste, place_frames, tiled_grid
+from .grid import paste
+from .layout import frame_layout
 from .segments import segment_from_item
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ class SegContents:
     dataset: Dataset | None = field(default=None, repr=False)
     #: The dataset's functional groups (frame positions, derivation, ...).
     groups: FunctionalGroups | None = field(default=None, repr=False)
+    #: The grid: "volume" (frames placed by position in a Frame of Reference), "plane" (no Frame
+    #: of Reference: one plane of pixels, as a radiograph's) or "tiled" (slide coordinates).
+    grid_kind: str = "volume"
 
     @property
     def geometry(self) -> ImageGeometry:
@@ -121,16 +125,10 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
     )
     rows, columns, count, bits = _pixel_layout(dataset)
     groups = FunctionalGroups(dataset)
-    grid_findings: list[Finding] = []
-    if "TotalPixelMatrixRows" in dataset and groups.item(0, "PlanePositionSlideSequence") is not None:
-        geometry, placements = tiled_grid(dataset, groups, count)
-    else:
-        positions, orientation, pixel_spacing, spacing_between = frame_geometry(groups, count)
-        geometry, grid_findings = frame_grid(reference, dataset, positions, orientation, pixel_spacing, spacing_between, (rows, columns))
-        slices = place_frames(geometry, positions)
-        placements = np.column_stack([slices, np.zeros_like(slices), np.zeros_like(slices)])
+    layout = frame_layout(dataset, groups, count, reference, (rows, columns))
+    geometry, placements = layout.geometry, layout.placements
     check_voxels(geometry.shape, 2, "the Segmentation's grid")
-    findings: list[Finding] = list(grid_findings)
+    findings: list[Finding] = list(layout.findings)
     _check_frame_count(dataset, groups, count)
     items = list(dataset.get("SegmentSequence", []))
     described = [segment_from_item(item) for item in items]
@@ -139,17 +137,20 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
     if segmentation_type == "LABELMAP":
         backgrounds = _background_numbers(dataset, items, findings)
         _check_segment_numbers(described, bits, findings)
-        covered = (
-            None if "TotalPixelMatrixRows" in dataset and groups.item(0, "PlanePositionSlideSequence") is not None else placements[:, 0]
-        )
+        covered = layout.covered_slices if layout.kind != "tiled" else None
         volumes = [_labelmap_volume(_iter_frames(dataset, syntax), bits, placements, geometry, described, backgrounds, findings, covered)]
         background = min(backgrounds) if backgrounds else None
     else:
         background = None
-        numbers = _frame_segment_numbers(groups, count)
+        numbers = layout.segment_numbers or _frame_segment_numbers(groups, count)
+        if layout.kind == "plane" and len(set(numbers)) != len(numbers):
+            raise InvalidDicomError(
+                "frames of one segment repeat in a Segmentation without Frame of Reference or plane positions: nothing places them",
+                attribute="ReferencedSegmentNumber",
+            )
         limit = threshold * float(dataset.get("MaximumFractionalValue", 255) or 255) if segmentation_type == "FRACTIONAL" else 1
         volumes = _binary_volumes(_member_crops(dataset, syntax, limit), numbers, placements, geometry, described)
-    return SegContents(path, segmentation_type, syntax, volumes, background, count, findings, dataset, groups)
+    return SegContents(path, segmentation_type, syntax, volumes, background, count, findings, dataset, groups, layout.kind)
 
 
 # -- pixel data -------------------------------------------------------------------------------

@@ -7,21 +7,19 @@ layers whose empty frames were omitted still line up.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 
 from ..dicom.frames import FunctionalGroups
 from ..dicom.images import ReferenceSeries
-from ..dicom.limits import check_deflated_file
+from ..dicom.read import read_header
 from ..dicom.slices import walk_files
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
-from ..errors import DicomLabelMapError, InvalidDicomError, ResourceLimitError
+from ..errors import DicomLabelMapError, InvalidDicomError, TruncatedFileError
 from ..findings import Finding
 from ..model.geometry import ImageGeometry
 from ..model.labels import LabelVolume
@@ -119,7 +117,7 @@ def read_seg_series(
     else:
         chosen = next(iter(by_series))
     paths = [path for _, path in sorted(by_series[chosen], key=lambda entry: (entry[0], str(entry[1])))]
-    grid = reference if reference is not None or len(paths) == 1 else _common_grid(paths)
+    grid = reference if reference is not None or len(paths) == 1 else _common_grid(paths)  # None: each instance on its own frames
     contents = [read_seg(path, grid, fractional_threshold) for path in paths]
     shapes = {content.geometry.shape for content in contents}
     if len(shapes) > 1:
@@ -128,32 +126,40 @@ def read_seg_series(
 
 
 def _header(path: Path, explicit: bool) -> Dataset | None:
+    """A Segmentation's header, ``None`` for other files in a folder; a file named on its own
+    that is not a Segmentation is an error. A Segmentation cut short is kept: its reader says
+    where it ends."""
     try:
-        check_deflated_file(path)  # a decompression bomb is refused before pydicom inflates it
-    except ResourceLimitError:
+        header = read_header(path, "the Segmentation file")
+    except TruncatedFileError as error:
+        if error.header is None or not _is_segmentation(error.header):
+            if explicit:
+                raise
+            return None
+        return error.header  # type: ignore[no-any-return]
+    except InvalidDicomError:
         if explicit:
             raise
         return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            header = pydicom.dcmread(path, stop_before_pixels=True, force=explicit)
-    except Exception:  # noqa: BLE001 - pydicom raises many types on files that are not DICOM
-        if explicit:
-            raise InvalidDicomError("not a readable DICOM file", path) from None
-        return None
-    if str(header.get("SOPClassUID", "")) not in (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE):
+    if not _is_segmentation(header):
         if explicit:
             raise InvalidDicomError(f"not a Segmentation (SOP Class UID {header.get('SOPClassUID', 'missing')})", path, "SOPClassUID")
         return None
     return header
 
 
-def _common_grid(paths: list[Path]) -> ImageGeometry:
-    """The grid spanning the frames of every instance (each alone may miss omitted frames)."""
+def _is_segmentation(header: Dataset) -> bool:
+    return str(header.get("SOPClassUID", "")) in (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE)
+
+
+def _common_grid(paths: list[Path]) -> ImageGeometry | None:
+    """The grid spanning the frames of every instance (each alone may miss omitted frames);
+    ``None`` for instances without plane positions (2-D or tiled: placed by their own layout)."""
     positions, orientation, spacing, between, shape, dataset = [], None, None, None, None, None
     for path in paths:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
+        header = read_header(path, "the Segmentation file")
+        if "TotalPixelMatrixRows" in header or FunctionalGroups(header).item(0, "PlanePositionSequence") is None:
+            return None
         count = int(header.get("NumberOfFrames", 1) or 1)
         frame_positions, frame_orientation, pixel_spacing, spacing_between = frame_geometry(FunctionalGroups(header), count)
         positions.append(frame_positions)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pydicom
 
+from ..dicom.read import read_dataset
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE
-from ..errors import DicomLabelMapError
+from ..errors import DicomLabelMapError, InvalidDicomError
 from ..findings import Finding, Severity
 from .checks import consistency_findings
 from .reader import FunctionalGroups, read_seg
@@ -22,9 +23,10 @@ def validate_seg(path: str | Path, run_dciodvfy: bool = True) -> list[Finding]:
     are checked first, then the pixel data is decoded and placed, then dciodvfy runs."""
     source = Path(path)
     try:
-        dataset = pydicom.dcmread(source)
-    except Exception as problem:  # noqa: BLE001 - pydicom raises many types on broken files
-        return [Finding(Severity.ERROR, f"cannot be read: {type(problem).__name__}: {problem}")]
+        dataset = read_dataset(source, "the Segmentation file")
+    except InvalidDicomError as problem:
+        # Nothing more to judge (dciodvfy would list every attribute of what is left).
+        return [Finding(Severity.ERROR, f"cannot be read: {problem.reason}", attribute=problem.attribute)]
     findings = header_findings(dataset)
     try:
         findings.extend(read_seg(dataset).findings)
@@ -85,7 +87,8 @@ def header_findings(dataset: pydicom.Dataset) -> list[Finding]:
             )
         )
     missing = [i + 1 for i in range(frames) if groups.item(i, "DerivationImageSequence") is None]
-    if missing:
+    tiled_full = str(dataset.get("DimensionOrganizationType", "")) == "TILED_FULL" and "PerFrameFunctionalGroupsSequence" not in dataset
+    if missing and not tiled_full:  # TILED_FULL has no per-frame groups to put it in (PS3.3 C.7.6.17.3)
         findings.append(
             Finding(
                 Severity.WARNING,

@@ -16,7 +16,7 @@ import struct
 import warnings
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,13 @@ from pydicom.uid import UID, generate_uid
 from .._version import __version__
 from ..dicom import rawencode
 from ..dicom.codecs import TransferSyntax, encode_frame, register_with_pydicom
+from ..dicom.copied import invalid_uid
 from ..dicom.icc import srgb_profile
-from ..dicom.images import ReferenceSeries
+from ..dicom.images import NO_SERIES_UID, ReferenceSeries
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE
 from ..errors import DicomLabelMapError, GeometryError, OutputError
-from ..findings import Severity
-from ..model.geometry import describe_difference
+from ..findings import Finding, Severity
+from ..model.geometry import ImageGeometry, describe_difference
 from ..model.labels import LabelVolume, present_values
 from ..model.segment import Code
 from ..outputs import staged_series, write_verified
@@ -69,6 +70,10 @@ class SegWriteOptions:
     content_label: str = "SEGMENTATION"
     content_description: str = ""
     content_creator: str = ""
+    #: Write a newly generated Frame of Reference UID when the reference series has none (or an
+    #: invalid one); without it such a series is refused. Viewers that match objects by Frame of
+    #: Reference will not overlay such a SEG on its series.
+    new_frame_of_reference: bool = False
 
     @classmethod
     def from_words(cls, transfer_syntax: str | TransferSyntax = "rle", **options: Any) -> SegWriteOptions:
@@ -83,11 +88,16 @@ def build_label_map_seg(
     options: SegWriteOptions = SegWriteOptions(),
     series_instance_uid: str | None = None,
     instance_number: int = 1,
+    frame_of_reference_uid: str | None = None,
 ) -> Dataset:
-    """The Label Map SEG dataset of one label layer."""
+    """The Label Map SEG dataset of one label layer. ``frame_of_reference_uid``: the one
+    :func:`check_reference` chose (all instances of a series share it)."""
     _validate(volume, reference, options)
+    if frame_of_reference_uid is None:
+        frame_of_reference_uid, _ = check_reference(reference, options)
     dataset = Dataset()
     _patient_study_and_equipment(dataset, reference, options, series_instance_uid or generate_uid(), instance_number)
+    dataset.FrameOfReferenceUID = frame_of_reference_uid
     frames = _frame_indices(volume, reference, options)
     _image_pixel(dataset, volume, len(frames), options.palette_color)
     _segments(dataset, volume, with_color=not options.palette_color)
@@ -107,13 +117,28 @@ def write_label_map_segs(
     """Write one Label Map SEG per layer into ``output_dir`` (``LabelMapSEG_001.dcm``, ...),
     each read back and compared with its layer before it is published.
 
+    Warnings about what the series could not give (a new Frame of Reference) are logged and
+    added to ``reference.findings``, so that reports list them.
+
     Raises
     ------
+    DicomLabelMapError
+        When the reference series lacks what a Label Map SEG must copy (:func:`check_reference`).
     OutputError
         When the folder is missing, a file exists (without ``overwrite``), or a file read
         back differs from what was meant to be written (nothing is then left behind).
     """
     folder = Path(output_dir)
+    frame_uid, notes = check_reference(reference, options)
+    for note in notes:
+        logger.warning("%s", note)
+        reference.findings.append(note)
+    verified_on = reference
+    if frame_uid != reference.geometry.frame_of_reference_uid:
+        geometry = reference.geometry
+        verified_on = replace(
+            reference, geometry=ImageGeometry(geometry.shape, geometry.origin, geometry.spacing, geometry.direction, frame_uid)
+        )
     series_uid = generate_uid()
     names = [f"LabelMapSEG_{index + 1:03d}.dcm" for index in range(len(volumes))]
     # The whole series is staged, verified, then swapped in: the folder holds the old series or
@@ -121,10 +146,67 @@ def write_label_map_segs(
     with staged_series(folder, names, overwrite, "LabelMapSEG_*.dcm") as staging:
         for index, (volume, name) in enumerate(zip(volumes, names, strict=True)):
             report(progress, index / max(1, len(volumes)), f"Writing layer {index + 1} of {len(volumes)}")
-            dataset = build_label_map_seg(volume, reference, options, series_uid, index + 1)
-            write_verified(staging / name, partial(_save, dataset), partial(_verify, volume=volume, reference=reference))
+            dataset = build_label_map_seg(volume, reference, options, series_uid, index + 1, frame_uid)
+            write_verified(staging / name, partial(_save, dataset), partial(_verify, volume=volume, reference=verified_on))
     report(progress, 1.0, "Written and verified")
     return [folder / name for name in names]
+
+
+def check_reference(reference: ReferenceSeries, options: SegWriteOptions = SegWriteOptions()) -> tuple[str, list[Finding]]:
+    """What a Label Map SEG must copy from its reference series, checked before anything is
+    written: returns the Frame of Reference UID to write in and the warnings to report.
+
+    Raises
+    ------
+    DicomLabelMapError
+        Naming the attribute, when a Type 1 value the SEG copies is broken (:mod:`~dicomlabelmap.dicom.copied`),
+        a source image's UIDs are not UIDs, or the series has no valid Frame of Reference UID and
+        ``options.new_frame_of_reference`` is not set.
+    """
+    if not reference.study_instance_uid:
+        raise DicomLabelMapError(
+            "the reference series has no Study Instance UID (0020,000D) (an anonymiser emptied it?); a Label Map SEG "
+            "joins the study of its source images"
+        )
+    for keyword, why in reference.refusals.items():
+        if keyword != "FrameOfReferenceUID":
+            raise DicomLabelMapError(f"cannot write a Label Map SEG: {why}, and the SEG must copy it (Type 1 in PS3.3)")
+    series_problem = invalid_uid(reference.series_instance_uid if reference.series_instance_uid != NO_SERIES_UID else "")
+    if series_problem and any(source.sop_instance_uid for source in reference.slices):
+        raise DicomLabelMapError(
+            f"cannot write a Label Map SEG: the reference series' Series Instance UID '{reference.series_instance_uid}' {series_problem}, "
+            "and the SEG references the series by it (Referenced Series Sequence)"
+        )
+    for source in reference.slices:
+        if not source.sop_instance_uid:
+            continue
+        for what, uid in (("SOP Instance UID", source.sop_instance_uid), ("SOP Class UID", source.sop_class_uid)):
+            problem = invalid_uid(uid)
+            if problem:
+                raise DicomLabelMapError(
+                    f"cannot write a Label Map SEG: {source.path.name}: {what} '{uid}' {problem}, and the SEG references its source "
+                    "images by it (Source Image Sequence)"
+                )
+    uid = reference.geometry.frame_of_reference_uid or ""
+    problem = invalid_uid(uid)
+    if problem is None:
+        return uid, []
+    said = f"Frame of Reference UID '{uid}' {problem}" if uid else "Frame of Reference UID is missing or empty"
+    if not options.new_frame_of_reference:
+        raise DicomLabelMapError(
+            f"cannot write a Label Map SEG: the reference series' {said}, and the SEG needs one (Type 1); give "
+            "--new-frame-of-reference (SegWriteOptions(new_frame_of_reference=True)) to write a newly generated one, which "
+            "viewers will not match with the series"
+        )
+    new = generate_uid()
+    return new, [
+        Finding(
+            Severity.WARNING,
+            f"the reference series' {said}; the Label Map SEG is written in a newly generated Frame of Reference {new} "
+            "(--new-frame-of-reference): viewers that match objects by Frame of Reference will not overlay it on the series",
+            attribute="FrameOfReferenceUID",
+        )
+    ]
 
 
 # -- building steps ---------------------------------------------------------------------------
@@ -193,7 +275,6 @@ def _patient_study_and_equipment(
     ):
         # Type 1C once identity is removed (PS3.3 C.7.1.1); anonymisers often leave it out.
         dataset.DeidentificationMethod = "not stated by the source images"
-    dataset.FrameOfReferenceUID = reference.geometry.frame_of_reference_uid or generate_uid()
     dataset.Manufacturer = "LabelMapSeg"
     dataset.ManufacturerModelName = "dicomlabelmap"
     dataset.DeviceSerialNumber = "0"
@@ -228,9 +309,12 @@ def _frame_indices(volume: LabelVolume, reference: ReferenceSeries, options: Seg
     known = np.array([bool(source.sop_instance_uid) for source in reference.slices])
     unknown_but_drawn = np.flatnonzero(occupied & ~known)
     if unknown_but_drawn.size:
+        k = int(unknown_but_drawn[0])
+        unusable = reference.slices[k].path
+        where = f"its image {unusable} cannot be used" if unusable.name else "the reference series has no image there"
         raise DicomLabelMapError(
-            f"slice {int(unknown_but_drawn[0])} holds labels but the reference series has no image there (a missing slice, "
-            "or a position rebuilt without its source); a Label Map SEG frame must reference its source image"
+            f"slice {k} holds labels but {where} (a missing slice, or a position rebuilt without its source); a Label Map SEG "
+            "frame must reference its source image"
         )
     chosen = np.flatnonzero(occupied if options.omit_empty_frames else known)
     # A SEG needs at least one frame; an all-empty label map keeps its first known slice.

@@ -107,7 +107,11 @@ def test_batch_converts_good_inputs_and_lists_bad_ones(mixed_folder, tmp_path):
     assert by_input["study1/SEG_binary.dcm"].status == "ok"
     assert by_input["study2/RS_truncated.dcm"].status == "failed" and by_input["study2/RS_truncated.dcm"].reason
     assert by_input["lonely/RS_copy.dcm"].status == "failed" and "no image series" in by_input["lonely/RS_copy.dcm"].reason
-    assert summary.not_converted.get("not DICOM or unreadable header") == 2
+    assert summary.not_converted.get("not DICOM") == 2  # notes.txt and the empty file, as every reader says
+    assert {reason for path, reason in summary.skipped_files if path.endswith(("notes.txt", "empty.dcm"))} == {
+        "not a DICOM file (no DICM marker at byte 128, and it does not start with a DICOM element)",
+        "not a DICOM file (it is empty)",
+    }
     assert [d for d, _ in seen] == list(range(1, len(summary.results) + 1)) and {t for _, t in seen} == {len(summary.results)}
     # Good outputs are complete and equal to a direct conversion.
     for (ct, rs), key in (((ct1, rs1), "study1/RS_demo.dcm"), ((ct2, rs2), "study2/RS_demo.dcm")):

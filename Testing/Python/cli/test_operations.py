@@ -377,7 +377,7 @@ def test_series_lists_images_without_series_uid_and_every_skipped_file(tmp_path,
     os.symlink(tmp_path / "ct", tmp_path / "link")
     assert main(["series", str(tmp_path / "link")]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "(no Series Instance UID)" in out and "5 image(s)" in out and "notes.txt: not DICOM" in out
+    assert "(no Series Instance UID)" in out and "5 image(s)" in out and "notes.txt: not a DICOM file" in out
     (tmp_path / "empty").mkdir()
     assert main(["series", str(tmp_path / "empty")]) == EXIT_ERROR
     assert "no image series found" in capsys.readouterr().err
@@ -397,7 +397,8 @@ def test_help_shows_every_subcommand_and_default(capsys):
 
 def test_library_warnings_become_one_finding_naming_file_and_attribute(demo, tmp_path):
     """A Study ID longer than SH allows: pydicom would warn twice without naming the element;
-    we report it once, naming the file and the attribute, and copy the value as it is."""
+    we report it once, naming the file and the attribute, and the SEG gets it empty (Type 2), so
+    that what we write passes validation."""
     ct, rtstruct = demo
     assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.seg.nrrd")]) == EXIT_OK
     import warnings
@@ -413,7 +414,10 @@ def test_library_warnings_become_one_finding_naming_file_and_attribute(demo, tmp
     )
     assert result.returncode == EXIT_OK, result.stderr
     lines = [line for line in result.stderr.splitlines() if "StudyID" in line]
-    assert len(lines) == 1 and "exceeds the maximum length of 16 allowed for VR SH" in lines[0] and ".dcm" in lines[0]
-    assert "UserWarning" not in result.stderr
+    assert len(lines) == 1 and lines[0].strip() == (
+        "warning: StudyID: 'SSSSSSSSSSSSSSSSSSSS' in CT0001.dcm is 20 characters long, more than the 16 allowed for a short string "
+        "(SH); DICOM written from this series leaves it empty"
+    )
+    assert "UserWarning" not in result.stderr and "pydicom" not in result.stderr
     seg = sorted((tmp_path / "seg").glob("*.dcm"))[0]
-    assert pydicom.dcmread(seg, stop_before_pixels=True).StudyID == "S" * 20
+    assert pydicom.dcmread(seg, stop_before_pixels=True).StudyID == ""

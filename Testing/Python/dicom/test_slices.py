@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import axial_geometry
-from dicomlabelmap.dicom.slices import frames_of, non_image_reason, read_header, walk_files
+from dicomlabelmap.dicom.slices import frames_of, non_image_reason, walk_files
 from dicomlabelmap.errors import GeometryError, InvalidDicomError
-from dicomlabelmap.synthetic import CT_IMAGE_STORAGE, make_image_series, save
+from dicomlabelmap.synthetic import CT_IMAGE_STORAGE, make_image_series
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
@@ -121,20 +121,6 @@ def test_multiframe_without_position_is_refused():
     del dataset.PerFrameFunctionalGroupsSequence[2].PlanePositionSequence
     with pytest.raises(InvalidDicomError, match="PlanePositionSequence is missing from both per-frame and shared functional groups"):
         frames_of(Path("enhanced.dcm"), dataset)
-
-
-def test_read_header(tmp_path):
-    image = make_image_series(GEOMETRY)[0]
-    (regular,) = save([image], tmp_path / "regular")
-    header = read_header(regular)
-    assert header.SOPInstanceUID == image.SOPInstanceUID and "PixelData" not in header
-    bare = tmp_path / "bare.dcm"
-    del image.file_meta
-    image.save_as(bare, implicit_vr=True, little_endian=True, enforce_file_format=False)
-    assert read_header(bare).SOPInstanceUID == image.SOPInstanceUID  # no preamble: read through force
-    text = tmp_path / "notes.txt"
-    text.write_text("not DICOM at all\n")
-    assert read_header(text) is None
 
 
 def test_non_image_reason():

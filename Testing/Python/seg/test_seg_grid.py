@@ -180,5 +180,5 @@ def test_tiled_grid_places_tiles_by_matrix_position():
     np.testing.assert_array_equal(geometry.origin, [20, 40, 0])
     np.testing.assert_array_equal(placements, [[0, 0, 0], [0, 0, 64], [0, 64, 128]])
     dataset.TotalPixelMatrixFocalPlanes = 2
-    with pytest.raises(InvalidDicomError, match="tiled SEGs with several focal planes are not supported"):
+    with pytest.raises(InvalidDicomError, match="tiled SEGs with several focal planes are supported only as TILED_FULL"):
         tiled_grid(dataset, FunctionalGroups(dataset), 3)

@@ -97,7 +97,10 @@ def test_what_is_not_a_segmentation(demo, tmp_path):
         find_seg_files([tmp_path / "absent"])
     text = tmp_path / "notes.dcm"
     text.write_bytes(b"")
-    with pytest.raises(InvalidDicomError, match=r"notes\.dcm: not a Segmentation \(SOP Class UID missing\)"):
+    with pytest.raises(InvalidDicomError, match=r"notes\.dcm: not a DICOM file \(it is empty\)$"):
+        find_seg_files([text])
+    text.write_text('{"segmentAttributes": []}')
+    with pytest.raises(InvalidDicomError, match=r"notes\.dcm: not a DICOM file \(no DICM marker"):
         find_seg_files([text])
 
 
