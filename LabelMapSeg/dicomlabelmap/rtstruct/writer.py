@@ -31,7 +31,7 @@ from ..findings import Finding, Severity, format_ranges
 from ..model.labels import LabelVolume
 from ..model.masks import BoxMask
 from ..model.scheme import LabelScheme
-from ..outputs import write_verified
+from ..outputs import check_output_file, write_verified
 from ..progress import ProgressCallback, report, scaled
 from .builder import RoiContours, StructureSetHeader, build_structure_set, save_structure_set
 from .keyholes import keyhole_polygons
@@ -189,6 +189,8 @@ def write_rtstruct(
     OutputError
         When the file exists (without ``overwrite``) or does not read back as the segments.
     """
+    target = Path(path)
+    check_output_file(target, overwrite)  # before any work: an existing file or a missing folder fails at once
     _check_reference(reference)
     placed = [volume.on_grid(reference.geometry) for volume in volumes]
     selection = select_rois(placed, scheme)
@@ -205,7 +207,6 @@ def write_rtstruct(
     )
     dataset = build_structure_set(rois, reference, header)
     report(progress, 0.6, "Writing and reading back")
-    target = Path(path)
     write_verified(
         target,
         partial(save_structure_set, dataset),
