@@ -173,8 +173,9 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         conversion = rtstruct_to_labels(
             rtStructPath, reference, options=options, progress=progressCallback, scheme=labelScheme(scheme, include, exclude)
         )
-        if not conversion.rois and conversion.assignments:
-            raise DicomLabelMapError(f"the label scheme selects none of the {len(conversion.assignments)} ROIs of {rtStructPath}")
+        nothingSelected = conversion.nothing_selected()
+        if nothingSelected is not None:
+            raise DicomLabelMapError(f"{rtStructPath}: {nothingSelected}")
         report = conversion.to_dict()
         scene = slicer.mrmlScene
         with removed_on_failure(scene) as created:

@@ -28,7 +28,7 @@ from .dicom.images import ReferenceSeries
 from .dicom.scan import read_reference_series
 from .errors import DicomLabelMapError
 from .files.labelfiles import LABEL_FILE_SUFFIXES, read_label_file
-from .files.labeltables import apply_label_table, read_label_table
+from .files.labeltables import apply_itksnap_table, read_itksnap_table, table_paths
 from .model.labels import LabelVolume
 from .model.scheme import LabelScheme
 from .outputs import double_suffix
@@ -122,12 +122,9 @@ def _label_file(
     path: Path, reference: str | Path | Sequence[str | Path] | ReferenceSeries, series_uid: str | None, progress: ProgressCallback | None
 ) -> LabelInput:
     volumes = read_label_file(path)
-    notes = []
-    if double_suffix(path) != ".seg.nrrd":
-        entries, table = read_label_table(path)
-        if table is not None:
-            volumes = apply_label_table(volumes, entries)
-            notes.append(f"segment names and colours from {table.name}")
+    notes: list[str] = []
+    if double_suffix(path) != ".seg.nrrd":  # a .seg.nrrd names its segments itself (as encode reads it)
+        volumes = _named_by_table(path, volumes, notes)
     series = _reference(reference, series_uid, None, (), scaled(progress, 0.0, 0.8))
     placed = [volume.on_grid(series.geometry) for volume in volumes]
     if any(mine is not theirs for mine, theirs in zip(placed, volumes, strict=True)):
@@ -137,6 +134,24 @@ def _label_file(
         )
     report(progress, 1.0, "Read the labels")
     return LabelInput(placed, series, notes)
+
+
+def _named_by_table(path: Path, volumes: list[LabelVolume], notes: list[str]) -> list[LabelVolume]:
+    """Names, colours and codes from the label table beside the file: our ``<name>.labels.json``
+    (read as ``encode`` reads it, :mod:`~dicomlabelmap.seg.metadata`), else ITK-SNAP's
+    ``<name>.labels.txt``."""
+    table = table_paths(path)[1]
+    if table.is_file():
+        from .seg.metadata import apply_metadata, load_metadata
+
+        volumes, _, more = apply_metadata(volumes, load_metadata(table, label_file=path.name))
+        notes += [f"segment names, colours and codes from {table.name}"] + [note.removeprefix("note: ") for note in more]
+        return volumes
+    names, text = read_itksnap_table(path)
+    if text is not None:
+        notes.append(f"segment names and colours from {text.name}")
+        return apply_itksnap_table(volumes, names)
+    return volumes
 
 
 def _seg_series(

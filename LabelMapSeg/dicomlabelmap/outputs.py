@@ -195,3 +195,17 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def replace_folder(staging: Path, target: Path) -> None:
+    """Put a finished staging folder in place of ``target`` (a data set folder): the old folder is
+    moved aside, the new one renamed in, the old one removed, with SIGINT and SIGTERM held back
+    for the two renames, so ``target`` is the old folder or the new one, never a mix."""
+    retired = target.with_name(f"{STAGING_PREFIX}old-{target.name}")
+    with os_errors_named(target), _signals_held():
+        if retired.exists():
+            shutil.rmtree(retired)
+        if target.exists():
+            os.replace(target, retired)
+        os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)

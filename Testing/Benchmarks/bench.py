@@ -1,6 +1,6 @@
 """Whole-process benchmarks: each of our commands side by side with a peer doing the same job.
 
-Usage:  python Testing/Benchmarks/bench.py [--pairs N] [--cases rtstruct,contours,encode,decode,binary] [--json FILE]
+Usage:  python Testing/Benchmarks/bench.py [--pairs N] [--cases rtstruct,contours,image,encode,decode,binary] [--json FILE]
 
 Every job is a new process on the command line, as users run it: start-up, reading, the
 output file written (ours verified before it is reported written), like the peer's. The two
@@ -13,6 +13,9 @@ Cases (data from ../shared/data; a case whose data or peer is missing is skipped
 * rtstruct: LUNG1-001 (134x512x512, 4 ROIs) and a synthetic stress case (40 ring ROIs, 9600
   nested CLOSED_PLANAR contours on 120x512x512) -> ``.seg.nrrd``, vs ``plastimatch convert
   --output-ss-img``.
+* image: LUNG1-001 labels and CT as ``.nii.gz`` (``rtstruct --image``) vs two ``plastimatch
+  convert`` runs (``--output-ss-img``, then ``--output-img`` from the CT folder), and ours with
+  ``--image`` vs without; plus in-process times of decoding the CT and writing its file.
 * encode / decode: the 61-label 512x512x224 TotalSegmentator volume on a synthetic CT of the same
   geometry. Encode explicit vs dcmqi ``itkimage2segimage --segmentationType labelmap``; RLE,
   JPEG-LS and JPEG 2000 vs highdicom. Decode (SEG -> ``.nrrd``) vs dcmqi ``segimage2itkimage``
@@ -202,6 +205,53 @@ def rtstruct_cases(scratch: Path, pairs: int) -> list[Result]:
         ours = [str(BIN / "dicomlabelmap"), "rtstruct", str(rtstruct), "-r", str(ct), "-o", str(ours_out), "--overwrite"]
         theirs = [plastimatch, "convert", "--input", str(rtstruct), "--referenced-ct", str(ct), "--output-ss-img", str(theirs_out)]
         results.append(alternate(name, "plastimatch convert", ours, theirs, pairs, before=clear(ours_out, theirs_out)))
+    return results
+
+
+_IMAGE_STEPS = """
+import sys, time
+from dicomlabelmap.dicom.scan import read_reference_series
+from dicomlabelmap.dicom.pixels import read_series_image
+from dicomlabelmap.files.imagefiles import write_image_file
+reference = read_reference_series(sys.argv[1])
+start = time.perf_counter(); image = read_series_image(reference); decoded = time.perf_counter()
+write_image_file(sys.argv[2], image, overwrite=True); written = time.perf_counter()
+print(f"{decoded - start:.2f} {written - decoded:.2f}")
+"""
+
+
+def image_cases(scratch: Path, pairs: int) -> list[Result]:
+    """LUNG1-001 labels and CT image as NIfTI: ours in one command; plastimatch needs two (its
+    --output-img with an RT Structure Set input writes no image), run as one shell command. Also
+    ours with --image against ours without: the cost the image adds, and the in-process times of
+    decoding the series and of writing and verifying the image file (labelled as such)."""
+    import subprocess
+
+    plastimatch = tool("plastimatch")
+    if plastimatch is None or not LUNG.exists():
+        print("note: plastimatch or LUNG1-001 not found; image cases skipped")
+        return []
+    rtstruct, ct = LUNG / "rtstruct" / "RS.dcm", LUNG / "ct"
+    labels, image, ss, their_image = (scratch / name for name in ("labels.nii.gz", "ct.nii.gz", "ss.nii.gz", "pimg.nii.gz"))
+    layer2 = scratch / "labels_layer2.nii.gz"
+    plain = [str(BIN / "dicomlabelmap"), "rtstruct", str(rtstruct), "-r", str(ct), "-o", str(labels), "--split-layers", "--overwrite"]
+    ours = [*plain, "--image", str(image)]
+    theirs = [
+        "sh",
+        "-c",
+        f"{plastimatch} convert --input {rtstruct} --referenced-ct {ct} --output-ss-img {ss} >/dev/null && "
+        f"{plastimatch} convert --input {ct} --output-img {their_image} >/dev/null",
+    ]
+    everything = clear(labels, layer2, scratch / "labels.labels.txt", scratch / "labels.labels.json", image, ss, their_image)
+    results = [
+        alternate("LUNG1-001 labels + CT image -> .nii.gz", "plastimatch convert (x2)", ours, theirs, pairs, before=everything),
+        alternate("LUNG1-001 --image vs no image", "ours without --image", ours, plain, pairs, before=everything),
+    ]
+    steps = [
+        subprocess.run(python_script(_IMAGE_STEPS, str(ct), str(image)), capture_output=True, text=True, check=True) for _ in range(pairs)
+    ]
+    decode, write = (statistics.median(float(run.stdout.split()[i]) for run in steps) for i in (0, 1))
+    print(f"in-process (one Python process, not whole processes): decode LUNG1-001 {decode:.2f} s, write + verify ct.nii.gz {write:.2f} s")
     return results
 
 
@@ -424,7 +474,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=3, help="alternating runs of each command (default 3)")
     parser.add_argument(
-        "--cases", default="rtstruct,contours,encode,decode,binary", help="comma-separated: rtstruct, contours, encode, decode, binary"
+        "--cases",
+        default="rtstruct,contours,image,encode,decode,binary",
+        help="comma-separated: rtstruct, contours, image, encode, decode, binary",
     )
     parser.add_argument("--scratch", type=Path, help="keep inputs here between runs (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
@@ -441,6 +493,8 @@ def main() -> None:
             results += rtstruct_cases(scratch, arguments.pairs)
         if "contours" in which:
             results += contours_cases(scratch, arguments.pairs)
+        if "image" in which:
+            results += image_cases(scratch, arguments.pairs)
         if which & {"encode", "decode"}:
             results += encode_decode_cases(scratch, arguments.pairs, which)
         if "binary" in which:

@@ -11,29 +11,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DATA_ERRORS, DicomLabelMapError, GeometryError, ReferenceSeriesError
 from ..outputs import atomic_output
+from .settings import BatchSettings, InputKind, OutputFormat
+
+__all__ = ["BatchSettings", "InputKind", "Job", "JobResult", "JobStatus", "OutputFormat", "run_job"]
 
 if TYPE_CHECKING:
-    from ..model.scheme import LabelScheme
-    from ..seg.writer import SegWriteOptions
+    pass
 
 RESULT_FILE = "result.json"
-
-
-class InputKind(str, Enum):
-    """What a batch input is."""
-
-    RTSTRUCT = "rtstruct"
-    SEG = "seg"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class JobStatus(str, Enum):
@@ -51,35 +43,6 @@ class JobStatus(str, Enum):
     def done(self) -> bool:
         """Converted, in this run or an earlier one."""
         return self in (JobStatus.OK, JobStatus.SKIPPED)
-
-
-class OutputFormat(str, Enum):
-    """What a batch writes for an RT Structure Set (SEGs always become Label Map SEG)."""
-
-    LABELMAP_SEG = "labelmap-seg"
-    SEG_NRRD = "seg.nrrd"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """What every job of a run shares: outputs, Label Map SEG write options, the label scheme."""
-
-    seg_options: SegWriteOptions
-    formats: tuple[OutputFormat, ...] = (OutputFormat.LABELMAP_SEG,)
-    #: Accept reference series with missing slices (grid kept, positions empty).
-    allow_missing_slices: bool = False
-    #: The label scheme for RT Structure Sets (same labels for every patient).
-    scheme: LabelScheme | None = None
-
-    def scheme_key(self, kind: InputKind) -> Any:
-        """What identifies the scheme an input of ``kind`` is converted with (a changed scheme
-        makes a re-run convert again; SEGs take no scheme)."""
-        if self.scheme is None or kind is not InputKind.RTSTRUCT:
-            return None
-        return json.loads(json.dumps(self.scheme.to_dict() | {"labels": [asdict(label) for label in self.scheme.labels]}))
 
 
 @dataclass
@@ -105,6 +68,8 @@ class JobResult:
     #: With a label scheme: the labels this input holds, and those it lacks.
     labels_found: list[str] = field(default_factory=list)
     labels_missing: list[str] = field(default_factory=list)
+    #: Where the input came from (patient, study, series and structure set UIDs, modality).
+    source: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def failed(cls, job: Job, reason: str) -> JobResult:
@@ -122,6 +87,7 @@ class JobResult:
             earlier.get("warnings", []),
             labels_found=earlier.get("labels_found", []),
             labels_missing=earlier.get("labels_missing", []),
+            source=earlier.get("source", {}),
         )
 
 
@@ -168,7 +134,9 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
                         "warnings": result.warnings,
                         "labels_found": result.labels_found,
                         "labels_missing": result.labels_missing,
+                        "source": result.source,
                         "scheme": settings.scheme_key(job.kind),
+                        "settings": settings.outputs_key(),
                         "report": report,
                     }
                 )
@@ -182,29 +150,26 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
 
 def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, staging: Path) -> dict[str, Any]:
     from ..rtstruct.conversion import rtstruct_to_labels
-    from ..seg.writer import write_label_map_segs
+    from .writers import nothing_selected, source_of, write_rtstruct_outputs
 
     if not job.reference_files:
         raise DicomLabelMapError("no image series found for it in the input folder")
     conversion = rtstruct_to_labels(
         job.path, job.reference_files, allow_missing_slices=settings.allow_missing_slices, scheme=settings.scheme
     )
-    if not conversion.rois and conversion.assignments:
-        raise DicomLabelMapError(f"the label scheme selects none of its {len(conversion.assignments)} ROIs")
+    selection = nothing_selected(conversion)
     result.labels_found, result.labels_missing = conversion.labels_found, conversion.labels_missing
-    if OutputFormat.SEG_NRRD in settings.formats:
-        from ..files.labelfiles import write_label_file
-
-        write_label_file(staging / "labels.seg.nrrd", conversion.label_volumes)
-    if OutputFormat.LABELMAP_SEG in settings.formats:
-        write_label_map_segs(conversion.label_volumes, conversion.reference, staging, settings.seg_options)
-    result.warnings = [str(f) for f in conversion.findings]  # after writing: it may add some (a new Frame of Reference)
+    result.source = source_of(conversion)
+    written = write_rtstruct_outputs(conversion, settings, staging)
+    # after writing: it may add findings (a new Frame of Reference)
+    result.warnings = [str(f) for f in conversion.findings] + selection + written
     return conversion.to_dict()
 
 
 def _convert_seg(job: Job, settings: BatchSettings, result: JobResult, staging: Path) -> dict[str, Any]:
     from ..dicom.scan import read_reference_series
     from ..seg.convert import convert_to_label_map_seg
+    from .writers import write_seg_outputs
 
     reference, note = None, "reference series not found"
     if job.reference_files:
@@ -212,13 +177,18 @@ def _convert_seg(job: Job, settings: BatchSettings, result: JobResult, staging: 
             reference = read_reference_series(job.reference_files, allow_missing_slices=settings.allow_missing_slices)
         except (ReferenceSeriesError, GeometryError) as error:
             note = f"reference series unusable ({error})"
+    if reference is None and settings.image_suffix is not None:
+        raise DicomLabelMapError(f"--image asks for its reference series' image, and its {note}")
     try:
         contents, _ = convert_to_label_map_seg(job.path, staging, reference, settings.seg_options)
     except GeometryError as error:  # the series found does not fit this SEG: use its own frames
+        if settings.image_suffix is not None:
+            raise DicomLabelMapError(f"--image asks for its reference series' image, and the series does not fit it ({error})") from error
         note = f"reference series does not fit ({error})"
         reference = None
         contents, _ = convert_to_label_map_seg(job.path, staging, None, settings.seg_options)
     result.warnings = [str(f) for f in contents.findings]
     if reference is None:
         result.warnings.append(f"{note}: the grid was rebuilt from the SEG's own frames")
+    result.warnings += write_seg_outputs(contents.volumes, reference, settings, staging)
     return {"segmentation_type": contents.segmentation_type, "segments": len(contents.segments)}

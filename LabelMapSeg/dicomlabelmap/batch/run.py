@@ -128,6 +128,7 @@ def run_batch(
                 work, run.not_converted = jobs_from_records(records, target.resolve(), run.skipped_files)
             else:
                 work, run.not_converted = plan(source, target.resolve(), run.skipped_files)
+            work = settings.select(work, run.not_converted)
             run.planned = True
             run.sort_out(work, overwrite)
             if client is not None:
@@ -156,11 +157,11 @@ class _Run:
         self.planned = False
 
     def sort_out(self, work: list[Job], overwrite: bool) -> None:
-        """Jobs an earlier run completed with the same scheme are skipped; the rest are pending."""
+        """Jobs an earlier run completed with the same scheme and outputs are skipped; the rest are pending."""
         for job in work:
             done = Path(job.output_dir) / RESULT_FILE
             earlier = json.loads(done.read_text()) if done.exists() and not overwrite else None
-            if earlier is not None and earlier.get("scheme") == self.settings.scheme_key(job.kind):
+            if earlier is not None and self.settings.same_run(earlier, job.kind):
                 self.earlier.append(JobResult.from_result_file(job, JobStatus.SKIPPED, earlier))
             else:
                 self.pending.append(job)

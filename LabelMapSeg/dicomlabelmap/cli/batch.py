@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
-from .options import add_scheme_options, add_seg_options, scheme, seg_options, subcommand
+from .options import add_compression_option, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
 
 if TYPE_CHECKING:
     from ..batch.jobs import BatchSettings
+    from ..batch.run import BatchSummary
 
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 
@@ -31,13 +32,59 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("input_dir", type=Path, help="folder searched recursively")
     parser.add_argument("output_dir", type=Path, help="one subfolder per input is written here")
+    add_output_options(parser)
+    add_seg_options(parser, what="Label Map SEG: ", overwrite=False)
+    add_run_options(parser)
+    add_scheme_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """What each RT Structure Set's folder gets: everything ``rtstruct`` writes."""
     parser.add_argument(
         "--format",
-        choices=["labelmap-seg", "seg.nrrd", "both"],
-        default="labelmap-seg",
-        help="outputs for RT Structure Sets (SEGs always become Label Map SEG)",
+        action=_Formats,
+        default=_Formats.Default(["labelmap-seg"]),
+        choices=["labelmap-seg", "seg.nrrd", "both", "label-file", "coco-rle"],
+        help="outputs for RT Structure Sets, repeatable: labelmap-seg (LabelMapSEG_NNN.dcm), seg.nrrd "
+        "(labels.seg.nrrd), both (the two), label-file (labels<--label-suffix> with its label tables), coco-rle (coco.json, "
+        "needs pycocotools); SEGs always become Label Map SEG, plus the label file with label-file",
     )
-    add_seg_options(parser, what="Label Map SEG: ", overwrite=False)
+    parser.add_argument(
+        "--label-suffix", choices=[".nii.gz", ".nrrd", ".seg.nrrd"], default=".seg.nrrd", help="file type of --format label-file"
+    )
+    parser.add_argument("--split-layers", action="store_true", help="overlapping labels in .nrrd/.nii.gz: one file per layer")
+    parser.add_argument("--split-rois", action="store_true", help="also one binary mask per label in masks/ (with labels.json)")
+    parser.add_argument(
+        "--mask-suffix", choices=[".nii.gz", ".nrrd", ".nii", ".seg.nrrd"], default=".nii.gz", help="file type of the masks"
+    )
+    parser.add_argument("--preview", action="store_true", help="also preview.png per RT Structure Set (needs matplotlib)")
+    parser.add_argument(
+        "--image",
+        nargs="?",
+        const=".nii.gz",
+        choices=[".nii.gz", ".nrrd", ".nii"],
+        metavar="SUFFIX",
+        help="also the reference image series as image<SUFFIX> (default .nii.gz) on exactly the label files' grid",
+    )
+    add_compression_option(parser)
+
+
+class _Formats(argparse.Action):
+    """A repeatable ``--format``: the values given replace the default (argparse's ``append``
+    would add them to it)."""
+
+    class Default(list):  # type: ignore[type-arg]
+        def __str__(self) -> str:  # shown by --help as "(default: labelmap-seg)"
+            return ", ".join(self)
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        current = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, ([] if isinstance(current, _Formats.Default) else list(current)) + [values])
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how the conversions run (local process pool or Dask), resuming, the summary."""
     parser.add_argument("-j", "--jobs", type=int, help=f"local worker processes (default {DEFAULT_JOBS}; with --scheduler use local:N)")
     parser.add_argument(
         "--scheduler",
@@ -54,24 +101,58 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--overwrite", action="store_true", help="convert inputs finished by an earlier run again (default: skip them)")
     parser.add_argument(
-        "--allow-missing-slices", action="store_true", help="accept reference series with missing slices (regular grid kept, reported)"
+        "--allow-missing-slices",
+        action="store_true",
+        help="accept reference series with missing slices (regular grid kept, reported; the image holds the series' lowest value there)",
     )
-    add_scheme_options(parser)
-    parser.set_defaults(handler=run)
 
 
 def settings(arguments: argparse.Namespace) -> BatchSettings:
-    """The run's settings, from the command line (typed once, shared by every job)."""
+    """The run's settings, from the command line (typed once, shared by every job); optional
+    packages the outputs need are checked here, before any work."""
     from ..batch.jobs import BatchSettings, OutputFormat
+    from ..errors import optional_import
 
-    formats = tuple(OutputFormat) if arguments.format == "both" else (OutputFormat(arguments.format),)
-    return BatchSettings(seg_options(arguments), formats, arguments.allow_missing_slices, scheme(arguments))
+    words = list(arguments.format)
+    formats = tuple(
+        dict.fromkeys(
+            f for word in words for f in ([OutputFormat.LABELMAP_SEG, OutputFormat.SEG_NRRD] if word == "both" else [OutputFormat(word)])
+        )
+    )
+    chosen = BatchSettings(
+        seg_options(arguments),
+        formats,
+        arguments.allow_missing_slices,
+        scheme(arguments),
+        label_suffix=arguments.label_suffix,
+        split_layers=arguments.split_layers,
+        split_rois=arguments.split_rois,
+        mask_suffix=arguments.mask_suffix,
+        preview=arguments.preview,
+        image_suffix=arguments.image,
+        compression_level=arguments.compression_level,
+    )
+    if OutputFormat.COCO_RLE in formats:
+        optional_import("pycocotools.mask", "pycocotools", "COCO run-length masks (--format coco-rle)")
+    if chosen.preview:
+        optional_import("matplotlib", "matplotlib", "previews (--preview)")
+    suffixes = chosen.label_file_suffixes() + ([chosen.mask_suffix] if chosen.split_rois else []) + [chosen.image_suffix or ""]
+    if any(suffix.startswith(".nii") for suffix in suffixes):
+        optional_import("nibabel", "nibabel", "NIfTI outputs")
+    return chosen
 
 
 def run(arguments: argparse.Namespace) -> int:
+    summary = run_conversions(arguments, settings(arguments), arguments.output_dir)
+    print(json.dumps(summary.to_dict(), indent=1) if arguments.json else summary.table())
+    return EXIT_PARTIAL if summary.failed else EXIT_OK
+
+
+def run_conversions(arguments: argparse.Namespace, batch_settings: BatchSettings, output_dir: Path) -> BatchSummary:
+    """Run the batch of ``arguments`` (local pool or Dask, with a progress bar) into
+    ``output_dir``; an interrupt ends the process with exit code 130 once the summary is written."""
     from ..batch.run import run_batch
 
-    batch_settings = settings(arguments)
     cluster = None
     if arguments.scheduler is not None:
         from ..batch.cluster import parse_scheduler
@@ -93,7 +174,7 @@ def run(arguments: argparse.Namespace) -> int:
             bar.set_description_str(f"{result.status.value[:6]} {Path(result.input).name[:30]}", refresh=True)
 
     try:
-        summary = run_batch(arguments.input_dir, arguments.output_dir, batch_settings, jobs, on_result, arguments.overwrite, cluster)
+        summary = run_batch(arguments.input_dir, output_dir, batch_settings, jobs, on_result, arguments.overwrite, cluster)
     except KeyboardInterrupt as interrupt:
         if bar is not None:
             bar.close()
@@ -108,8 +189,7 @@ def run(arguments: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    print(json.dumps(summary.to_dict(), indent=1) if arguments.json else summary.table())
-    return EXIT_PARTIAL if summary.failed else EXIT_OK
+    return summary
 
 
 def _progress() -> Any:

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import DicomLabelMapError
 from .common import EXIT_OK, sizes
-from .options import add_compression_option, add_reference_option, subcommand
+from .options import add_compression_option, add_image_option, add_reference_option, decode_image, subcommand, write_image
 
 
 def add_parser(commands: Any) -> None:
@@ -32,6 +33,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: one file per layer")
     add_compression_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_image_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -40,9 +42,20 @@ def run(arguments: argparse.Namespace) -> int:
     from ..files.labelfiles import write_label_file
     from ..seg.series import read_seg_series
 
+    if arguments.image is not None:
+        from ..files.imagefiles import check_image_output
+
+        if not arguments.reference:
+            raise DicomLabelMapError("--image writes the reference series: give it with -r/--reference")
+        check_image_output(arguments.image, arguments.overwrite)
     reference = read_reference_series(arguments.reference) if arguments.reference else None
     series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold)
+    if reference is not None and arguments.image is not None and not series.geometry.is_close(reference.geometry, 1e-6):
+        raise DicomLabelMapError("the label maps are not on the reference series' grid, so --image would not match them")
+    image = decode_image(reference) if arguments.image is not None else None
     written = write_label_file(arguments.output, series.volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)
+    if image is not None:
+        written.append(Path(write_image(image, arguments.image, arguments.overwrite, arguments.compression_level)["path"]))
     for finding in series.findings:
         print(f"  {finding}", file=sys.stderr)
     kinds = "/".join(sorted({content.segmentation_type for content in series.contents}))

@@ -20,7 +20,8 @@ def add_parser(commands: Any) -> None:
         "--metadata",
         type=Path,
         metavar="JSON",
-        help="segment names, codes, colours and algorithm: a label scheme (--roi-map format) or dcmqi's --inputMetadata JSON",
+        help="segment names, codes, colours and algorithm: a label scheme (--roi-map format), a label table (<name>.labels.json) "
+        "or dcmqi's --inputMetadata JSON (default: the label table beside a .nii.gz/.nrrd label file, when there is one)",
     )
     add_seg_options(parser)
     parser.set_defaults(handler=run)
@@ -30,15 +31,19 @@ def run(arguments: argparse.Namespace) -> int:
     check_input_file(arguments.labels, "the label file (.seg.nrrd, .nrrd, .nii.gz or .nii)")
     from ..dicom.scan import read_reference_series
     from ..files.labelfiles import read_label_file
+    from ..seg.metadata import apply_metadata, load_metadata
     from ..seg.writer import write_label_map_segs
 
     header: dict[str, Any] = {}
+    sidecar = _sidecar(arguments.labels) if arguments.metadata is None else None
+    metadata = None
     if arguments.metadata is not None:
-        from ..seg.metadata import apply_metadata, load_metadata
-
         metadata = load_metadata(arguments.metadata)
+    elif sidecar is not None:
+        metadata = load_metadata(sidecar, label_file=arguments.labels.name)
+        print(f"note: segment names, colours and codes from {sidecar} (the label table beside the label file)", file=sys.stderr)
     volumes = read_label_file(arguments.labels)
-    if arguments.metadata is not None:
+    if metadata is not None:
         volumes, header, notes = apply_metadata(volumes, metadata)
         for note in notes:
             print(f"  {note}", file=sys.stderr)
@@ -60,3 +65,16 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"  {finding}", file=sys.stderr)
     print(f"Wrote and verified {len(paths)} Label Map SEG instance(s): {sizes(paths)}")
     return EXIT_OK
+
+
+def _sidecar(label_file: Path) -> Path | None:
+    """The label table beside a ``.nii.gz``/``.nii``/``.nrrd`` label file (``<name>.labels.json``),
+    if there is one. A ``.seg.nrrd`` names its segments itself: its own header wins (a table
+    beside it may be older than edits made in Slicer)."""
+    from ..files.labeltables import table_paths
+    from ..outputs import double_suffix
+
+    if double_suffix(label_file) == ".seg.nrrd":
+        return None
+    candidate = table_paths(label_file)[1]
+    return candidate if candidate.is_file() else None

@@ -17,11 +17,11 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import DicomLabelMapError
-from . import batch, contours, convert, decode, demo, encode, info, rtstruct, series, validate
+from . import batch, contours, convert, dataset, decode, demo, encode, info, rtstruct, series, validate
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, remove_created_folders
 
 #: In the order ``--help`` lists them.
-SUBCOMMANDS = (rtstruct, contours, series, encode, decode, convert, info, validate, demo, batch)
+SUBCOMMANDS = (rtstruct, contours, series, encode, decode, convert, info, validate, demo, batch, dataset)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -74,10 +74,11 @@ def add_seg_options(parser: argparse.ArgumentParser, what: str = "", overwrite: 
         parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
-def add_scheme_options(parser: argparse.ArgumentParser) -> None:
+def add_scheme_options(parser: argparse.ArgumentParser, required: bool = False) -> None:
     parser.add_argument(
         "--roi-map",
         type=Path,
+        required=required,
         metavar="SCHEME.json",
         help="label scheme: fixed label values, names, colours and codes by ROI name (aliases, patterns), overlap policy, "
         "what to do with unmatched ROIs",
@@ -87,8 +88,8 @@ def add_scheme_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME_OR_PATTERN",
-        help="convert only ROIs whose name (or scheme label) equals this, ignoring case, spaces, _ and -, or fully matches "
-        "it as a regular expression (repeatable)",
+        help="convert only ROIs whose name (or scheme label) equals this ignoring case, spaces, _ and -, matches it as a "
+        "shell-style glob ignoring case (lung*), or fully matches it as a regular expression (repeatable)",
     )
     parser.add_argument(
         "--exclude", action="append", default=[], metavar="NAME_OR_PATTERN", help="leave out ROIs matched the same way (repeatable)"
@@ -117,3 +118,43 @@ def seg_options(arguments: argparse.Namespace, metadata: dict[str, Any] | None =
         new_frame_of_reference=arguments.new_frame_of_reference,
         **header,
     )
+
+
+def add_image_option(parser: argparse.ArgumentParser) -> None:
+    """``--image PATH``: the reference series as an image file beside the label files."""
+    parser.add_argument(
+        "--image",
+        type=Path,
+        metavar="PATH",
+        help="also write the reference image series (Modality LUT applied: CT in HU) to this .nii.gz, .nii or .nrrd file, on "
+        "exactly the label files' grid",
+    )
+
+
+def decode_image(reference: Any) -> Any:
+    """The reference series' image (:class:`~dicomlabelmap.dicom.pixels.SeriesImage`), decoded
+    before anything is written: a file that cannot be decoded fails the command with nothing
+    written."""
+    from ..dicom.pixels import read_series_image
+    from .common import progress_bar
+
+    with progress_bar() as progress:
+        return read_series_image(reference, progress=progress)
+
+
+def write_image(image: Any, path: Path, overwrite: bool, compression_level: int = 1) -> dict[str, Any]:
+    """Write a decoded image to ``path`` (verified); returns what the report says about it.
+    Findings (missing slices filled) are printed on stderr."""
+    import sys
+
+    from ..files.imagefiles import write_image_file
+
+    written = write_image_file(path, image, overwrite, compression_level)
+    for finding in image.findings:
+        print(f"  {finding}", file=sys.stderr)
+    return {
+        "path": str(written),
+        "dtype": image.array.dtype.name,
+        "filled_slices": image.filled_slices,
+        "fill_value": image.fill_value,
+    }

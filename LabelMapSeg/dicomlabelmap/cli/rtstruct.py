@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from .common import EXIT_OK, EXIT_PARTIAL, check_input_file, output_folder, progress_bar
-from .options import add_compression_option, add_reference_option, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
+from .options import (
+    add_compression_option,
+    add_image_option,
+    add_reference_option,
+    add_scheme_options,
+    add_seg_options,
+    decode_image,
+    scheme,
+    seg_options,
+    subcommand,
+    write_image,
+)
 
 if TYPE_CHECKING:
     from ..model.scheme import LabelScheme
@@ -63,6 +74,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--preview", type=Path, metavar="PNG", help="also draw a few slices with contours over the masks into this .png (needs matplotlib)"
     )
+    add_image_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -101,12 +113,15 @@ def run(arguments: argparse.Namespace) -> int:
     conversion = convert(
         arguments.rtstruct, arguments.reference, raster_options(arguments), arguments.series_uid, arguments.allow_missing_slices, chosen
     )
+    image = decode_image(conversion.reference) if arguments.image is not None else None
     written = _write_outputs(arguments, conversion)
-    extra = {}
+    extra: dict[str, Any] = {}
     if arguments.preview:
         from ..files.preview import write_preview
 
         extra["preview"] = str(write_preview(conversion, arguments.preview, overwrite=arguments.overwrite))
+    if image is not None:
+        extra["image"] = write_image(image, arguments.image, arguments.overwrite, arguments.compression_level)
     print_report(conversion, written, arguments.json, extra)
     return exit_code(conversion)
 
@@ -137,6 +152,10 @@ def _check_outputs(arguments: argparse.Namespace) -> None:
 
         check_label_output(output, arguments.overwrite)
         check_table_outputs(output, arguments.overwrite)
+    if arguments.image is not None:
+        from ..files.imagefiles import check_image_output
+
+        check_image_output(arguments.image, arguments.overwrite)
     if arguments.preview is not None:
         if arguments.preview.suffix.lower() != ".png":
             raise DicomLabelMapError(f"--preview {arguments.preview}: the preview is a PNG image; give a file name ending in .png")
@@ -157,7 +176,14 @@ def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion
     if kind == "label-file":
         from ..files.labelfiles import write_label_file
 
-        return write_label_file(output, conversion.label_volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)
+        return write_label_file(
+            output,
+            conversion.label_volumes,
+            arguments.overwrite,
+            arguments.split_layers,
+            arguments.compression_level,
+            absent_labels=conversion.absent_labels(),
+        )
     from ..seg.writer import write_label_map_segs
 
     folder = output_folder(output)
@@ -175,7 +201,12 @@ def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion
         )
     if kind == "both":
         written += write_label_file(
-            folder / "labels.seg.nrrd", conversion.label_volumes, arguments.overwrite, False, arguments.compression_level
+            folder / "labels.seg.nrrd",
+            conversion.label_volumes,
+            arguments.overwrite,
+            False,
+            arguments.compression_level,
+            absent_labels=conversion.absent_labels(),
         )
     return written
 
@@ -197,10 +228,9 @@ def convert(
     if not any(roi.converted for roi in conversion.rois) and conversion.rois:
         failures = "; ".join(str(f) for f in conversion.findings if f.severity is Severity.ERROR)
         raise DicomLabelMapError(f"no ROI of {rtstruct} could be converted: {failures}")
-    if not conversion.rois and conversion.assignments:
-        raise DicomLabelMapError(
-            f"{rtstruct}: the label scheme selects none of its {len(conversion.assignments)} ROIs (see --include/--exclude and the scheme)"
-        )
+    reason = conversion.nothing_selected()
+    if reason is not None:
+        raise DicomLabelMapError(f"{rtstruct}: {reason}")
     return conversion
 
 
@@ -230,7 +260,7 @@ def print_report(conversion: RtStructConversion, written: list[Path], as_json: b
         for path in written:
             print(f"Wrote {path}")
         for key, value in (extra or {}).items():
-            print(f"Wrote {value} ({key})")
+            print(f"Wrote {value['path'] if isinstance(value, dict) else value} ({key})")
 
 
 def exit_code(conversion: RtStructConversion) -> int:

@@ -59,12 +59,14 @@ def write_label_file(
     split_layers: bool = False,
     compression_level: int = DEFAULT_COMPRESSION_LEVEL,
     label_table: bool = True,
+    absent_labels: Sequence[Segment] = (),
 ) -> list[Path]:
     """Write label layers to ``path`` (format from the suffix), verified by reading back.
 
     ``compression_level`` (0-9) applies to the NRRD kinds: 1 (default) is fast, 9 smallest.
     ``label_table``: also write what each value means beside the file
-    (:mod:`~dicomlabelmap.files.labeltables`: ``<name>.labels.txt`` for ITK-SNAP, ``<name>.labels.json``).
+    (:mod:`~dicomlabelmap.files.labeltables`: ``<name>.labels.txt`` for ITK-SNAP, ``<name>.labels.json``);
+    ``absent_labels`` (a scheme's labels this file does not hold) are listed there too.
 
     Returns
     -------
@@ -91,7 +93,7 @@ def write_label_file(
         check_table_outputs(target, overwrite)
     written = _write_label_layers(target, suffix, volumes, overwrite, split_layers, compression_level)
     if label_table:
-        written += write_label_tables(target, table_entries(volumes, written), overwrite)
+        written += write_label_tables(target, table_entries(volumes, written, absent_labels), overwrite)
     return written
 
 

@@ -5,8 +5,13 @@ For ``labels.nii.gz`` (or ``.nrrd``, ``.seg.nrrd``) two files are written beside
 
 * ``labels.labels.txt``: an ITK-SNAP label description file (Segmentation > Import Label
   Descriptions): ``IDX R G B A VIS MSH "LABEL"``, index 0 "Clear Label" first;
-* ``labels.labels.json``: ``{"labels": [{"value", "name", "color", "layer", "file", "roi_names",
-  "roi_numbers", "category", "type", "description"}]}``, one entry per label value.
+* ``labels.labels.json``: ``{"labels": [{"value", "name", "present", "color", "layer", "file",
+  "roi_names", "roi_numbers", "category", "type", "type_modifier", "anatomic_region",
+  "anatomic_region_modifier", "algorithm_type", "algorithm_name", "description", "interpreted_type"}]}``, one entry
+  per label value. With a label scheme every label of the scheme is listed in every patient:
+  ``present`` says whether it holds voxels in this file (absent labels have no ``layer`` and
+  ``file``), so the tables of a data set list the same labels. ``encode`` reads this file back
+  as segment metadata (:mod:`~dicomlabelmap.seg.metadata`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DicomLabelMapError
-from ..model.labels import LabelVolume
+from ..model.labels import LabelVolume, present_values
 from ..model.segment import Code, Segment
 from ..outputs import atomic_output, check_output_file, double_suffix
 
@@ -39,30 +44,50 @@ def check_table_outputs(label_file: Path, overwrite: bool) -> None:
         check_output_file(path, overwrite)
 
 
-def table_entries(volumes: Sequence[LabelVolume], files: Sequence[Path] | None = None) -> list[dict[str, Any]]:
-    """One entry per label value, ascending (``files[layer]`` names the file holding the layer)."""
+def table_entries(
+    volumes: Sequence[LabelVolume], files: Sequence[Path] | None = None, absent: Sequence[Segment] = ()
+) -> list[dict[str, Any]]:
+    """One entry per label value, ascending (``files[layer]`` names the file holding the layer).
+
+    ``absent``: labels of a scheme that no segment of ``volumes`` holds; listed with
+    ``"present": false`` and no layer or file, so that every patient's table lists every label.
+    """
     entries = []
     for layer, volume in enumerate(volumes):
+        filled = set(present_values(volume.array))
         for segment in volume.segments:
-            entry = segment_entry(segment)
+            entry = segment_entry(segment, segment.number in filled)
             entry["layer"] = layer + 1
             if files is not None:
                 entry["file"] = files[min(layer, len(files) - 1)].name
             entries.append(entry)
+    listed = {entry["value"] for entry in entries}
+    for segment in absent:
+        if segment.number not in listed:
+            entries.append(dict(segment_entry(segment, False), layer=None, file=None))
     return sorted(entries, key=lambda entry: entry["value"])
 
 
-def segment_entry(segment: Segment) -> dict[str, Any]:
-    """The table entry of one segment (ROI names and numbers when it came from ROIs)."""
+def segment_entry(segment: Segment, present: bool = True) -> dict[str, Any]:
+    """The table entry of one segment (ROI names and numbers when it came from ROIs); ``present``:
+    whether the label holds voxels."""
     properties = segment.properties
-    entry: dict[str, Any] = {"value": segment.number, "name": segment.label, "color": list(segment.display_color())}
+    entry: dict[str, Any] = {"value": segment.number, "name": segment.label, "present": present, "color": list(segment.display_color())}
     if "RoiNumber" in properties:
         entry["roi_names"] = roi_names(segment)
         entry["roi_numbers"] = [int(n) for n in properties["RoiNumber"].split(",") if n.strip().lstrip("-").isdigit()]
     entry["category"] = _code(segment.category)
     entry["type"] = _code(segment.type)
+    for key in ("type_modifier", "anatomic_region", "anatomic_region_modifier"):
+        if getattr(segment, key) is not None:
+            entry[key] = _code(getattr(segment, key))
+    entry["algorithm_type"] = segment.algorithm_type.value
+    if segment.algorithm_name:
+        entry["algorithm_name"] = segment.algorithm_name
     if segment.description:
         entry["description"] = segment.description
+    if properties.get("RtRoiInterpretedType"):
+        entry["interpreted_type"] = properties["RtRoiInterpretedType"]
     return entry
 
 
@@ -137,60 +162,36 @@ def write_label_tables(label_file: Path, entries: Sequence[dict[str, Any]], over
     return [text_path, json_path]
 
 
-def read_label_table(label_file: Path) -> tuple[dict[int, dict[str, Any]], Path | None]:
-    """The label table beside a label file (``<name>.labels.json``, else ITK-SNAP's
-    ``<name>.labels.txt``): ``value -> {"name", "color", ...}`` and the table's path; empty and
-    ``None`` when there is none.
+def read_itksnap_table(label_file: Path) -> tuple[dict[int, tuple[tuple[int, int, int], str]], Path | None]:
+    """ITK-SNAP's label description file beside a label file (``<name>.labels.txt``): ``value ->
+    (rgb, name)`` without the clear label 0, and its path; empty and ``None`` when there is none.
 
     Raises
     ------
     DicomLabelMapError
-        When the table exists but cannot be read (the message names it and the entry).
+        When the file exists but is not a label description file (the message names it and the line).
     """
-    text_path, json_path = table_paths(label_file)
-    if json_path.is_file():
-        try:
-            data = json.loads(json_path.read_text(encoding="utf-8-sig"))
-            entries = {int(entry["value"]): dict(entry) for entry in data["labels"]}
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise DicomLabelMapError(f"{json_path}: not a readable label table ({type(error).__name__}: {error})") from None
-        return entries, json_path
-    if text_path.is_file():
-        try:
-            table = read_itksnap(text_path.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError) as error:
-            raise DicomLabelMapError(f"{text_path}: not a readable ITK-SNAP label description file ({error})") from None
-        return {value: {"name": name, "color": list(color)} for value, (color, name) in table.items() if value != 0}, text_path
-    return {}, None
+    text_path = table_paths(label_file)[0]
+    if not text_path.is_file():
+        return {}, None
+    try:
+        table = read_itksnap(text_path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as error:
+        raise DicomLabelMapError(f"{text_path}: not a readable ITK-SNAP label description file ({error})") from None
+    return {value: entry for value, entry in table.items() if value != 0}, text_path
 
 
-def apply_label_table(volumes: Sequence[LabelVolume], entries: dict[int, dict[str, Any]]) -> list[LabelVolume]:
-    """The layers with their segments named, coloured and coded by a label table (values the
-    table does not list keep their ``Segment <value>`` names)."""
-    result = []
-    for volume in volumes:
-        segments = [_described(segment, entries[segment.number]) if segment.number in entries else segment for segment in volume.segments]
-        result.append(LabelVolume(volume.array, volume.geometry, segments))
-    return result
-
-
-def _described(segment: Segment, entry: dict[str, Any]) -> Segment:
-    color = entry.get("color")
-    properties = dict(segment.properties)
-    if entry.get("interpreted_type"):
-        properties["RtRoiInterpretedType"] = str(entry["interpreted_type"]).strip().upper()
-    return replace(
-        segment,
-        label=str(entry.get("name") or segment.label),
-        description=str(entry.get("description") or segment.description),
-        color=tuple(int(c) for c in color) if isinstance(color, list) and len(color) == 3 else segment.color,  # type: ignore[arg-type]
-        category=_table_code(entry.get("category")) or segment.category,
-        type=_table_code(entry.get("type")) or segment.type,
-        properties=properties,
-    )
-
-
-def _table_code(value: Any) -> Code | None:
-    if isinstance(value, list) and len(value) == 3 and all(isinstance(part, str) and part for part in value):
-        return Code(*value)
-    return None
+def apply_itksnap_table(volumes: Sequence[LabelVolume], table: dict[int, tuple[tuple[int, int, int], str]]) -> list[LabelVolume]:
+    """The layers with their segments named and coloured by an ITK-SNAP table (values it does
+    not list keep their names)."""
+    return [
+        LabelVolume(
+            volume.array,
+            volume.geometry,
+            [
+                replace(s, label=table[s.number][1] or s.label, color=table[s.number][0]) if s.number in table else s
+                for s in volume.segments
+            ],
+        )
+        for volume in volumes
+    ]

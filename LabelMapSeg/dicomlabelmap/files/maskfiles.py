@@ -1,5 +1,8 @@
 """One binary mask file per label (``--split-rois``), as plastimatch's ``--output-prefix`` and
-dcmrtstruct2nii write them, plus ``labels.json`` saying which file is which label and ROI.
+dcmrtstruct2nii write them, plus ``labels.json`` saying which file is which label and ROI:
+``{"labels": [{"value", "name", "present", "file", "color", "roi_names", "voxels"}]}`` (the key
+``labels``, as in every label table). With a label scheme, labels no ROI matched are listed with
+``"present": false`` and ``"file": null``.
 
 File names come from the label names (the scheme's, else the ROI's), kept readable in any script:
 letters and digits of every script, ``-`` and ``.``; anything else becomes ``_``; names that would
@@ -15,10 +18,12 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..model.labels import LabelVolume
+from ..model.segment import Segment
 from ..outputs import STAGING_PREFIX, staged_series
 from ..rtstruct.conversion import RtStructConversion
 from .labelfiles import write_label_file
@@ -65,15 +70,20 @@ def write_label_masks(
         for (segment, mask), name in zip(items, names, strict=True):
             volume = LabelVolume(mask.full().astype(np.uint8), geometry, [replace(segment, number=1, properties=dict(segment.properties))])
             write_label_file(staging / name, [volume], compression_level=compression_level, label_table=False)
-            table.append(
-                {
-                    "file": name,
-                    "value": segment.number,
-                    "name": segment.label,
-                    "color": list(segment.display_color()),
-                    "roi_names": roi_names(segment),
-                    "voxels": mask.voxel_count,
-                }
-            )
-        (staging / MASK_TABLE).write_text(json.dumps({"masks": table}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            table.append(_entry(segment, name, mask.voxel_count))
+        table += [_entry(segment, None, 0) for segment in conversion.absent_labels()]
+        table.sort(key=lambda entry: entry["value"])
+        (staging / MASK_TABLE).write_text(json.dumps({"labels": table}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return [folder / name for name in [*names, MASK_TABLE]]
+
+
+def _entry(segment: Segment, file: str | None, voxels: int) -> dict[str, Any]:
+    return {
+        "value": segment.number,
+        "name": segment.label,
+        "present": voxels > 0,
+        "file": file,
+        "color": list(segment.display_color()),
+        "roi_names": roi_names(segment) if file is not None else [],
+        "voxels": voxels,
+    }

@@ -61,7 +61,13 @@ _TYPES = {
     "float": np.float32,
     "double": np.float64,
 }
-_WRITTEN_TYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.uint16): "uint16", np.dtype(np.int16): "int16", np.dtype(np.int32): "int32"}
+_WRITTEN_TYPES = {
+    np.dtype(np.uint8): "uint8",
+    np.dtype(np.uint16): "uint16",
+    np.dtype(np.int16): "int16",
+    np.dtype(np.int32): "int32",
+    np.dtype(np.float32): "float",  # images (files.imagefiles)
+}
 
 
 class NrrdFormatError(DicomLabelMapError):

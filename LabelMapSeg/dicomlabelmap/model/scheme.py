@@ -19,13 +19,17 @@ Rules (each one stated in README and tested with exact masks):
   may belong to one label only (checked when the scheme is read). When the patterns of several
   labels match, the first label in the file wins and a warning names the others.
 * **Selection.** ``include``/``exclude`` entries (and ``--include``/``--exclude``) select by
-  ROI name or by the label name the ROI maps to: an entry matches when it equals the name
-  (same normalisation as above) or is a regular expression that matches the whole name,
-  ignoring case. With ``include`` entries only matching ROIs are converted; ``exclude`` then
-  removes ROIs.
+  ROI name or by the label name the ROI maps to. An entry selects a name when any of three
+  holds: it equals the name (same normalisation as above); it matches the name as a shell-style
+  glob ignoring case (``lung*``, ``gtv?``, ``[lr]ung*``); it matches the whole name as a regular
+  expression ignoring case (``lung.*``). With ``include`` entries only matching ROIs are
+  converted; ``exclude`` then removes ROIs. Selecting never changes a label value: an ROI gets
+  the value it gets in a run without the selection.
 * **Unmatched ROIs** (selected, but no label): ``drop`` (reported, not converted), ``keep``
-  (converted under their own names, numbered after the scheme's largest value in ROI order),
-  or ``fail`` (the whole structure set is refused, naming them).
+  (converted under their own names; the n-th unmatched ROI of the structure set, counting the
+  ones left out by the selection too, gets the scheme's largest value + n, so without labels an
+  ROI keeps its position in the structure set as its value), or ``fail`` (the whole structure
+  set is refused, naming them).
 * **Several ROIs on one label** (e.g. ``GTV-1`` and ``GTV-2`` by a pattern): the label is the
   union of their masks; a warning names them.
 * **Overlap.** ``layers`` (default): overlapping labels go to separate label layers, as without
@@ -36,6 +40,7 @@ Rules (each one stated in README and tested with exact masks):
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -66,6 +71,10 @@ class Overlap(str, Enum):
 
     LAYERS = "layers"
     PRIORITY = "priority"
+
+
+#: :attr:`LabelScheme.source` of a selection without a scheme file.
+SELECTION_SOURCE = "--include/--exclude"
 
 
 def normalized(name: str) -> str:
@@ -149,9 +158,9 @@ class LabelScheme:
 
     @classmethod
     def selection(cls, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> LabelScheme:
-        """No fixed labels, only a selection: the selected ROIs keep their names and are numbered
-        1, 2, ... in ROI order."""
-        scheme = cls(unmatched=Unmatched.KEEP, source="--include/--exclude")
+        """No fixed labels, only a selection: the selected ROIs keep their names and the values a
+        run without a selection gives them (their position in the structure set, 1, 2, ...)."""
+        scheme = cls(unmatched=Unmatched.KEEP, source=SELECTION_SOURCE)
         return scheme.with_selection(include, exclude)
 
     def with_selection(self, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> LabelScheme:
@@ -164,6 +173,11 @@ class LabelScheme:
     @property
     def has_labels(self) -> bool:
         return bool(self.labels)
+
+    @property
+    def is_selection_only(self) -> bool:
+        """Only ``--include``/``--exclude``: no label of its own (built by :meth:`selection`)."""
+        return not self.labels and self.source == SELECTION_SOURCE
 
     def label(self, value: int) -> LabelSpec:
         for label in self.labels:
@@ -223,7 +237,11 @@ def _selector(entry: str, source: str) -> re.Pattern[str] | None:
 
 
 def _matches(entry: str, name: str) -> bool:
+    """Whether an include/exclude entry selects ``name``: equal (normalised), a shell-style glob
+    (case-insensitive), or a regular expression matching the whole name (case-insensitive)."""
     if normalized(entry) == normalized(name):
+        return True
+    if fnmatch.fnmatchcase(name.strip().casefold(), entry.strip().casefold()):
         return True
     expression = _selector(entry, "")
     return expression is not None and expression.fullmatch(name.strip()) is not None

@@ -60,6 +60,14 @@ class RtStructConversion:
         filled = self._filled_numbers()
         return [label.name for label in self.scheme.labels if label.value not in filled]
 
+    def absent_labels(self) -> list[Segment]:
+        """The scheme's labels that no segment of this conversion holds (no ROI matched them),
+        described by the scheme: label tables list them too, so every patient's lists every label."""
+        if self.scheme is None:
+            return []
+        held = {segment.number for volume in self.label_volumes for segment in volume.segments}
+        return [label.describe(Segment(label.value, label.name)) for label in self.scheme.labels if label.value not in held]
+
     def _filled_numbers(self) -> set[int]:
         return {number for raster in self.rois if raster.voxel_count if (number := self.segment_number(raster)) is not None}
 
@@ -88,6 +96,18 @@ class RtStructConversion:
     @property
     def failed_rois(self) -> list[RoiRaster]:
         return [roi for roi in self.rois if not roi.converted]
+
+    def nothing_selected(self) -> str | None:
+        """When the scheme or the selection left every ROI out: why, in one sentence naming the
+        ROIs the structure set holds (``None`` when some ROI was selected)."""
+        if self.rois or not self.assignments or self.scheme is None:
+            return None
+        names = ", ".join(repr(a.roi_name) for a in self.assignments)
+        count = len(self.assignments)
+        if self.scheme.is_selection_only:
+            return f"the selection (--include/--exclude) selects none of its {count} ROI(s): {names}"
+        selection = " with --include/--exclude" if self.scheme.include or self.scheme.exclude else ""
+        return f"the label scheme {self.scheme.source}{selection} selects none of its {count} ROI(s): {names}"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output and tests."""
@@ -239,11 +259,16 @@ def assign_rois(structure_set: StructureSet, scheme: LabelScheme) -> tuple[list[
     """
     findings: list[Finding] = []
     assignments = []
+    # Kept ROIs are numbered among all unmatched ROIs, selected or not: a selection never
+    # changes a value (without labels, an ROI's value is its position in the structure set).
     next_value = max((label.value for label in scheme.labels), default=0) + 1
     failing = []
     for roi in structure_set.rois:
         match = scheme.match(roi.name) if scheme.has_labels else None
         selected, why = scheme.selects(roi.name, match.label.name if match else None)
+        value_if_kept = next_value
+        if match is None:
+            next_value += 1
         assignment = RoiAssignment(roi.position, roi.number, roi.name, RoiStatus.EXCLUDED, reason=why)
         if not selected:
             pass
@@ -266,12 +291,11 @@ def assign_rois(structure_set: StructureSet, scheme: LabelScheme) -> tuple[list[
                     )
                 )
         elif scheme.unmatched is Unmatched.KEEP:
-            if next_value > MAX_SEGMENT_NUMBER:
+            if value_if_kept > MAX_SEGMENT_NUMBER:
                 raise SchemeError(
                     f"{structure_set.path}: too many unmatched ROIs to number after the scheme's labels (at most {MAX_SEGMENT_NUMBER})"
                 )
-            assignment.status, assignment.value, assignment.label = RoiStatus.KEPT, next_value, roi.name
-            next_value += 1
+            assignment.status, assignment.value, assignment.label = RoiStatus.KEPT, value_if_kept, roi.name
         else:
             assignment.status, assignment.reason = RoiStatus.UNMATCHED, f"matches no label of {scheme.source}"
             failing.append(roi.name)

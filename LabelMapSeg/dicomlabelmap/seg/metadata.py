@@ -1,5 +1,13 @@
-"""Segment metadata for ``encode --metadata``: a label scheme (``--roi-map`` format) or dcmqi's
-``itkimage2segimage --inputMetadata`` JSON, applied to the segments of a label file.
+"""Segment metadata for ``encode --metadata``: a label scheme (``--roi-map`` format), dcmqi's
+``itkimage2segimage --inputMetadata`` JSON, or our own label table (``<name>.labels.json``, the
+sidecar written beside every label file; ``encode`` reads it by itself for a ``.nii.gz`` or
+``.nrrd`` label file), applied to the segments of a label file.
+
+Our label table (:mod:`~dicomlabelmap.files.labeltables`) is recognised by the keys only it has
+in its entries (``present``, ``layer``, ``file``, ``roi_names``, ``roi_numbers``, ``voxels``); it
+gives names, colours, codes (``[value, scheme, meaning]``), algorithm type and name, and
+description per value. Entries marked ``"present": false`` describe labels the file does not
+hold; they raise no note.
 
 dcmqi's layout (``doc/schemas/seg-schema.json``): header values (``SeriesDescription``,
 ``SeriesNumber``, ``ContentCreatorName``, ``ContentLabel``, ``ContentDescription``, ...) and
@@ -32,6 +40,7 @@ from ..model.scheme import (
     parse_algorithm_type,
     parse_code,
     parse_color,
+    parse_interpreted_type,
     scheme_from_dict,
 )
 
@@ -63,28 +72,98 @@ _SEGMENT_KEYS = {
 class Metadata:
     """Segment descriptions by label value (per layer when given so) and series header values."""
 
-    def __init__(self, source: str, layers: list[dict[int, LabelSpec]], header: dict[str, Any], notes: list[str]):
+    def __init__(
+        self,
+        source: str,
+        layers: list[dict[int, LabelSpec]],
+        header: dict[str, Any],
+        notes: list[str],
+        absent: frozenset[int] = frozenset(),
+    ):
         self.source = source
         #: One map for every layer, or one per layer.
         self.layers = layers
         self.header = header
         self.notes = notes
+        #: Values the metadata itself says the label file does not hold (no note for them).
+        self.absent = absent
 
     def spec(self, layer: int, value: int) -> LabelSpec | None:
         table = self.layers[layer] if len(self.layers) > 1 else self.layers[0]
         return table.get(value)
 
 
-def load_metadata(path: str | Path) -> Metadata:
-    """Read a metadata file: a label scheme (has ``labels``) or dcmqi's JSON (has
-    ``segmentAttributes``)."""
+def load_metadata(path: str | Path, label_file: str | None = None) -> Metadata:
+    """Read a metadata file: a label scheme (has ``labels``), our label table (``labels`` whose
+    entries have ``present``/``layer``/``file``/``roi_names``...) or dcmqi's JSON (has
+    ``segmentAttributes``).
+
+    ``label_file``: the name of the label file a label table sits beside; only its entries for
+    that file are used (a table of several layer files describes each file's values).
+    """
     source = Path(path)
     data = _load_json(source, "segment metadata")
     if isinstance(data, dict) and "segmentAttributes" in data:
         return _from_dcmqi(data, str(source))
+    if is_label_table(data):
+        return _from_label_table(data, str(source), label_file)
     if isinstance(data, dict) and "labels" in data:
         return from_scheme(scheme_from_dict(data, str(source)))
-    raise SchemeError(f'{source}: segment metadata is a label scheme (with "labels") or dcmqi\'s metadata JSON (with "segmentAttributes")')
+    raise SchemeError(
+        f'{source}: segment metadata is a label scheme (with "labels"), a label table (<name>.labels.json) or dcmqi\'s metadata JSON '
+        '(with "segmentAttributes")'
+    )
+
+
+#: Keys only our label tables' entries have (a scheme's entries never do).
+_TABLE_ONLY_KEYS = {"present", "layer", "file", "roi_names", "roi_numbers", "voxels"}
+_TABLE_KEYS = _TABLE_ONLY_KEYS | {
+    "value", "name", "color", "category", "type", "type_modifier", "anatomic_region", "anatomic_region_modifier",
+    "algorithm_type", "algorithm_name", "description", "interpreted_type",
+}  # fmt: skip
+
+
+def is_label_table(data: Any) -> bool:
+    """Whether JSON data is one of our label tables (not a scheme)."""
+    entries = data.get("labels") if isinstance(data, dict) else None
+    return (
+        isinstance(entries, list)
+        and bool(entries)
+        and all(isinstance(entry, dict) for entry in entries)
+        and any(_TABLE_ONLY_KEYS & set(entry) for entry in entries)
+    )
+
+
+def _from_label_table(data: dict[str, Any], source: str, label_file: str | None) -> Metadata:
+    table: dict[int, LabelSpec] = {}
+    absent = set()
+    for index, entry in enumerate(data["labels"]):
+        where = f"{source}: labels[{index}]"
+        value = checked_entry(entry, where, _TABLE_KEYS, "value", "a label table entry")
+        if label_file is not None and entry.get("file") not in (None, label_file):
+            continue  # another layer's file
+        if entry.get("present") is False:
+            absent.add(value)
+        name = entry.get("name", "")
+        if not isinstance(name, str):
+            raise SchemeError(f'{where}: "name" must be a text')
+        if value in table:
+            raise SchemeError(f"{source}: value {value} is described twice")
+        table[value] = LabelSpec(
+            value=value,
+            name=name.strip(),
+            color=parse_color(entry.get("color"), f'{where}: "color"'),
+            description=str(entry.get("description", "")),
+            category=parse_code(entry.get("category"), f'{where}: "category"'),
+            type=parse_code(entry.get("type"), f'{where}: "type"'),
+            type_modifier=parse_code(entry.get("type_modifier"), f'{where}: "type_modifier"'),
+            anatomic_region=parse_code(entry.get("anatomic_region"), f'{where}: "anatomic_region"'),
+            anatomic_region_modifier=parse_code(entry.get("anatomic_region_modifier"), f'{where}: "anatomic_region_modifier"'),
+            algorithm_type=parse_algorithm_type(entry.get("algorithm_type"), f'{where}: "algorithm_type"'),
+            algorithm_name=str(entry.get("algorithm_name", "")),
+            interpreted_type=parse_interpreted_type(entry.get("interpreted_type"), f'{where}: "interpreted_type"'),
+        )
+    return Metadata(source, [table], {}, [], frozenset(absent))
 
 
 def from_scheme(scheme: LabelScheme) -> Metadata:
@@ -166,7 +245,7 @@ def apply_metadata(volumes: list[LabelVolume], metadata: Metadata) -> tuple[list
                         f"and the label file has {len(volumes)} layer(s), not {len(metadata.layers)}"
                     )
                 flat[value] = spec
-        metadata = Metadata(metadata.source, [flat], metadata.header, metadata.notes)
+        metadata = Metadata(metadata.source, [flat], metadata.header, metadata.notes, metadata.absent)
     notes = list(metadata.notes)
     described = []
     used: set[tuple[int, int]] = set()
@@ -183,6 +262,6 @@ def apply_metadata(volumes: list[LabelVolume], metadata: Metadata) -> tuple[list
         described.append(LabelVolume(volume.array, volume.geometry, segments))
     for index, table in enumerate(metadata.layers):
         for value, spec in sorted(table.items()):
-            if (index, value) not in used:
+            if (index, value) not in used and value not in metadata.absent:
                 notes.append(f"note: {metadata.source} describes label {value} ('{spec.name}'), which the label map does not hold")
     return described, dict(metadata.header), notes

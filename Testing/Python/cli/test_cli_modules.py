@@ -90,7 +90,7 @@ def own_created_folders(monkeypatch):
         (
             ["batch", "in", "out", "--format", "both", "-j", "2", "--palette-color", "--exclude", "Couch"],
             batch,
-            {"input_dir": Path("in"), "output_dir": Path("out"), "format": "both", "jobs": 2, "scheduler": None,
+            {"input_dir": Path("in"), "output_dir": Path("out"), "format": ["both"], "jobs": 2, "scheduler": None,
              "memory_per_task": "4GiB", "overwrite": False, "palette_color": True, "exclude": ["Couch"], "roi_map": None},
         ),
     ],
@@ -106,10 +106,22 @@ def test_each_subcommand_parses_into_its_module(argv, module, expected):
 
 def test_subcommands_in_help_order():
     assert [module.__name__.rsplit(".", 1)[1] for module in SUBCOMMANDS] == [
-        "rtstruct", "contours", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch",
+        "rtstruct", "contours", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch", "dataset",
     ]  # fmt: skip
     choices = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert list(choices) == ["rtstruct", "contours", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch"]
+    assert list(choices) == [
+        "rtstruct",
+        "contours",
+        "series",
+        "encode",
+        "decode",
+        "convert",
+        "info",
+        "validate",
+        "demo",
+        "batch",
+        "dataset",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from dicomlabelmap.dicom.scan import read_reference_series
 from dicomlabelmap.errors import DicomLabelMapError
 from dicomlabelmap.export import is_label_file, read_labels, segmentation_to_rtstruct
 from dicomlabelmap.files.labelfiles import write_label_file
-from dicomlabelmap.files.labeltables import apply_label_table, read_label_table
+from dicomlabelmap.files.labeltables import apply_itksnap_table, read_itksnap_table
 from dicomlabelmap.model.labels import LabelVolume, build_label_volumes
 from dicomlabelmap.model.masks import BoxMask
 from dicomlabelmap.model.segment import Segment
@@ -78,29 +78,44 @@ def test_a_nifti_with_its_label_table(case, capsys):
     write_label_file(folder / "labels.nii.gz", [layer])
     names = [segment.label for segment in layer.segments]
     assert main(["contours", str(folder / "labels.nii.gz"), "-r", str(folder / "ct"), "-o", str(folder / "rs.dcm")]) == EXIT_OK
-    assert "names and colours from labels.labels.json" in capsys.readouterr().err
+    assert "segment names, colours and codes from labels.labels.json" in capsys.readouterr().err
     dataset = pydicom.dcmread(folder / "rs.dcm")
     assert [str(item.ROIName) for item in dataset.StructureSetROISequence] == names
     assert [list(item.ROIDisplayColor) for item in dataset.ROIContourSequence] == [list(s.color) for s in layer.segments]
 
 
-def test_an_itksnap_table_and_no_table(case):
+def test_an_itksnap_table_a_label_table_and_no_table(case):
+    """Beside a NIfTI: our .labels.json (read as encode reads it, interpreted type included), else
+    ITK-SNAP's .labels.txt, else the values' own names."""
     folder, reference, volumes, masks = case
     array = masks["ring"].astype(np.uint8) * 3
     write_label_file(folder / "plain.nii.gz", [LabelVolume(array, reference.geometry, [Segment(3, "x")])], label_table=False)
     labels = read_labels(folder / "plain.nii.gz", reference)
     assert [s.label for v in labels.volumes for s in v.segments] == ["Segment 3"] and not labels.notes
     (folder / "plain.labels.txt").write_text('    3   10   20   30        1  1  1    "Ring"\n', encoding="utf-8")
-    entries, table = read_label_table(folder / "plain.nii.gz")
-    assert table == folder / "plain.labels.txt" and entries == {3: {"name": "Ring", "color": [10, 20, 30]}}
-    (segment,) = apply_label_table(labels.volumes, entries)[0].segments
+    table, path = read_itksnap_table(folder / "plain.nii.gz")
+    assert path == folder / "plain.labels.txt" and table == {3: ((10, 20, 30), "Ring")}
+    (segment,) = apply_itksnap_table(labels.volumes, table)[0].segments
     assert (segment.label, segment.color) == ("Ring", (10, 20, 30))
-    (folder / "plain.labels.json").write_text('{"labels": [{"value": 3, "name": "Ring J", "interpreted_type": "ptv"}]}')
+    assert read_labels(folder / "plain.nii.gz", reference).notes == ["segment names and colours from plain.labels.txt"]
+    entry = {"value": 3, "name": "Ring J", "present": True, "color": [1, 2, 3], "interpreted_type": "ptv", "algorithm_type": "AUTOMATIC"}
+    (folder / "plain.labels.json").write_text(json.dumps({"labels": [entry]}))
     (segment,) = read_labels(folder / "plain.nii.gz", reference).volumes[0].segments
-    assert segment.label == "Ring J" and segment.properties["RtRoiInterpretedType"] == "PTV"
+    assert (segment.label, segment.color, segment.algorithm_type.value) == ("Ring J", (1, 2, 3), "AUTOMATIC")
+    assert segment.properties["RtRoiInterpretedType"] == "PTV"
     (folder / "plain.labels.json").write_text("{not json")
-    with pytest.raises(DicomLabelMapError, match="plain.labels.json: not a readable label table"):
+    with pytest.raises(DicomLabelMapError, match="plain.labels.json: not valid JSON"):
         read_labels(folder / "plain.nii.gz", reference)
+
+
+def test_interpreted_types_survive_a_nifti_and_its_table(case):
+    """RT Structure Set -> NIfTI + table -> contours keeps every ROI's RT ROI Interpreted Type."""
+    folder, reference, volumes, masks = case
+    segment = Segment(1, "Body", properties={"RtRoiInterpretedType": "EXTERNAL"})
+    write_label_file(folder / "body.nii.gz", [LabelVolume(masks["border"].astype(np.uint8), reference.geometry, [segment])])
+    assert json.loads((folder / "body.labels.json").read_text())["labels"][0]["interpreted_type"] == "EXTERNAL"
+    segmentation_to_rtstruct(folder / "body.nii.gz", folder / "ct", folder / "rs.dcm")
+    assert pydicom.dcmread(folder / "rs.dcm").RTROIObservationsSequence[0].RTROIInterpretedType == "EXTERNAL"
 
 
 def test_a_flipped_nifti_is_reoriented(case, capsys):

@@ -384,7 +384,7 @@ def test_series_lists_images_without_series_uid_and_every_skipped_file(tmp_path,
 
 
 def test_help_shows_every_subcommand_and_default(capsys):
-    for command in ("rtstruct", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch"):
+    for command in ("rtstruct", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch", "dataset"):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = capsys.readouterr().out

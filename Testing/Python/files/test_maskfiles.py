@@ -57,11 +57,12 @@ def test_write_label_masks(conversion, tmp_path, suffix):
     stems = ["Ring_nested", "Ring_keyhole", "Island_in_hole_XOR", "Sub-voxel", "Markers", "Body"]
     assert written == [tmp_path / f"{stem}{suffix}" for stem in stems] + [tmp_path / MASK_TABLE]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)  # nothing else (no staging left)
-    table = json.loads((tmp_path / MASK_TABLE).read_text(encoding="utf-8"))["masks"]
-    assert [(e["file"], e["value"], e["name"], e["voxels"]) for e in table] == [
-        (f"{stem}{suffix}", number, segment.label, mask.voxel_count)
+    table = json.loads((tmp_path / MASK_TABLE).read_text(encoding="utf-8"))["labels"]  # the key of every label table
+    assert [(e["file"], e["value"], e["name"], e["voxels"], e["present"]) for e in table] == [
+        (f"{stem}{suffix}", number, segment.label, mask.voxel_count, mask.voxel_count > 0)
         for stem, (number, (segment, mask)) in zip(stems, enumerate(conversion.label_masks(), start=1), strict=True)
     ]
+    assert [e["name"] for e in table if not e["present"]] == ["Markers"]  # points and an open line: an empty mask
     assert table[5]["color"] == [200, 180, 150] and table[5]["roi_names"] == ["Body"] and table[5]["voxels"] == 94128
     for path, (segment, mask) in zip(written[:-1], conversion.label_masks(), strict=True):
         (volume,) = read_label_file(path)

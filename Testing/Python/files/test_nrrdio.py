@@ -159,5 +159,5 @@ def test_payload_digest_finds_damage(tmp_path):
 
 
 def test_unsupported_voxel_type_is_refused(tmp_path):
-    with pytest.raises(DicomLabelMapError, match="NRRD output of float32 voxels is not supported"):
-        write_nrrd(tmp_path / "f.nrrd", [VOLUME.astype(np.float32)], MATRIX)
+    with pytest.raises(DicomLabelMapError, match="NRRD output of float64 voxels is not supported"):
+        write_nrrd(tmp_path / "f.nrrd", [VOLUME.astype(np.float64)], MATRIX)

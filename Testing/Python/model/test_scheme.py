@@ -266,11 +266,63 @@ def test_include_and_exclude_select_by_roi_or_label_name(tmp_path, scheme_file):
     ct, rs = patient(tmp_path, PATIENT_A)
     only_lungs = rtstruct_to_labels(rs, ct, scheme=LabelScheme.selection(include=["lung.*"]))
     assert [s.label for v in only_lungs.label_volumes for s in v.segments] == ["Lung_L", "Lung-Right"]
-    assert [s.number for v in only_lungs.label_volumes for s in v.segments] == [1, 2]
+    # the values a run without the selection gives: their positions in the structure set
+    assert [s.number for v in only_lungs.label_volumes for s in v.segments] == [1, 3]
     no_gtv = rtstruct_to_labels(rs, ct, scheme=load_scheme(scheme_file).with_selection(exclude=["gtv"]))  # the label's name
     assert sorted(labels_of(no_gtv)) == [1, 3, 4]
     excluded = [a for a in no_gtv.assignments if a.status == "excluded"]
     assert [a.roi_name for a in excluded] == ["GTV-1", "GTV-2"] and excluded[0].reason == "excluded by 'gtv'"
+
+
+@pytest.mark.parametrize(
+    ("entry", "selected"),
+    [
+        ("lung*", ["Lung_L", "Lung-Right"]),  # shell-style glob, ignoring case
+        ("LUNG?R*", ["Lung-Right"]),  # glob: ? is one character
+        ("[gc]*", ["GTV-1", "GTV-2", "Couch"]),  # glob character class
+        ("lung.*", ["Lung_L", "Lung-Right"]),  # regular expression matching the whole name
+        ("gtv-\\d", ["GTV-1", "GTV-2"]),  # regular expression, ignoring case
+        ("lung l", ["Lung_L"]),  # equal ignoring case, spaces, _ and -
+        ("lung", []),  # neither equal, nor a glob match, nor a whole-name match
+    ],
+)
+def test_an_entry_selects_by_name_glob_or_regular_expression(tmp_path, entry, selected):
+    ct, rs = patient(tmp_path, PATIENT_A)
+    plain = rtstruct_to_labels(rs, ct)
+    values = {r.roi.name: plain.segment_number(r) for r in plain.rois}
+    chosen = rtstruct_to_labels(rs, plain.reference, scheme=LabelScheme.selection(include=[entry]))
+    assert [r.roi.name for r in chosen.rois] == selected
+    # selecting never changes a value: each ROI keeps the one the unselected run gave it
+    assert {r.roi.name: chosen.segment_number(r) for r in chosen.rois} == {name: values[name] for name in selected}
+    left_out = rtstruct_to_labels(rs, plain.reference, scheme=LabelScheme.selection(exclude=[entry]))
+    assert [r.roi.name for r in left_out.rois] == [name for name, _ in PATIENT_A if name not in selected]
+    assert {r.roi.name: left_out.segment_number(r) for r in left_out.rois} == {r.roi.name: values[r.roi.name] for r in left_out.rois}
+
+
+def test_kept_rois_keep_their_values_when_others_are_left_out(tmp_path):
+    """unmatched: keep numbers the n-th unmatched ROI of the structure set max + n, counting ROIs
+    the selection leaves out: excluding one never renumbers the others."""
+    ct, rs = patient(tmp_path, PATIENT_A)
+    scheme = scheme_from_dict({"labels": [{"value": 10, "name": "heart"}], "unmatched": "keep"})
+    everything = rtstruct_to_labels(rs, ct, scheme=scheme)
+    values = {r.roi.name: everything.segment_number(r) for r in everything.rois}
+    assert values == {"Lung_L": 11, "Heart": 10, "Lung-Right": 12, "GTV-1": 13, "GTV-2": 14, "Couch": 15}
+    some = rtstruct_to_labels(rs, everything.reference, scheme=scheme.with_selection(exclude=["lung*", "gtv-1"]))
+    assert {r.roi.name: some.segment_number(r) for r in some.rois} == {"Heart": 10, "GTV-2": 14, "Couch": 15}
+    masks = labels_of(some)
+    np.testing.assert_array_equal(masks[15], box_mask(BOXES["couch"]))
+
+
+def test_selecting_none_names_the_rois_and_no_scheme_without_one(tmp_path, scheme_file, capsys):
+    ct, rs = patient(tmp_path, PATIENT_A)
+    code = main(["rtstruct", str(rs), "-r", str(ct), "-o", str(tmp_path / "x.nrrd"), "--include", "liver*"])
+    error = capsys.readouterr().err
+    assert code == 1 and not (tmp_path / "x.nrrd").exists()
+    assert "scheme" not in error
+    assert "--include/--exclude) selects none of its 6 ROI(s): 'Lung_L', 'Heart', 'Lung-Right', 'GTV-1', 'GTV-2', 'Couch'" in error
+    code = main(["rtstruct", str(rs), "-r", str(ct), "-o", str(tmp_path / "x.nrrd"), "--roi-map", str(scheme_file), "--include", "liver"])
+    error = capsys.readouterr().err
+    assert code == 1 and f"the label scheme {scheme_file} with --include/--exclude selects none of its 6 ROI(s): 'Lung_L'" in error
 
 
 @pytest.mark.realdata
@@ -297,13 +349,15 @@ def test_split_rois_masks_equal_the_label_masks(tmp_path, scheme_file):
     ct, rs = patient(tmp_path, PATIENT_A)
     out = tmp_path / "masks"
     assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(out), "--split-rois", "--roi-map", str(scheme_file)]) == 0
-    table = json.loads((out / "labels.json").read_text())["masks"]
-    assert [(m["file"], m["value"], m["roi_names"]) for m in table] == [
-        ("heart.nii.gz", 1, ["Heart"]),
-        ("lung_left.nii.gz", 3, ["Lung_L"]),
-        ("lung_right.nii.gz", 4, ["Lung-Right"]),
-        ("gtv.nii.gz", 7, ["GTV-1", "GTV-2"]),
+    table = json.loads((out / "labels.json").read_text())["labels"]
+    assert [(m["file"], m["value"], m["roi_names"], m["present"]) for m in table] == [
+        ("heart.nii.gz", 1, ["Heart"], True),
+        ("lung_left.nii.gz", 3, ["Lung_L"], True),
+        ("lung_right.nii.gz", 4, ["Lung-Right"], True),
+        ("gtv.nii.gz", 7, ["GTV-1", "GTV-2"], True),
+        (None, 9, [], False),  # bladder: a label of the scheme no ROI matched, listed as absent
     ]
+    table = table[:4]
     expected = {
         "heart": box_mask(BOXES["heart"]),
         "lung_left": box_mask(BOXES["lung_left"]),
@@ -325,7 +379,7 @@ def test_split_rois_names_are_sanitised_and_distinct(tmp_path):
     ct, rs = patient(tmp_path, [("../Rückenmark", "heart"), ("rückenmark", "gtv_a"), ("脊髓 PRV", "gtv_b")])
     out = tmp_path / "masks"
     assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(out), "--split-rois", "--mask-suffix", ".nrrd"]) == 0
-    files = [m["file"] for m in json.loads((out / "labels.json").read_text())["masks"]]
+    files = [m["file"] for m in json.loads((out / "labels.json").read_text())["labels"]]
     assert files == ["Rückenmark.nrrd", "rückenmark_2.nrrd", "脊髓_PRV.nrrd"]
     assert all((out / name).is_file() for name in files)
 
@@ -350,7 +404,10 @@ def test_label_tables_follow_itksnap_rules_and_match_the_file(tmp_path, scheme_f
             values = np.asarray(nib.load(out).dataobj)
         else:
             values, _ = nrrd.read(str(out))
-        assert set(np.unique(values)) - {0} == set(entries) == set(table) - {0}
+        # every label of the scheme is listed, in both tables; "present" says which this patient has
+        assert set(entries) == set(table) - {0} == {1, 3, 4, 7, 9}
+        assert {v for v, e in entries.items() if e["present"]} == set(np.unique(values)) - {0} == {1, 3, 4}
+        assert entries[7] == dict(entries[7], name="gtv", present=False, layer=None, file=None) and table[9][1] == "bladder"
         for path in (out, tmp_path / "labels.labels.txt", tmp_path / "labels.labels.json"):
             path.unlink()
 
