@@ -61,6 +61,7 @@ def read_labels(
     seg_series_uid: str | None = None,
     fractional_threshold: float = 0.5,
     progress: ProgressCallback | None = None,
+    allow_missing_slices: bool = False,
 ) -> LabelInput:
     """Read a label file or a DICOM SEG series onto its reference series.
 
@@ -71,6 +72,9 @@ def read_labels(
     reference
         The reference series, or files / folders to find it in (``series_instance_uid`` chooses
         among several; for a SEG, the series it references is preferred).
+    allow_missing_slices
+        Accept a reference series with missing slices (its regular grid kept; contours there
+        name no image).
 
     Raises
     ------
@@ -80,11 +84,11 @@ def read_labels(
     """
     items = [Path(sources)] if isinstance(sources, (str, Path)) else [Path(s) for s in sources]
     if len(items) == 1 and is_label_file(items[0]):
-        return _label_file(items[0], reference, series_instance_uid, progress)
+        return _label_file(items[0], reference, series_instance_uid, progress, allow_missing_slices)
     for item in items:
         if item.is_file() and double_suffix(item) in LABEL_FILE_SUFFIXES:
             raise DicomLabelMapError(f"{item}: give one label file, or DICOM Segmentation files and folders (not both)")
-    return _seg_series(items, reference, series_instance_uid, seg_series_uid, fractional_threshold, progress)
+    return _seg_series(items, reference, series_instance_uid, seg_series_uid, fractional_threshold, progress, allow_missing_slices)
 
 
 def segmentation_to_rtstruct(
@@ -112,20 +116,27 @@ def _reference(
     frame_of_reference_uid: str | None,
     preferred: Sequence[str],
     progress: ProgressCallback | None,
+    allow_missing_slices: bool = False,
 ) -> ReferenceSeries:
     if isinstance(reference, ReferenceSeries):
         return reference
-    return read_reference_series(reference, series_instance_uid, frame_of_reference_uid, preferred, progress=progress)
+    return read_reference_series(
+        reference, series_instance_uid, frame_of_reference_uid, preferred, progress=progress, allow_missing_slices=allow_missing_slices
+    )
 
 
 def _label_file(
-    path: Path, reference: str | Path | Sequence[str | Path] | ReferenceSeries, series_uid: str | None, progress: ProgressCallback | None
+    path: Path,
+    reference: str | Path | Sequence[str | Path] | ReferenceSeries,
+    series_uid: str | None,
+    progress: ProgressCallback | None,
+    allow_missing_slices: bool = False,
 ) -> LabelInput:
     volumes = read_label_file(path)
     notes: list[str] = []
     if double_suffix(path) != ".seg.nrrd":  # a .seg.nrrd names its segments itself (as encode reads it)
         volumes = _named_by_table(path, volumes, notes)
-    series = _reference(reference, series_uid, None, (), scaled(progress, 0.0, 0.8))
+    series = _reference(reference, series_uid, None, (), scaled(progress, 0.0, 0.8), allow_missing_slices)
     placed = [volume.on_grid(series.geometry) for volume in volumes]
     if any(mine is not theirs for mine, theirs in zip(placed, volumes, strict=True)):
         notes.append(
@@ -161,6 +172,7 @@ def _seg_series(
     seg_series_uid: str | None,
     threshold: float,
     progress: ProgressCallback | None,
+    allow_missing_slices: bool = False,
 ) -> LabelInput:
     from .seg.series import find_seg_files, read_seg_series  # only for SEG input: the label file path stays light
 
@@ -174,9 +186,8 @@ def _seg_series(
         raise DicomLabelMapError(f"several Segmentation series found; choose one with --seg-series-uid: {listing}")
     chosen = seg_series_uid or next(iter(found))
     sources = _sources_of(found[chosen][0][1])
-    series = _reference(
-        reference, series_uid, sources.frame_of_reference_uid or None, sorted(sources.series_uids), scaled(progress, 0, 0.5)
-    )
+    frame = sources.frame_of_reference_uid or None
+    series = _reference(reference, series_uid, frame, sorted(sources.series_uids), scaled(progress, 0, 0.5), allow_missing_slices)
     _check_references(sources, series)
     seg = read_seg_series(items, series, chosen, threshold)
     notes = [str(finding) for finding in seg.findings]

@@ -27,7 +27,7 @@ ALLOWED = {
     "rtstruct": {"model", "dicom"},
     "seg": {"model", "dicom"},
     "files": {"model", "dicom", "rtstruct", "seg"},
-    "batch": {"model", "dicom", "rtstruct", "seg", "files"},
+    "batch": {"model", "dicom", "rtstruct", "seg", "files", "export"},
     "cli": {"model", "dicom", "rtstruct", "seg", "files", "batch", "synthetic", "export"},
 }
 TOP_LEVEL_ALLOWED = {

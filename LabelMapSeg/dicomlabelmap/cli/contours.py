@@ -11,13 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from .common import EXIT_OK, progress_bar
-from .options import add_reference_option, add_scheme_options, scheme, subcommand
+from .options import add_contour_options, add_reference_option, add_scheme_options, scheme, subcommand
 
 if TYPE_CHECKING:
     from ..rtstruct.writer import ContourWriteOptions, ContourWriteResult
-
-HOLE_STYLES = ("keyhole", "nested", "xor")
-SHAPES = ("midpoint", "voxel-edge")
 
 
 def add_parser(commands: Any) -> None:
@@ -38,20 +35,7 @@ def add_parser(commands: Any) -> None:
     )
     add_reference_option(parser, required=True)
     parser.add_argument("-o", "--output", type=Path, required=True, help="the RT Structure Set file to write (.dcm)")
-    parser.add_argument(
-        "--holes",
-        choices=HOLE_STYLES,
-        default="keyhole",
-        help="keyhole: one polygon per piece, holes joined by zero-width channels (read right by plastimatch, rt-utils' and "
-        "dicompyler's readers and ours); nested: separate CLOSED_PLANAR hole contours; xor: CLOSEDPLANAR_XOR contours (CP 2037)",
-    )
-    parser.add_argument(
-        "--shape",
-        choices=SHAPES,
-        default="midpoint",
-        help="midpoint: through the midpoints between inside and outside voxel centres (smooth diagonals); voxel-edge: along "
-        "voxel boundaries (staircase, encloses the voxels' exact area)",
-    )
+    add_contour_options(parser)
     parser.add_argument("--skip-empty", action="store_true", help="leave out segments without voxels (default: ROIs without contours)")
     add_scheme_options(parser)
     parser.add_argument("--series-uid", help="Series Instance UID of the reference series, when -r holds several")
