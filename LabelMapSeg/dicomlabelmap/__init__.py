@@ -12,6 +12,9 @@ Main entry points (every name below imports from ``dicomlabelmap``):
   :class:`TransferSyntax`), verified after writing
 * :func:`write_label_file` / :func:`read_label_file` - ``.seg.nrrd``, ``.nrrd``, ``.nii.gz``
 * :func:`load_scheme` - a label scheme: fixed labels by ROI name across patients
+* :func:`write_rtstruct` - label layers -> RT Structure Set (:class:`ContourWriteOptions`,
+  :class:`HoleStyle`, :class:`ContourShape`), read back and compared voxel for voxel
+* :func:`segmentation_to_rtstruct` - a label file or DICOM SEG + reference -> RT Structure Set
 
 The families live in subpackages, imports pointing downwards: ``model`` (numpy only), ``dicom``
 (reading and encoding), ``rtstruct`` and ``seg`` (the two DICOM objects), ``files`` (files outside
@@ -35,10 +38,14 @@ _EXPORTS = {
     "Code": "model.segment",
     "Contour": "rtstruct.reader",
     "ContourGeometricType": "rtstruct.reader",
+    "ContourShape": "rtstruct.outlines",
+    "ContourWriteOptions": "rtstruct.writer",
+    "ContourWriteResult": "rtstruct.writer",
     "convert_to_label_map_seg": "seg.convert",
     "DicomLabelMapError": "errors",
     "Finding": "findings",
     "GeometryError": "errors",
+    "HoleStyle": "rtstruct.writer",
     "ImageGeometry": "model.geometry",
     "InvalidDicomError": "errors",
     "LabelScheme": "model.scheme",
@@ -50,6 +57,7 @@ _EXPORTS = {
     "rasterize_structure_set": "rtstruct.rasterize",
     "RasterOptions": "rtstruct.rasterize",
     "read_label_file": "files.labelfiles",
+    "read_labels": "export",
     "read_reference_series": "dicom.scan",
     "read_rtstruct": "rtstruct.reader",
     "read_seg": "seg.reader",
@@ -61,6 +69,7 @@ _EXPORTS = {
     "rtstruct_to_labels": "rtstruct.conversion",
     "RtStructConversion": "rtstruct.conversion",
     "scan_series": "dicom.scan",
+    "segmentation_to_rtstruct": "export",
     "SegContents": "seg.reader",
     "Segment": "model.segment",
     "SegmentAlgorithmType": "model.segment",
@@ -73,6 +82,7 @@ _EXPORTS = {
     "validate_seg": "seg.validate",
     "write_label_file": "files.labelfiles",
     "write_label_map_segs": "seg.writer",
+    "write_rtstruct": "rtstruct.writer",
 }
 
 if TYPE_CHECKING:
@@ -88,6 +98,7 @@ if TYPE_CHECKING:
         OutputError,
         ReferenceSeriesError,
     )
+    from .export import read_labels, segmentation_to_rtstruct
     from .files.labelfiles import read_label_file, write_label_file
     from .findings import Finding, Severity
     from .model.geometry import ImageGeometry
@@ -96,8 +107,10 @@ if TYPE_CHECKING:
     from .model.scheme import LabelScheme, build_scheme, load_scheme
     from .model.segment import Code, Segment, SegmentAlgorithmType
     from .rtstruct.conversion import RtStructConversion, rtstruct_to_labels
+    from .rtstruct.outlines import ContourShape
     from .rtstruct.rasterize import RasterOptions, RoiRaster, rasterize_structure_set
     from .rtstruct.reader import Contour, ContourGeometricType, Roi, StructureSet, read_rtstruct
+    from .rtstruct.writer import ContourWriteOptions, ContourWriteResult, HoleStyle, write_rtstruct
     from .seg.convert import convert_to_label_map_seg
     from .seg.reader import SegContents, read_seg
     from .seg.series import SegSeries, read_seg_series
@@ -126,10 +139,14 @@ __all__ = [
     "Code",
     "Contour",
     "ContourGeometricType",
+    "ContourShape",
+    "ContourWriteOptions",
+    "ContourWriteResult",
     "convert_to_label_map_seg",
     "DicomLabelMapError",
     "Finding",
     "GeometryError",
+    "HoleStyle",
     "ImageGeometry",
     "InvalidDicomError",
     "LabelScheme",
@@ -141,6 +158,7 @@ __all__ = [
     "rasterize_structure_set",
     "RasterOptions",
     "read_label_file",
+    "read_labels",
     "read_reference_series",
     "read_rtstruct",
     "read_seg",
@@ -152,6 +170,7 @@ __all__ = [
     "rtstruct_to_labels",
     "RtStructConversion",
     "scan_series",
+    "segmentation_to_rtstruct",
     "SegContents",
     "Segment",
     "SegmentAlgorithmType",
@@ -164,5 +183,6 @@ __all__ = [
     "validate_seg",
     "write_label_file",
     "write_label_map_segs",
+    "write_rtstruct",
     "__version__",
 ]

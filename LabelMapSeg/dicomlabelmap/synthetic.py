@@ -318,3 +318,53 @@ def write_demo_case(folder: str | Path) -> tuple[Path, Path]:
     rtstruct_path = target / "RS_demo.dcm"
     rtstruct.save_as(rtstruct_path, enforce_file_format=True)
     return ct_folder, rtstruct_path
+
+
+def hard_geometry() -> ImageGeometry:
+    """A small square axial grid for the hard mask cases: 8 slices of 40 x 40 pixels."""
+    return ImageGeometry((8, 40, 40), [-20.0, -30.0, 10.0], [1.0, 1.0, 2.5], np.eye(3), "1.2.826.0.1.3680043.8.498.20")
+
+
+def hard_masks(shape: tuple[int, int, int] = (8, 40, 40)) -> dict[str, npt.NDArray[np.bool_]]:
+    """Masks that contour writers and readers get wrong, each with exact voxels to find again:
+    rings, islands inside holes inside islands, voxels touching only at corners (diagonal chains,
+    a checkerboard, a hole touching the outside at a corner), single voxels and one-voxel-wide
+    lines, masks on the grid border and on the first and last slices."""
+    slices, rows, columns = shape
+    masks = {name: np.zeros(shape, dtype=bool) for name in ("ring", "islands", "diagonal", "checkerboard", "thin", "border")}
+    j, i = np.mgrid[0:rows, 0:columns]
+    radius = np.hypot(i - 12.3, j - 12.7)
+    for k in range(1, slices - 1):
+        masks["ring"][k] = (radius <= 9.2) & (radius > 4.6 + 0.4 * k)
+    for k in range(0, slices):  # nested squares: outer, hole, island, hole, island
+        for level, half in enumerate((11, 9, 6, 4, 1)):
+            masks["islands"][k, 26 - half : 26 + half + 1, 26 - half : 26 + half + 1] = level % 2 == 0
+    diagonal = masks["diagonal"]
+    for n in range(8):
+        diagonal[2, 3 + n, 3 + n] = True  # a diagonal chain of single voxels
+    diagonal[3, 5:9, 5:9] = True
+    diagonal[3, 9:12, 9:12] = True  # two squares touching at one corner
+    diagonal[4, 20:27, 20:27] = True
+    diagonal[4, 22, 22] = False  # a hole
+    diagonal[4, 26, 26] = False  # a notch touching the hole's diagonal neighbour ...
+    diagonal[4, 23, 23] = False  # ... and a hole touching another hole at a corner
+    diagonal[5, 30:36, 4:10] = True
+    diagonal[5, 33, 7] = False
+    diagonal[5, 34, 8] = False  # holes of one voxel touching each other at a corner
+    board = (i + j) % 2 == 0
+    masks["checkerboard"][slices // 2, 4:16, 24:36] = board[4:16, 24:36]
+    masks["checkerboard"][slices // 2 + 1, 4:16, 24:36] = ~board[4:16, 24:36]
+    thin = masks["thin"]
+    thin[1, 30, 20] = True  # a single voxel
+    thin[1, 32, 10:30] = True  # one voxel wide, along a row
+    thin[2, 14:34, 38] = True  # along a column
+    for n in range(10):
+        thin[3, 20 + n, 12 + n] = thin[3, 20 + n, 13 + n] = True  # a staircase two voxels wide
+        thin[3, 20 + n, 30 - n] = True  # an anti-diagonal chain
+    border = masks["border"]
+    border[0, 0:5, :] = True  # the first slice along the top edge
+    border[slices - 1, :, columns - 4 :] = True  # the last slice along the right edge
+    border[slices - 1, rows - 1, :] = True
+    border[0, rows - 3 :, 0:3] = True  # a corner of the grid
+    border[0, 0, 0] = False  # a notch in the grid corner
+    return masks

@@ -1,6 +1,6 @@
 """Whole-process benchmarks: each of our commands side by side with a peer doing the same job.
 
-Usage:  python Testing/Benchmarks/bench.py [--pairs N] [--cases lung,pelvis,rings,batch,image,encode,decode,binary]
+Usage:  python Testing/Benchmarks/bench.py [--pairs N] [--cases lung,pelvis,rings,contours,batch,image,encode,decode,binary]
                                           [--scratch DIR] [--json FILE]
 
 Every job is a new process on the command line, as users run it: start-up, reading, the
@@ -27,6 +27,10 @@ Cases (data from ../shared/data; a case whose data or peer is missing is skipped
   geometry. Encode explicit vs dcmqi ``itkimage2segimage --segmentationType labelmap``; RLE,
   JPEG-LS and JPEG 2000 vs highdicom. Decode (SEG -> ``.nrrd``) vs dcmqi ``segimage2itkimage``
   and highdicom (``segread`` + ``get_volume``, saved as ``.npy``).
+* contours: masks -> RT Structure Set on LUNG1-001 and a plan-like 22-ROI set (160x512x512, a
+  body outline, overlaps, tubes with holes): ``contours`` (file written and read back) vs
+  plastimatch ``convert --input-ss-img --output-dicom`` and rt-utils' ``create_new`` + ``add_roi``
+  + ``save``, each from the same masks in its own input format, uncompressed.
 * binary: dcmqi-style BINARY SEG of the same volume (written by highdicom, 137 MB): decode vs
   highdicom and dcmqi, and BINARY -> Label Map SEG vs dcmqi ``bin2labelsegimage``.
 """
@@ -438,7 +442,88 @@ def binary_cases(scratch: Path, pairs: int) -> list[Result]:
     return results
 
 
-CASES = ("lung", "pelvis", "rings", "batch", "image", "encode", "decode", "binary")
+RTUTILS_WRITE = """
+import json, sys, numpy as np
+from rt_utils import RTStructBuilder
+data = np.load(sys.argv[2])
+rt = RTStructBuilder.create_new(dicom_series_path=sys.argv[1])
+for name, layer, value in json.loads(str(data["rois"])):
+    rt.add_roi(mask=np.transpose(data[f"layer{layer}"] == value, (1, 2, 0)), name=name)
+rt.save(sys.argv[3])
+"""
+
+
+def rtutils_python() -> str | None:
+    """rt-utils' Python: this one when it imports rt_utils, else the environment the interop tests
+    cache (~/.cache/labelmapseg-peers/rtutils)."""
+    import importlib.util
+
+    if importlib.util.find_spec("rt_utils"):
+        return sys.executable
+    cached = Path.home() / ".cache" / "labelmapseg-peers" / "rtutils" / "bin" / "python"
+    return str(cached) if cached.exists() else None
+
+
+def contour_inputs(scratch: Path, name: str) -> tuple[Path, Path, Path, Path, Path]:
+    """The same masks for each writer: ``.seg.nrrd`` (ours), a structure set image and list
+    (plastimatch), label layers in ``.npz`` (rt-utils); all uncompressed. Returns ``(ct, seg_nrrd,
+    ss_img, ss_list, npz)``."""
+    from dicomlabelmap.files.labelfiles import write_label_file
+    from dicomlabelmap.model.labels import build_label_volumes
+    from dicomlabelmap.model.masks import BoxMask
+    from dicomlabelmap.model.segment import Segment
+
+    folder = scratch / f"contours-{name}"
+    folder.mkdir(exist_ok=True)
+    paths = (folder / "labels.seg.nrrd", folder / "ss.nrrd", folder / "ss.txt", folder / "layers.npz")
+    from bench_cases import pelvis_case
+    from dicomlabelmap import rtstruct_to_labels
+
+    ct, rtstruct = (LUNG / "ct", LUNG / "rtstruct" / "RS.dcm") if name == "lung" else pelvis_case(scratch / "pelvis")
+    conversion = rtstruct_to_labels(rtstruct, ct)
+    masks, geometry = {r.roi.name: r.full_mask() for r in conversion.rois}, conversion.reference.geometry
+    if not paths[-1].exists():
+        sys.path.insert(0, str(HERE.parent / "Python" / "interop"))
+        sys.path.insert(0, str(HERE.parent / "Python"))
+        from rtpeers import write_ss_image
+
+        items = [(Segment(n, roi), BoxMask.from_full(mask)) for n, (roi, mask) in enumerate(masks.items(), start=1)]
+        volumes = build_label_volumes(geometry, items)
+        write_label_file(paths[0], volumes, overwrite=True, compression_level=0)
+        write_ss_image(paths[1], list(masks.values()), geometry)
+        paths[2].write_text("".join(f"{n}|255 0 0|{roi}\n" for n, roi in enumerate(masks)), encoding="utf-8")
+        rois = [(s.label, layer, s.number) for layer, volume in enumerate(volumes) for s in volume.segments]
+        np.savez(paths[3], rois=json.dumps(rois), **{f"layer{n}": volume.array for n, volume in enumerate(volumes)})
+    return (ct, *paths)
+
+
+def contours_cases(scratch: Path, pairs: int) -> list[Result]:
+    """Masks -> RT Structure Set: ``contours`` (file written and read back) vs plastimatch
+    ``convert --input-ss-img --output-dicom`` and rt-utils' ``create_new`` + ``add_roi`` + ``save``."""
+    plastimatch, rtutils = tool("plastimatch"), rtutils_python()
+    results = []
+    cases = ([("lung", "contours LUNG1-001 (4 ROIs, 2 layers)")] if LUNG.exists() else []) + [
+        ("pelvis", "contours pelvis plan, 22 ROIs, 170x512x512")
+    ]
+    for name, title in cases:
+        ct, seg_nrrd, ss_img, ss_list, npz = contour_inputs(scratch, name)
+        ours_out, pm_out, rtu_out = scratch / "ours_rs.dcm", scratch / "pm_rs", scratch / "rtu_rs.dcm"
+        ours = [str(BIN / "dicomlabelmap"), "contours", str(seg_nrrd), "-r", str(ct), "-o", str(ours_out), "--overwrite"]
+        before = clear(ours_out, pm_out, rtu_out)
+        if plastimatch:
+            theirs = [plastimatch, "convert", "--input-ss-img", str(ss_img), "--input-ss-list", str(ss_list), "--referenced-ct", str(ct)]
+            results.append(
+                alternate(title, "plastimatch --output-dicom", ours, theirs + ["--output-dicom", str(pm_out)], pairs, before=before)
+            )
+        if rtutils:
+            theirs = [rtutils, "-c", RTUTILS_WRITE, str(ct), str(npz), str(rtu_out)]
+            results.append(alternate(title, "rt-utils create_new+add_roi", ours, theirs, pairs, before=before))
+        else:
+            print("note: rt-utils not found (pip install rt-utils, or run the interop tests once); skipped")
+    return results
+
+
+CASES = ("lung", "pelvis", "rings", "contours", "batch", "image", "encode", "decode", "binary")
 
 
 def main() -> None:
@@ -469,6 +554,8 @@ def main() -> None:
             results += rtstruct_cases(scratch, arguments.pairs, which)
         if "batch" in which:
             results += batch_case(scratch, arguments.pairs)
+        if "contours" in which:
+            results += contours_cases(scratch, arguments.pairs)
         if "image" in which:
             results += image_cases(scratch, arguments.pairs)
         if which & {"encode", "decode"}:

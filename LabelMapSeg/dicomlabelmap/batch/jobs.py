@@ -54,6 +54,8 @@ class Job:
     #: Files the reference series is searched in (RTSTRUCT), or the reference series' files (SEG).
     reference_files: list[str]
     output_dir: str
+    #: The other instances of the input's series (a Label Map SEG of several layers), read with it.
+    companions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -122,7 +124,7 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
     remove_tree(staging)
     staging.mkdir(parents=True)
     try:
-        convert = _convert_rtstruct if job.kind is InputKind.RTSTRUCT else _convert_seg
+        convert = {InputKind.RTSTRUCT: _convert_rtstruct, InputKind.SEG: _convert_seg, InputKind.LABEL_FILE: _convert_label_file}[job.kind]
         report = convert(job, settings, result, staging)
         outputs = sorted(p.name for p in staging.iterdir())
         with atomic_output(staging / RESULT_FILE) as temporary:
@@ -166,10 +168,24 @@ def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, stag
     return conversion.to_dict()
 
 
+def _convert_label_file(job: Job, settings: BatchSettings, result: JobResult, staging: Path) -> dict[str, Any]:
+    """A label file listed beside its reference series: ``RS.dcm`` (and the image when asked)."""
+    from ..export import read_labels
+    from .writers import write_contour_outputs
+
+    labels = read_labels(job.path, job.reference_files, allow_missing_slices=settings.allow_missing_slices)
+    result.warnings = [f"note: {note}" for note in labels.notes]
+    written, warnings = write_contour_outputs(labels.volumes, labels.reference, settings, staging)
+    result.warnings += warnings
+    return written
+
+
 def _convert_seg(job: Job, settings: BatchSettings, result: JobResult, staging: Path) -> dict[str, Any]:
+    if not settings.writes_label_map_seg_for_segs or _is_label_map(job.path):
+        return _seg_to_contours(job, settings, result, staging)
     from ..dicom.scan import read_reference_series
     from ..seg.convert import convert_to_label_map_seg
-    from .writers import write_seg_outputs
+    from .writers import write_contour_outputs, write_seg_outputs
 
     reference, note = None, "reference series not found"
     if job.reference_files:
@@ -189,6 +205,42 @@ def _convert_seg(job: Job, settings: BatchSettings, result: JobResult, staging: 
         contents, _ = convert_to_label_map_seg(job.path, staging, None, settings.seg_options)
     result.warnings = [str(f) for f in contents.findings]
     if reference is None:
+        if OutputFormat.RTSTRUCT in settings.formats:
+            raise DicomLabelMapError(f"--format rtstruct needs the series the SEG was drawn on, and its {note}")
         result.warnings.append(f"{note}: the grid was rebuilt from the SEG's own frames")
     result.warnings += write_seg_outputs(contents.volumes, reference, settings, staging)
-    return {"segmentation_type": contents.segmentation_type, "segments": len(contents.segments)}
+    report = {"segmentation_type": contents.segmentation_type, "segments": len(contents.segments)}
+    if reference is not None and OutputFormat.RTSTRUCT in settings.formats:
+        written, warnings = write_contour_outputs(contents.volumes, reference, settings, staging, image=False)
+        result.warnings += warnings
+        report["rtstruct"] = written
+    return report
+
+
+def _is_label_map(path: str) -> bool:
+    """Whether a SEG input is a Label Map SEG (an input only with ``--format rtstruct``); a header
+    that cannot be read is left to the SEG reader, which names the problem."""
+    from ..dicom.read import read_header
+    from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE
+
+    try:
+        return str(read_header(Path(path)).get("SOPClassUID", "")) == LABEL_MAP_SEGMENTATION_STORAGE
+    except (DicomLabelMapError, *DATA_ERRORS):
+        return False
+
+
+def _seg_to_contours(job: Job, settings: BatchSettings, result: JobResult, staging: Path) -> dict[str, Any]:
+    """A SEG (any type) written as ``RS.dcm`` on the series it references (``--format rtstruct``
+    alone): the label file and the image too when asked."""
+    from ..export import read_labels
+    from .writers import write_contour_outputs, write_seg_outputs
+
+    if not job.reference_files:
+        raise DicomLabelMapError(
+            "--format rtstruct needs the series the SEG was drawn on, and no image of the series it references is in the input folder"
+        )
+    labels = read_labels([job.path, *job.companions], job.reference_files, allow_missing_slices=settings.allow_missing_slices)
+    result.warnings = list(labels.notes)
+    written, warnings = write_contour_outputs(labels.volumes, labels.reference, settings, staging, image=False)
+    result.warnings += warnings + write_seg_outputs(labels.volumes, labels.reference, settings, staging)
+    return written

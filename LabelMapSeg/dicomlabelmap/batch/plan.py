@@ -20,7 +20,7 @@ import pydicom
 from ..dicom.read import read_header
 from ..dicom.slices import non_image_reason, walk_files
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE, RT_STRUCTURE_SET_STORAGE, SEGMENTATION_STORAGE
-from ..errors import DATA_ERRORS, InvalidDicomError, NotDicomError, ResourceLimitError, TruncatedFileError
+from ..errors import DATA_ERRORS, DicomLabelMapError, InvalidDicomError, NotDicomError, ResourceLimitError, TruncatedFileError
 from .jobs import InputKind, Job
 
 _NAME_LIMIT = 64
@@ -34,11 +34,46 @@ def safe_name(text: str, fallback: str = "unnamed") -> str:
     return cleaned or fallback
 
 
-def plan(input_dir: Path, output_dir: Path, skipped_files: list[tuple[str, str]] | None = None) -> tuple[list[Job], dict[str, int]]:
+def plan(
+    input_dir: Path, output_dir: Path, skipped_files: list[tuple[str, str]] | None = None, label_maps: bool = False
+) -> tuple[list[Job], dict[str, int]]:
     """Find the inputs and their reference series (headers only; deflated files are measured
     before they are inflated). Files left aside go into ``skipped_files`` with their reason."""
     records = scan_tree(str(input_dir), str(output_dir))
-    return jobs_from_records(records, output_dir, skipped_files)
+    return jobs_from_records(records, output_dir, skipped_files, label_maps)
+
+
+def plan_label_list(csv_file: Path, output_dir: Path) -> list[Job]:
+    """Jobs for the label files a CSV lists beside their reference series: a header row with the
+    columns ``labels`` and ``reference`` (a folder or file of the image series), one label file
+    per row; relative paths are relative to the CSV's folder.
+
+    Raises
+    ------
+    DicomLabelMapError
+        When the CSV cannot be read or lacks a column (the message names the file and the row).
+    """
+    import csv
+
+    try:
+        with open(csv_file, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeError, csv.Error) as error:
+        raise DicomLabelMapError(f"{csv_file}: cannot read the list of label files ({error})") from None
+    if not rows or not {"labels", "reference"} <= set(rows[0]):
+        raise DicomLabelMapError(
+            f"{csv_file}: a list of label files needs a header row with the columns labels,reference and a row per file"
+        )
+    jobs = []
+    for number, row in enumerate(rows, start=2):
+        if not (row.get("labels") or "").strip() or not (row.get("reference") or "").strip():
+            raise DicomLabelMapError(f"{csv_file}, row {number}: both labels and reference must be given")
+        labels = (csv_file.parent / row["labels"].strip()).resolve()
+        reference = (csv_file.parent / row["reference"].strip()).resolve()
+        digest = hashlib.sha1(str(labels).encode()).hexdigest()[:8]
+        stem = labels.name.split(".")[0]
+        jobs.append(Job(InputKind.LABEL_FILE, str(labels), [str(reference)], str(output_dir / f"{safe_name(stem, 'labels')}_{digest}")))
+    return jobs
 
 
 def scan_tree(folder: str, exclude: str = "") -> list[dict[str, Any]]:
@@ -88,14 +123,20 @@ def _classify(dataset: pydicom.Dataset, problem: str | None) -> dict[str, Any]:
     elif problem is not None and non_image_reason(dataset) is not None:
         return {"role": "skipped", "group": "truncated", "reason": problem}
     elif sop_class == LABEL_MAP_SEGMENTATION_STORAGE:
-        return found | {"role": "skipped", "group": "already Label Map SEG", "reason": "already Label Map SEG"}
+        # An input only when RT Structure Sets are asked (jobs_from_records' label_maps)
+        return (
+            found | _input_values(dataset, "seg") | {"role": "skipped", "group": "already Label Map SEG", "reason": "already Label Map SEG"}
+        )
     elif "ImagePositionPatient" in dataset or "PerFrameFunctionalGroupsSequence" in dataset or "Rows" in dataset:
         return found | {"role": "image"}
     else:
         reason = f"other DICOM ({dataset.get('Modality', 'no modality')})"
         return found | {"role": "skipped", "group": reason, "reason": reason}
-    return found | {
-        "role": role,
+    return found | _input_values(dataset, role) | {"role": role}
+
+
+def _input_values(dataset: pydicom.Dataset, role: str) -> dict[str, Any]:
+    return {
         "referenced": _referenced_series(dataset),
         "references_nothing": role == InputKind.RTSTRUCT.value and _references_nothing(dataset),
         "description": str(dataset.get("StructureSetLabel", "") or dataset.get("SeriesDescription", "") or role),
@@ -105,10 +146,14 @@ def _classify(dataset: pydicom.Dataset, problem: str | None) -> dict[str, Any]:
 
 
 def jobs_from_records(
-    records: Iterable[dict[str, Any]], output_dir: Path, skipped_files: list[tuple[str, str]] | None = None
+    records: Iterable[dict[str, Any]], output_dir: Path, skipped_files: list[tuple[str, str]] | None = None, label_maps: bool = False
 ) -> tuple[list[Job], dict[str, int]]:
-    """The jobs (inputs matched to their reference series) from header records, in path order."""
+    """The jobs (inputs matched to their reference series) from header records, in path order.
+    ``label_maps``: Label Map SEGs are inputs too (when RT Structure Sets are written from SEGs)."""
     skipped_files = skipped_files if skipped_files is not None else []
+    companions: dict[str, list[str]] = {}
+    if label_maps:  # a Label Map SEG series (one instance per layer) is one input, its first file standing for it
+        records, companions = _label_map_inputs(list(records))
     images_by_series: dict[str, list[str]] = defaultdict(list)
     series_by_study: dict[str, set[str]] = defaultdict(set)
     inputs: list[dict[str, Any]] = []
@@ -138,8 +183,26 @@ def jobs_from_records(
         # Readable from the input (patient, label or description, date), unique by the hash of its path.
         parts = [safe_name(record["patient"], "patient"), safe_name(record["description"]), safe_name(record["date"], "")]
         name = "_".join(part for part in parts if part) + f"_{digest}"
-        jobs.append(Job(kind, record["path"], reference, str(output_dir / name)))
+        jobs.append(Job(kind, record["path"], reference, str(output_dir / name), companions.get(record["path"], [])))
     return jobs, dict(other)
+
+
+def _label_map_inputs(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Label Map SEG records as SEG inputs, one per series: the first file (by path) is the input,
+    the others its companions; the others' records are dropped."""
+    by_series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        if record.get("group") == "already Label Map SEG" and "referenced" in record:
+            by_series[record["series"] or record["path"]].append(record)
+    companions: dict[str, list[str]] = {}
+    first_of: dict[str, dict[str, Any]] = {}
+    for members in by_series.values():
+        members.sort(key=lambda r: r["path"])
+        companions[members[0]["path"]] = [r["path"] for r in members[1:]]
+        first_of[members[0]["path"]] = members[0]
+    grouped = {r["path"] for members in by_series.values() for r in members}
+    kept = [r for r in records if r["path"] not in grouped] + [dict(r, role=InputKind.SEG.value) for r in first_of.values()]
+    return kept, companions
 
 
 def _beside(path: str, images_by_series: dict[str, list[str]]) -> list[str]:

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from ..outputs import atomic_output
-from .jobs import RESULT_FILE, BatchSettings, InputKind, Job, JobResult, JobStatus, remove_tree, run_job, staging_folder
-from .plan import jobs_from_records, plan
+from .jobs import RESULT_FILE, BatchSettings, InputKind, Job, JobResult, JobStatus, OutputFormat, remove_tree, run_job, staging_folder
+from .plan import jobs_from_records, plan, plan_label_list
 from .pool import Runner, run_pool
 
 if TYPE_CHECKING:
@@ -99,7 +99,9 @@ def run_batch(
     cluster: ClusterSpec | None = None,
     runner: Runner = run_job,
 ) -> BatchSummary:
-    """Convert every RT Structure Set and BINARY/FRACTIONAL SEG under ``input_dir``.
+    """Convert every RT Structure Set and BINARY/FRACTIONAL SEG under ``input_dir`` (and every
+    Label Map SEG when RT Structure Sets are asked), or the label files a ``.csv`` lists
+    (:func:`~dicomlabelmap.batch.plan.plan_label_list`, with ``--format rtstruct``).
 
     ``settings``: what is written (formats, Label Map SEG options) and the label scheme applied
     to every RT Structure Set (same labels for every patient; the summary counts the labels
@@ -111,23 +113,33 @@ def run_batch(
     processes. ``runner`` converts one job (tests replace it).
     """
     source, target = Path(input_dir), Path(output_dir)
-    if source.is_file():
-        raise DicomLabelMapError(f"{source} is a file; batch converts every input under a folder (give the folder that holds it)")
-    if not source.is_dir():
+    listed = source.is_file() and source.suffix.lower() == ".csv"
+    if listed and OutputFormat.RTSTRUCT not in settings.formats:
+        raise DicomLabelMapError(f"{source}: a list of label files is written as RT Structure Sets; add --format rtstruct")
+    if source.is_file() and not listed:
+        raise DicomLabelMapError(
+            f"{source} is a file; batch converts every input under a folder (give the folder that holds it), or the label files "
+            "a .csv lists"
+        )
+    if not source.exists():
         raise DicomLabelMapError(f"{source}: no such folder")
     target.mkdir(parents=True, exist_ok=True)
     run = _Run(target, settings, on_result)
     try:
         with ExitStack() as stack:
             client = None
+            label_maps = OutputFormat.RTSTRUCT in settings.formats  # Label Map SEGs become inputs too
             if cluster is not None:
                 from .cluster import cluster_client, plan_on_cluster
 
                 client = stack.enter_context(cluster_client(cluster))
+            if listed:
+                work, run.not_converted = plan_label_list(source, target.resolve()), {}
+            elif client is not None:
                 records = plan_on_cluster(client, source, target.resolve())
-                work, run.not_converted = jobs_from_records(records, target.resolve(), run.skipped_files)
+                work, run.not_converted = jobs_from_records(records, target.resolve(), run.skipped_files, label_maps)
             else:
-                work, run.not_converted = plan(source, target.resolve(), run.skipped_files)
+                work, run.not_converted = plan(source, target.resolve(), run.skipped_files, label_maps)
             work = settings.select(work, run.not_converted)
             run.planned = True
             run.sort_out(work, overwrite)

@@ -14,6 +14,7 @@ from ..errors import DicomLabelMapError
 
 if TYPE_CHECKING:
     from ..model.scheme import LabelScheme
+    from ..rtstruct.writer import ContourWriteOptions
     from ..seg.writer import SegWriteOptions
 
 
@@ -22,6 +23,8 @@ class InputKind(str, Enum):
 
     RTSTRUCT = "rtstruct"
     SEG = "seg"
+    #: A label file listed in a CSV beside its reference series (batch of a ``.csv``).
+    LABEL_FILE = "label-file"
 
     def __str__(self) -> str:
         return self.value
@@ -45,6 +48,9 @@ class OutputFormat(str, Enum):
     LABEL_FILE = "label-file"
     #: ``coco.json``: per-slice COCO run-length masks (needs pycocotools).
     COCO_RLE = "coco-rle"
+    #: ``RS.dcm``: an RT Structure Set of a SEG or a listed label file, read back and compared
+    #: (:func:`~dicomlabelmap.rtstruct.writer.write_rtstruct`); RT Structure Set inputs get none.
+    RTSTRUCT = "rtstruct"
 
     def __str__(self) -> str:
         return self.value
@@ -89,7 +95,15 @@ class BatchSettings:
     #: gzip level of NRRD outputs.
     compression_level: int = 1
     #: The kinds of input converted (a data set takes RT Structure Sets only).
-    inputs: tuple[InputKind, ...] = (InputKind.RTSTRUCT, InputKind.SEG)
+    inputs: tuple[InputKind, ...] = (InputKind.RTSTRUCT, InputKind.SEG, InputKind.LABEL_FILE)
+    #: How ``RTSTRUCT`` outputs are written (hole style, contour shape); ``None``: the defaults.
+    contour_options: ContourWriteOptions | None = None
+
+    @property
+    def writes_label_map_seg_for_segs(self) -> bool:
+        """SEG inputs become Label Map SEG (as always), unless only RT Structure Sets are asked
+        (``--format rtstruct`` without ``labelmap-seg``)."""
+        return OutputFormat.LABELMAP_SEG in self.formats or OutputFormat.RTSTRUCT not in self.formats
 
     def __post_init__(self) -> None:
         for value, allowed, what in (
@@ -132,7 +146,12 @@ class BatchSettings:
             "masks": self.mask_suffix if self.split_rois else None,
             "preview": self.preview,
             "image": self.image_suffix,
+            **({"rtstruct": self._contour_key()} if OutputFormat.RTSTRUCT in self.formats else {}),
         }
+
+    def _contour_key(self) -> list[str]:
+        options = self.contour_options
+        return [options.holes.value, options.shape.value] if options is not None else ["keyhole", "midpoint"]
 
     def same_run(self, earlier: dict[str, Any], kind: InputKind) -> bool:
         """Whether an earlier run's ``result.json`` was made with these settings (then the input

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from .settings import BatchSettings, OutputFormat
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 #: Names inside a job's folder.
 LABELS_STEM, IMAGE_STEM, MASK_FOLDER, COCO_FILE, PREVIEW_FILE = "labels", "image", "masks", "coco.json", "preview.png"
+RTSTRUCT_FILE = "RS.dcm"
 
 
 def nothing_selected(conversion: RtStructConversion) -> list[str]:
@@ -107,6 +108,19 @@ def write_seg_outputs(
             compression_level=settings.compression_level,
         )
     return _write_image(image, settings, staging)
+
+
+def write_contour_outputs(
+    volumes: Sequence[LabelVolume], reference: ReferenceSeries, settings: BatchSettings, staging: Path, image: bool = True
+) -> tuple[dict[str, Any], list[str]]:
+    """``RS.dcm`` (``RTSTRUCT``): the layers as an RT Structure Set, read back and compared; and the
+    reference image when asked and ``image``. Returns the writer's report and warnings."""
+    from ..rtstruct.writer import ContourWriteOptions, write_rtstruct
+
+    decoded = _decode_image(reference, settings) if image else None
+    written = write_rtstruct(volumes, reference, staging / RTSTRUCT_FILE, settings.contour_options or ContourWriteOptions())
+    warnings = [str(finding) for finding in written.findings]
+    return written.to_dict() | {"output": RTSTRUCT_FILE}, warnings + _write_image(decoded, settings, staging)
 
 
 def _decode_image(reference: ReferenceSeries, settings: BatchSettings) -> SeriesImage | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
-from .options import add_compression_option, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
+from .options import add_compression_option, add_contour_options, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
 
 if TYPE_CHECKING:
     from ..batch.jobs import BatchSettings
@@ -28,9 +28,11 @@ def add_parser(commands: Any) -> None:
         help="convert every RT Structure Set and BINARY/FRACTIONAL SEG under a folder (parallel, resumable)",
         description="Find every RT Structure Set and BINARY/FRACTIONAL SEG under IN_DIR, match each to its reference "
         "series, convert them in worker processes, and write batch_summary.json. One bad file never stops the batch; "
-        "a re-run skips inputs whose output folder holds result.json.",
+        "a re-run skips inputs whose output folder holds result.json. With --format rtstruct, SEGs (Label Map SEGs too) "
+        "become RT Structure Sets (RS.dcm), and IN_DIR may be a .csv listing label files beside their reference series "
+        "(columns labels,reference).",
     )
-    parser.add_argument("input_dir", type=Path, help="folder searched recursively")
+    parser.add_argument("input_dir", type=Path, help="folder searched recursively, or a .csv of label files (with --format rtstruct)")
     parser.add_argument("output_dir", type=Path, help="one subfolder per input is written here")
     add_output_options(parser)
     add_seg_options(parser, what="Label Map SEG: ", overwrite=False)
@@ -45,10 +47,11 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "--format",
         action=_Formats,
         default=_Formats.Default(["labelmap-seg"]),
-        choices=["labelmap-seg", "seg.nrrd", "both", "label-file", "coco-rle"],
+        choices=["labelmap-seg", "seg.nrrd", "both", "label-file", "coco-rle", "rtstruct"],
         help="outputs for RT Structure Sets, repeatable: labelmap-seg (LabelMapSEG_NNN.dcm), seg.nrrd "
         "(labels.seg.nrrd), both (the two), label-file (labels<--label-suffix> with its label tables), coco-rle (coco.json, "
-        "needs pycocotools); SEGs always become Label Map SEG, plus the label file with label-file",
+        "needs pycocotools); SEGs become Label Map SEG, plus the label file with label-file; rtstruct: SEGs and listed label "
+        "files become RS.dcm (read back and compared; alone, without labelmap-seg, only RS.dcm)",
     )
     parser.add_argument(
         "--label-suffix", choices=[".nii.gz", ".nrrd", ".seg.nrrd"], default=".seg.nrrd", help="file type of --format label-file"
@@ -68,6 +71,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         help="also the reference image series as image<SUFFIX> (default .nii.gz) on exactly the label files' grid",
     )
     add_compression_option(parser)
+    add_contour_options(parser, what="--format rtstruct: ")
 
 
 class _Formats(argparse.Action):
@@ -110,7 +114,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def settings(arguments: argparse.Namespace) -> BatchSettings:
     """The run's settings, from the command line (typed once, shared by every job); optional
     packages the outputs need are checked here, before any work."""
-    from ..batch.jobs import BatchSettings, OutputFormat
+    from ..batch.jobs import BatchSettings, InputKind, OutputFormat
     from ..errors import optional_import
 
     words = list(arguments.format)
@@ -119,6 +123,14 @@ def settings(arguments: argparse.Namespace) -> BatchSettings:
             f for word in words for f in ([OutputFormat.LABELMAP_SEG, OutputFormat.SEG_NRRD] if word == "both" else [OutputFormat(word)])
         )
     )
+    contour_options = None
+    inputs: tuple[InputKind, ...] = (InputKind.RTSTRUCT, InputKind.SEG, InputKind.LABEL_FILE)
+    if OutputFormat.RTSTRUCT in formats:
+        from ..rtstruct.writer import ContourWriteOptions
+
+        contour_options = ContourWriteOptions.from_words(arguments.holes, arguments.shape)
+        if formats == (OutputFormat.RTSTRUCT,):  # nothing asked for RT Structure Set inputs
+            inputs = (InputKind.SEG, InputKind.LABEL_FILE)
     chosen = BatchSettings(
         seg_options(arguments),
         formats,
@@ -131,6 +143,8 @@ def settings(arguments: argparse.Namespace) -> BatchSettings:
         preview=arguments.preview,
         image_suffix=arguments.image,
         compression_level=arguments.compression_level,
+        inputs=inputs,
+        contour_options=contour_options,
     )
     if OutputFormat.COCO_RLE in formats:
         optional_import("pycocotools.mask", "pycocotools", "COCO run-length masks (--format coco-rle)")

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import DicomLabelMapError
-from . import batch, convert, dataset, decode, demo, encode, info, rtstruct, series, validate
+from . import batch, contours, convert, dataset, decode, demo, encode, info, rtstruct, series, validate
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, remove_created_folders
 from .startup import defer_unused_imports
 
@@ -25,7 +25,7 @@ from .startup import defer_unused_imports
 defer_unused_imports()
 
 #: In the order ``--help`` lists them.
-SUBCOMMANDS = (rtstruct, series, encode, decode, convert, info, validate, demo, batch, dataset)
+SUBCOMMANDS = (rtstruct, contours, series, encode, decode, convert, info, validate, demo, batch, dataset)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

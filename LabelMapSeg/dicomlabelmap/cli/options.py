@@ -158,3 +158,22 @@ def write_image(image: Any, path: Path, overwrite: bool, compression_level: int 
         "filled_slices": image.filled_slices,
         "fill_value": image.fill_value,
     }
+
+
+def add_contour_options(parser: argparse.ArgumentParser, what: str = "") -> None:
+    """How RT Structure Sets are written from label maps (``contours``, ``batch --format rtstruct``)."""
+    parser.add_argument(
+        "--holes",
+        choices=("keyhole", "nested", "xor"),
+        default="keyhole",
+        help=f"{what}keyhole: one polygon per piece, holes joined by zero-width channels (read exactly by every reader tested); "
+        "nested: separate CLOSED_PLANAR hole contours (filled by readers that unite contours, such as plastimatch); "
+        "xor: CLOSEDPLANAR_XOR contours (CP 2037; skipped by readers that do not know the type)",
+    )
+    parser.add_argument(
+        "--shape",
+        choices=("midpoint", "voxel-edge"),
+        default="midpoint",
+        help=f"{what}midpoint: through the midpoints between inside and outside voxel centres (smooth diagonals, fewer points); "
+        "voxel-edge: along voxel boundaries (staircase, encloses the voxels' exact area)",
+    )

@@ -7,7 +7,7 @@ For ``labels.nii.gz`` (or ``.nrrd``, ``.seg.nrrd``) two files are written beside
   Descriptions): ``IDX R G B A VIS MSH "LABEL"``, index 0 "Clear Label" first;
 * ``labels.labels.json``: ``{"labels": [{"value", "name", "present", "color", "layer", "file",
   "roi_names", "roi_numbers", "category", "type", "type_modifier", "anatomic_region",
-  "anatomic_region_modifier", "algorithm_type", "algorithm_name", "description"}]}``, one entry
+  "anatomic_region_modifier", "algorithm_type", "algorithm_name", "description", "interpreted_type"}]}``, one entry
   per label value. With a label scheme every label of the scheme is listed in every patient:
   ``present`` says whether it holds voxels in this file (absent labels have no ``layer`` and
   ``file``), so the tables of a data set list the same labels. ``encode`` reads this file back
@@ -19,9 +19,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import DicomLabelMapError
 from ..model.labels import LabelVolume, present_values
 from ..model.segment import Code, Segment
 from ..outputs import atomic_output, check_output_file, double_suffix
@@ -84,6 +86,8 @@ def segment_entry(segment: Segment, present: bool = True) -> dict[str, Any]:
         entry["algorithm_name"] = segment.algorithm_name
     if segment.description:
         entry["description"] = segment.description
+    if properties.get("RtRoiInterpretedType"):
+        entry["interpreted_type"] = properties["RtRoiInterpretedType"]
     return entry
 
 
@@ -156,3 +160,38 @@ def write_label_tables(label_file: Path, entries: Sequence[dict[str, Any]], over
     with atomic_output(json_path, overwrite) as temporary:
         temporary.write_text(json.dumps({"labels": list(entries)}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return [text_path, json_path]
+
+
+def read_itksnap_table(label_file: Path) -> tuple[dict[int, tuple[tuple[int, int, int], str]], Path | None]:
+    """ITK-SNAP's label description file beside a label file (``<name>.labels.txt``): ``value ->
+    (rgb, name)`` without the clear label 0, and its path; empty and ``None`` when there is none.
+
+    Raises
+    ------
+    DicomLabelMapError
+        When the file exists but is not a label description file (the message names it and the line).
+    """
+    text_path = table_paths(label_file)[0]
+    if not text_path.is_file():
+        return {}, None
+    try:
+        table = read_itksnap(text_path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as error:
+        raise DicomLabelMapError(f"{text_path}: not a readable ITK-SNAP label description file ({error})") from None
+    return {value: entry for value, entry in table.items() if value != 0}, text_path
+
+
+def apply_itksnap_table(volumes: Sequence[LabelVolume], table: dict[int, tuple[tuple[int, int, int], str]]) -> list[LabelVolume]:
+    """The layers with their segments named and coloured by an ITK-SNAP table (values it does
+    not list keep their names)."""
+    return [
+        LabelVolume(
+            volume.array,
+            volume.geometry,
+            [
+                replace(s, label=table[s.number][1] or s.label, color=table[s.number][0]) if s.number in table else s
+                for s in volume.segments
+            ],
+        )
+        for volume in volumes
+    ]

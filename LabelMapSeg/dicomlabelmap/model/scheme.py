@@ -100,6 +100,9 @@ class LabelSpec:
     anatomic_region_modifier: Code | None = None
     algorithm_type: SegmentAlgorithmType | None = None
     algorithm_name: str = ""
+    #: RT ROI Interpreted Type (3006,00A4) of the ROI this label becomes (ORGAN, PTV, EXTERNAL, ...);
+    #: kept as the segment property ``RtRoiInterpretedType``.
+    interpreted_type: str = ""
 
     def names(self) -> set[str]:
         """The normalised names that match this label exactly."""
@@ -108,6 +111,9 @@ class LabelSpec:
     def describe(self, segment: Segment) -> Segment:
         """``segment`` named and described by this label (fields the label leaves unset keep the
         segment's)."""
+        properties = dict(segment.properties)
+        if self.interpreted_type:
+            properties["RtRoiInterpretedType"] = self.interpreted_type
         return replace(
             segment,
             label=self.name or segment.label,
@@ -120,7 +126,7 @@ class LabelSpec:
             anatomic_region_modifier=self.anatomic_region_modifier or segment.anatomic_region_modifier,
             algorithm_type=self.algorithm_type or segment.algorithm_type,
             algorithm_name=self.algorithm_name or segment.algorithm_name,
-            properties=dict(segment.properties),
+            properties=properties,
         )
 
 
@@ -291,7 +297,7 @@ def _load_json(path: Path, what: str) -> Any:
 _SCHEME_KEYS = {"labels", "unmatched", "overlap", "priority", "include", "exclude", "@schema", "description", "comment"}
 _LABEL_KEYS = {
     "value", "name", "aliases", "pattern", "color", "description", "category", "type", "type_modifier",
-    "anatomic_region", "anatomic_region_modifier", "algorithm_type", "algorithm_name", "comment",
+    "anatomic_region", "anatomic_region_modifier", "algorithm_type", "algorithm_name", "interpreted_type", "comment",
 }  # fmt: skip
 
 
@@ -369,6 +375,7 @@ def _label_from_dict(entry: Any, where: str) -> LabelSpec:
         anatomic_region_modifier=parse_code(entry.get("anatomic_region_modifier"), f'{where} ({name}): "anatomic_region_modifier"'),
         algorithm_type=parse_algorithm_type(entry.get("algorithm_type"), f'{where} ({name}): "algorithm_type"'),
         algorithm_name=_text(entry.get("algorithm_name", ""), f'{where} ({name}): "algorithm_name"'),
+        interpreted_type=parse_interpreted_type(entry.get("interpreted_type"), f'{where} ({name}): "interpreted_type"'),
     )
 
 
@@ -443,6 +450,27 @@ def parse_code(value: Any, where: str) -> Code | None:
             f'{where} must be {{"CodeValue", "CodingSchemeDesignator", "CodeMeaning"}} or [value, scheme, meaning], got {value!r}'
         )
     return Code(*(str(part).strip() for part in parts))
+
+
+#: Defined terms of RT ROI Interpreted Type (PS3.3 C.8.8.8.1).
+INTERPRETED_TYPES = (
+    "EXTERNAL", "PTV", "CTV", "GTV", "TREATED_VOLUME", "IRRAD_VOLUME", "OAR", "BOLUS", "AVOIDANCE", "ORGAN", "MARKER",
+    "REGISTRATION", "ISOCENTER", "CONTRAST_AGENT", "CAVITY", "BRACHY_CHANNEL", "BRACHY_ACCESSORY", "BRACHY_SRC_APP",
+    "BRACHY_CHNL_SHLD", "SUPPORT", "FIXATION", "DOSE_REGION", "CONTROL", "DOSE_MEASUREMENT",
+)  # fmt: skip
+
+
+def parse_interpreted_type(value: Any, where: str) -> str:
+    """An RT ROI Interpreted Type: a defined term (PS3.3 C.8.8.8.1) or another Code String
+    (upper-case letters, digits, space and _, at most 16 characters); empty when absent."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z0-9_ ]{1,16}", value.strip().upper()):
+        raise SchemeError(
+            f"{where} must be an RT ROI Interpreted Type such as {', '.join(INTERPRETED_TYPES[:4])} or ORGAN "
+            f"(at most 16 letters, digits or _), got {value!r}"
+        )
+    return value.strip().upper()
 
 
 def parse_algorithm_type(value: Any, where: str) -> SegmentAlgorithmType | None:

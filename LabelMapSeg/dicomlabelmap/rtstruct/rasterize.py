@@ -162,8 +162,13 @@ def rasterize_structure_set(
     """
     geometry = reference.geometry if isinstance(reference, ReferenceSeries) else reference
     series = reference if isinstance(reference, ReferenceSeries) else None
-    # Instance UID -> slice, built once: per-contour references are checked against it.
-    slice_of = {source.sop_instance_uid: k for k, source in enumerate(series.slices) if source.sop_instance_uid} if series else {}
+    # Instance UID -> slice, built once: per-contour references are checked against it. The frames
+    # of a multi-frame image share one UID, so it names no single slice and is left out.
+    slice_of: dict[str, int] = {}
+    for k, source in enumerate(series.slices if series else []):
+        if source.sop_instance_uid:
+            slice_of[source.sop_instance_uid] = -1 if source.sop_instance_uid in slice_of else k
+    slice_of = {uid: k for uid, k in slice_of.items() if k >= 0}
     rois = structure_set.rois
     if processes > 1 and worth_forking(rois):
         mine, theirs = split_rois(rois)

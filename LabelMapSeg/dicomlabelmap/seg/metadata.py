@@ -40,6 +40,7 @@ from ..model.scheme import (
     parse_algorithm_type,
     parse_code,
     parse_color,
+    parse_interpreted_type,
     scheme_from_dict,
 )
 
@@ -118,7 +119,7 @@ def load_metadata(path: str | Path, label_file: str | None = None) -> Metadata:
 _TABLE_ONLY_KEYS = {"present", "layer", "file", "roi_names", "roi_numbers", "voxels"}
 _TABLE_KEYS = _TABLE_ONLY_KEYS | {
     "value", "name", "color", "category", "type", "type_modifier", "anatomic_region", "anatomic_region_modifier",
-    "algorithm_type", "algorithm_name", "description",
+    "algorithm_type", "algorithm_name", "description", "interpreted_type",
 }  # fmt: skip
 
 
@@ -160,6 +161,7 @@ def _from_label_table(data: dict[str, Any], source: str, label_file: str | None)
             anatomic_region_modifier=parse_code(entry.get("anatomic_region_modifier"), f'{where}: "anatomic_region_modifier"'),
             algorithm_type=parse_algorithm_type(entry.get("algorithm_type"), f'{where}: "algorithm_type"'),
             algorithm_name=str(entry.get("algorithm_name", "")),
+            interpreted_type=parse_interpreted_type(entry.get("interpreted_type"), f'{where}: "interpreted_type"'),
         )
     return Metadata(source, [table], {}, [], frozenset(absent))
 

@@ -106,10 +106,22 @@ def test_each_subcommand_parses_into_its_module(argv, module, expected):
 
 def test_subcommands_in_help_order():
     assert [module.__name__.rsplit(".", 1)[1] for module in SUBCOMMANDS] == [
-        "rtstruct", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch", "dataset",
+        "rtstruct", "contours", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch", "dataset",
     ]  # fmt: skip
     choices = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert list(choices) == ["rtstruct", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch", "dataset"]
+    assert list(choices) == [
+        "rtstruct",
+        "contours",
+        "series",
+        "encode",
+        "decode",
+        "convert",
+        "info",
+        "validate",
+        "demo",
+        "batch",
+        "dataset",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from dicomlabelmap.files.labelfiles import read_label_file
 from dicomlabelmap.files.labeltables import read_itksnap
 from dicomlabelmap.model.geometry import ImageGeometry
 from dicomlabelmap.model.scheme import LabelScheme, SchemeError, load_scheme, scheme_from_dict
+from dicomlabelmap.model.segment import Segment
 from dicomlabelmap.rtstruct.conversion import rtstruct_to_labels
 from dicomlabelmap.seg.reader import read_seg
 from dicomlabelmap.seg.writer import SegWriteOptions
@@ -635,3 +636,23 @@ def test_batch_command_line_with_roi_map(tmp_path, scheme_file, capsys):
         "lung_left",
         "lung_right",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("ORGAN", "ORGAN"), (" ptv ", "PTV"), ("EXTERNAL", "EXTERNAL"), ("MY_TYPE 2", "MY_TYPE 2"), (None, "")],
+)
+def test_interpreted_type_becomes_a_segment_property(value, expected):
+    """The optional key ``interpreted_type`` (RT ROI Interpreted Type, PS3.3 C.8.8.8.1): upper-cased,
+    kept as the segment property the RT Structure Set writer reads."""
+    entry = {"value": 1, "name": "Body"} | ({} if value is None else {"interpreted_type": value})
+    (label,) = scheme_from_dict({"labels": [entry]}).labels
+    assert label.interpreted_type == expected
+    described = label.describe(Segment(1, "body", properties={"RoiNumber": "4"}))
+    assert described.properties == ({"RoiNumber": "4"} | ({"RtRoiInterpretedType": expected} if expected else {}))
+
+
+@pytest.mark.parametrize("value", ["organ-at-risk", "A_VERY_LONG_TYPE_NAME", 3, ""])
+def test_a_wrong_interpreted_type_is_refused(value):
+    with pytest.raises(SchemeError, match=r'labels\[0\] \(Body\): "interpreted_type" must be an RT ROI Interpreted Type'):
+        scheme_from_dict({"labels": [{"value": 1, "name": "Body", "interpreted_type": value}]})
