@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OutputError
-from ..outputs import atomic_output
+from ..outputs import atomic_output, check_output_folder, make_folders, remove_empty_folders
 from .jobs import RESULT_FILE, BatchSettings, InputKind, Job, JobResult, JobStatus, remove_tree, run_job, staging_folder
 from .plan import jobs_from_records, plan
 from .pool import Runner, run_pool
@@ -113,30 +113,65 @@ def run_batch(
     source, target = Path(input_dir), Path(output_dir)
     if not source.is_dir():
         raise OutputError(f"{source}: no such folder")
-    target.mkdir(parents=True, exist_ok=True)
+    check_output_folder(target)
     run = _Run(target, settings, on_result)
+    created: list[Path] = []
     try:
         with ExitStack() as stack:
             client = None
-            if cluster is not None:
-                from .cluster import cluster_client, plan_on_cluster
+            if cluster is not None:  # reached (or started) before anything is created
+                from .cluster import cluster_client
 
                 client = stack.enter_context(cluster_client(cluster))
-                records = plan_on_cluster(client, source, target.resolve())
-                work, run.not_converted = jobs_from_records(records, target.resolve(), run.skipped_files)
-            else:
-                work, run.not_converted = plan(source, target.resolve(), run.skipped_files)
-            run.planned = True
-            run.sort_out(work, overwrite)
-            if client is not None:
-                from .cluster import run_on_cluster
-
-                run_on_cluster(client, run.pending, settings, run.notify, cluster, runner)  # type: ignore[arg-type]
-            else:
-                run_pool(run.pending, settings, jobs, run.notify, runner)
+            created = make_folders(target)
+            _plan_and_run(run, source, target, settings, jobs, overwrite, cluster, client, runner)
     except KeyboardInterrupt:
-        run.interrupted()
+        try:
+            run.interrupted()
+        except BaseException:
+            remove_empty_folders(created)
+            raise
+    except BaseException:
+        remove_empty_folders(created)
+        raise
     return run.finish()
+
+
+def _plan_and_run(
+    run: _Run,
+    source: Path,
+    target: Path,
+    settings: BatchSettings,
+    jobs: int,
+    overwrite: bool,
+    cluster: ClusterSpec | None,
+    client: Any,
+    runner: Runner,
+) -> None:
+    """Find the inputs (on the cluster's workers when there is one), then convert what is pending."""
+    if client is not None:
+        from .cluster import plan_on_cluster, run_on_cluster
+
+        records = plan_on_cluster(client, source, target.resolve())
+        work, run.not_converted = jobs_from_records(records, target.resolve(), run.skipped_files)
+    else:
+        work, run.not_converted = plan(source, target.resolve(), run.skipped_files)
+    run.planned = True
+    run.sort_out(work, overwrite)
+    if client is not None:
+        run_on_cluster(client, run.pending, settings, run.notify, cluster, runner)  # type: ignore[arg-type]
+    else:
+        run_pool(run.pending, settings, jobs, run.notify, runner)
+
+
+def _earlier_result(path: Path) -> dict[str, Any] | None:
+    """What an earlier run left in ``result.json``; ``None`` when there is none or it cannot be
+    read (that input is then converted again)."""
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return earlier if isinstance(earlier, dict) else None
 
 
 class _Run:
@@ -156,8 +191,7 @@ class _Run:
     def sort_out(self, work: list[Job], overwrite: bool) -> None:
         """Jobs an earlier run completed with the same scheme are skipped; the rest are pending."""
         for job in work:
-            done = Path(job.output_dir) / RESULT_FILE
-            earlier = json.loads(done.read_text()) if done.exists() and not overwrite else None
+            earlier = None if overwrite else _earlier_result(Path(job.output_dir) / RESULT_FILE)
             if earlier is not None and earlier.get("scheme") == self.settings.scheme_key(job.kind):
                 self.earlier.append(JobResult.from_result_file(job, JobStatus.SKIPPED, earlier))
             else:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, check_output_folder
 from .options import add_scheme_options, add_seg_options, scheme, seg_options, subcommand
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ def settings(arguments: argparse.Namespace) -> BatchSettings:
 def run(arguments: argparse.Namespace) -> int:
     from ..batch.run import run_batch
 
+    check_output_folder(arguments.output_dir)
     batch_settings = settings(arguments)
     cluster = None
     if arguments.scheduler is not None:

@@ -23,30 +23,49 @@ _CREATED_FOLDERS: list[Path] = []
 
 def remove_created_folders() -> None:
     """Output folders this command created stay only if something was written into them."""
-    for folder in reversed(_CREATED_FOLDERS):
-        try:
-            folder.rmdir()  # only when empty
-        except OSError:
-            pass
+    from ..outputs import remove_empty_folders
+
+    remove_empty_folders(_CREATED_FOLDERS)
     _CREATED_FOLDERS.clear()
 
 
 def output_folder(path: Path) -> Path:
     """The output folder, created (with its parents) when missing; one created here is removed
     again when the command fails or is interrupted and nothing was written into it."""
-    if path.exists() and not path.is_dir():
-        raise DicomLabelMapError(f"{path} is a file; give an output folder")
-    missing = []
-    parent = path
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DicomLabelMapError(f"{path}: cannot create the output folder ({error.strerror})") from error
-    _CREATED_FOLDERS.extend(reversed(missing))
+    from ..outputs import make_folders
+
+    _CREATED_FOLDERS.extend(make_folders(path))
     return path
+
+
+def check_output_folder(path: Path) -> None:
+    """Refuse, before any work, an output folder that cannot be created or written."""
+    from ..outputs import check_output_folder as check
+
+    check(path)
+
+
+def check_seg_folder(path: Path, overwrite: bool) -> None:
+    """Refuse, before any work, a Label Map SEG output folder that cannot be written or already
+    holds a series (without ``--overwrite``)."""
+    from ..errors import OutputError
+
+    check_output_folder(path)
+    first = path / "LabelMapSEG_001.dcm"
+    if first.exists() and not overwrite:
+        raise OutputError(f"{first} exists; choose another folder or use --overwrite")
+
+
+def check_label_output(path: Path, overwrite: bool) -> None:
+    """Refuse a label file output that cannot be written before any work is done."""
+    from ..files.labelfiles import LABEL_FILE_SUFFIXES
+    from ..outputs import check_output_file, double_suffix
+
+    if path.is_dir():
+        raise DicomLabelMapError(f"-o {path} is a folder; give a file name ending in {', '.join(LABEL_FILE_SUFFIXES)}")
+    if double_suffix(path) not in LABEL_FILE_SUFFIXES:
+        raise DicomLabelMapError(f"-o {path}: unknown output type '{double_suffix(path)}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
+    check_output_file(path, overwrite)
 
 
 def sizes(paths: Sequence[Path]) -> str:

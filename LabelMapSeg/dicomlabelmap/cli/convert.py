@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, output_folder, progress_bar, sizes
+from .common import EXIT_OK, check_seg_folder, output_folder, progress_bar, sizes
 from .options import add_reference_option, add_seg_options, seg_options, subcommand
 
 
@@ -28,6 +28,7 @@ def run(arguments: argparse.Namespace) -> int:
     from ..dicom.scan import read_reference_series
     from ..seg.convert import convert_to_label_map_seg
 
+    check_seg_folder(arguments.output, arguments.overwrite)
     reference = read_reference_series(arguments.reference) if arguments.reference else None
     with progress_bar() as progress:
         contents, paths = convert_to_label_map_seg(

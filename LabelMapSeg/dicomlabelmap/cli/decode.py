@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, sizes
+from .common import EXIT_OK, check_label_output, sizes
 from .options import add_compression_option, add_reference_option, subcommand
 
 
@@ -40,6 +40,7 @@ def run(arguments: argparse.Namespace) -> int:
     from ..files.labelfiles import write_label_file
     from ..seg.series import read_seg_series
 
+    check_label_output(arguments.output, arguments.overwrite)
     reference = read_reference_series(arguments.reference) if arguments.reference else None
     series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold)
     written = write_label_file(arguments.output, series.volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)

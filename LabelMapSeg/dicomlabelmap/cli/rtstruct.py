@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
-from .common import EXIT_OK, EXIT_PARTIAL, check_input_file, output_folder, progress_bar
+from .common import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    check_input_file,
+    check_label_output,
+    check_output_folder,
+    check_seg_folder,
+    output_folder,
+    progress_bar,
+)
 from .options import add_compression_option, add_reference_option, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
 
 if TYPE_CHECKING:
@@ -125,6 +134,10 @@ def _check_outputs(arguments: argparse.Namespace) -> None:
         option = "--split-rois" if arguments.split_rois else f"--format {kind}"
         if (output.exists() and not output.is_dir()) or double_suffix(output) in (*LABEL_FILE_SUFFIXES, ".json", ".dcm"):
             raise DicomLabelMapError(f"-o {output} names a file; {option} writes into a folder")
+        if arguments.split_rois:
+            check_output_folder(output)
+        else:
+            check_seg_folder(output, arguments.overwrite)
     elif kind == "coco-rle":
         from ..errors import optional_import
 
@@ -202,18 +215,6 @@ def convert(
             f"{rtstruct}: the label scheme selects none of its {len(conversion.assignments)} ROIs (see --include/--exclude and the scheme)"
         )
     return conversion
-
-
-def check_label_output(path: Path, overwrite: bool) -> None:
-    """Refuse a label file output that cannot be written before any work is done."""
-    from ..files.labelfiles import LABEL_FILE_SUFFIXES
-    from ..outputs import check_output_file, double_suffix
-
-    if path.is_dir():
-        raise DicomLabelMapError(f"-o {path} is a folder; give a file name ending in {', '.join(LABEL_FILE_SUFFIXES)}")
-    if double_suffix(path) not in LABEL_FILE_SUFFIXES:
-        raise DicomLabelMapError(f"-o {path}: unknown output type '{double_suffix(path)}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
-    check_output_file(path, overwrite)
 
 
 def print_report(conversion: RtStructConversion, written: list[Path], as_json: bool, extra: dict[str, Any] | None = None) -> None:

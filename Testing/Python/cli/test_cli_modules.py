@@ -265,9 +265,9 @@ def test_output_folder_and_removing_what_stayed_empty(tmp_path):
 def test_output_folder_refuses_files(tmp_path):
     file = tmp_path / "file"
     file.write_text("x")
-    with pytest.raises(DicomLabelMapError, match=r"file is a file; give an output folder"):
+    with pytest.raises(DicomLabelMapError, match=r"file is a file, not a folder; give a folder$"):
         output_folder(file)
-    with pytest.raises(DicomLabelMapError, match=r"file/sub: cannot create the output folder \(Not a directory\)"):
+    with pytest.raises(DicomLabelMapError, match=r"file is a file, not a folder, so .*file/sub cannot be created$"):
         output_folder(file / "sub")
     assert common._CREATED_FOLDERS == []
 
