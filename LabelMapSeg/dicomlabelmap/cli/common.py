@@ -58,7 +58,7 @@ def check_seg_folder(path: Path, overwrite: bool) -> None:
 
 def check_label_output(path: Path, overwrite: bool) -> None:
     """Refuse a label file output that cannot be written before any work is done."""
-    from ..files.labelfiles import LABEL_FILE_SUFFIXES
+    from ..files.labelfiles import LABEL_FILE_SUFFIXES, check_label_format
     from ..outputs import check_output_file, double_suffix
 
     if path.is_dir():
@@ -66,6 +66,7 @@ def check_label_output(path: Path, overwrite: bool) -> None:
     if double_suffix(path) not in LABEL_FILE_SUFFIXES:
         raise DicomLabelMapError(f"-o {path}: unknown output type '{double_suffix(path)}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
     check_output_file(path, overwrite)
+    check_label_format(path)
 
 
 def sizes(paths: Sequence[Path]) -> str:

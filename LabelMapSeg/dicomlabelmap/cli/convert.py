@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import EXIT_OK, check_seg_folder, output_folder, progress_bar, sizes
-from .options import add_reference_option, add_seg_options, seg_options, subcommand
+from .options import add_reference_option, add_seg_options, check_seg_encoding, seg_options, subcommand
 
 
 def add_parser(commands: Any) -> None:
@@ -29,6 +29,7 @@ def run(arguments: argparse.Namespace) -> int:
     from ..seg.convert import convert_to_label_map_seg
 
     check_seg_folder(arguments.output, arguments.overwrite)
+    check_seg_encoding(arguments)
     reference = read_reference_series(arguments.reference) if arguments.reference else None
     with progress_bar() as progress:
         contents, paths = convert_to_label_map_seg(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import EXIT_OK, check_input_file, check_seg_folder, output_folder, progress_bar, sizes
-from .options import add_reference_option, add_seg_options, seg_options, subcommand
+from .options import add_reference_option, add_seg_options, check_seg_encoding, seg_options, subcommand
 
 
 def add_parser(commands: Any) -> None:
@@ -29,6 +29,7 @@ def add_parser(commands: Any) -> None:
 def run(arguments: argparse.Namespace) -> int:
     check_input_file(arguments.labels, "the label file (.seg.nrrd, .nrrd, .nii.gz or .nii)")
     check_seg_folder(arguments.output, arguments.overwrite)
+    check_seg_encoding(arguments)
     from ..dicom.scan import read_reference_series
     from ..files.labelfiles import read_label_file
     from ..seg.writer import write_label_map_segs

@@ -101,9 +101,17 @@ def seg_options(arguments: argparse.Namespace, metadata: dict[str, Any] | None =
     file) fills what the command line leaves unset."""
     from ..seg.writer import SegWriteOptions
 
+    check_seg_encoding(arguments)
     header = dict(metadata or {})
     if arguments.series_description is not None:
         header["series_description"] = arguments.series_description
     return SegWriteOptions.from_words(
         arguments.transfer_syntax, omit_empty_frames=arguments.omit_empty_frames, palette_color=arguments.palette_color, **header
     )
+
+
+def check_seg_encoding(arguments: argparse.Namespace) -> None:
+    """Before any work: the codec package ``-t`` needs is installed (JPEG-LS, JPEG 2000)."""
+    from ..dicom.codecs import check_encoder
+
+    check_encoder(TransferSyntax.from_word(arguments.transfer_syntax))

@@ -19,7 +19,16 @@ from .common import (
     output_folder,
     progress_bar,
 )
-from .options import add_compression_option, add_reference_option, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
+from .options import (
+    add_compression_option,
+    add_reference_option,
+    add_scheme_options,
+    add_seg_options,
+    check_seg_encoding,
+    scheme,
+    seg_options,
+    subcommand,
+)
 
 if TYPE_CHECKING:
     from ..model.scheme import LabelScheme
@@ -121,7 +130,9 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _check_outputs(arguments: argparse.Namespace) -> None:
-    """Refuse outputs that cannot be written before any work is done."""
+    """Refuse outputs that cannot be written, and outputs whose optional package is missing,
+    before any work is done."""
+    from ..errors import require
     from ..outputs import check_output_file
 
     output, kind = arguments.output, arguments.format
@@ -135,16 +146,18 @@ def _check_outputs(arguments: argparse.Namespace) -> None:
         if (output.exists() and not output.is_dir()) or double_suffix(output) in (*LABEL_FILE_SUFFIXES, ".json", ".dcm"):
             raise DicomLabelMapError(f"-o {output} names a file; {option} writes into a folder")
         if arguments.split_rois:
+            from ..files.labelfiles import check_label_format
+
             check_output_folder(output)
+            check_label_format(Path("mask" + arguments.mask_suffix))
         else:
             check_seg_folder(output, arguments.overwrite)
+            check_seg_encoding(arguments)
     elif kind == "coco-rle":
-        from ..errors import optional_import
-
         if output.suffix.lower() != ".json":
             raise DicomLabelMapError(f"-o {output}: COCO masks are a JSON file; give a name ending in .json")
         check_output_file(output, arguments.overwrite)
-        optional_import("pycocotools.mask", "pycocotools", "COCO run-length masks (--format coco-rle)")
+        require("pycocotools", "pycocotools", "COCO run-length masks (--format coco-rle)")
     else:
         from ..files.labeltables import check_table_outputs
 
@@ -154,6 +167,7 @@ def _check_outputs(arguments: argparse.Namespace) -> None:
         if arguments.preview.suffix.lower() != ".png":
             raise DicomLabelMapError(f"--preview {arguments.preview}: the preview is a PNG image; give a file name ending in .png")
         check_output_file(arguments.preview, arguments.overwrite)
+        require("matplotlib", "matplotlib", "drawing a preview (--preview)")
 
 
 def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion) -> list[Path]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DicomLabelMapError, OutputError, optional_import
+from ..errors import DicomLabelMapError, OutputError, optional_import, require
 from ..model.geometry import ImageGeometry
 from ..model.labels import LabelVolume, present_values
 from ..model.segment import Segment
@@ -87,12 +87,19 @@ def write_label_file(
         raise OutputError(f"{target}: unknown output type '{suffix}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
     if not volumes:
         raise OutputError(f"{target}: nothing to write")
+    check_label_format(target)
     if label_table:
         check_table_outputs(target, overwrite)
     written = _write_label_layers(target, suffix, volumes, overwrite, split_layers, compression_level)
     if label_table:
         written += write_label_tables(target, table_entries(volumes, written), overwrite)
     return written
+
+
+def check_label_format(path: Path) -> None:
+    """Before any work: the package writing ``path``'s format is installed (nibabel for NIfTI)."""
+    if double_suffix(path) in (".nii.gz", ".nii"):
+        require("nibabel", "nibabel", "reading and writing NIfTI files")
 
 
 def _write_label_layers(
