@@ -153,6 +153,11 @@ def _check_outputs(arguments: argparse.Namespace) -> None:
         else:
             check_seg_folder(output, arguments.overwrite)
             check_seg_encoding(arguments)
+        if kind == "both":
+            from ..files.labeltables import check_table_outputs
+
+            check_output_file(output / "labels.seg.nrrd", arguments.overwrite)
+            check_table_outputs(output / "labels.seg.nrrd")
     elif kind == "coco-rle":
         if output.suffix.lower() != ".json":
             raise DicomLabelMapError(f"-o {output}: COCO masks are a JSON file; give a name ending in .json")
@@ -162,7 +167,7 @@ def _check_outputs(arguments: argparse.Namespace) -> None:
         from ..files.labeltables import check_table_outputs
 
         check_label_output(output, arguments.overwrite)
-        check_table_outputs(output, arguments.overwrite)
+        check_table_outputs(output)
     if arguments.preview is not None:
         if arguments.preview.suffix.lower() != ".png":
             raise DicomLabelMapError(f"--preview {arguments.preview}: the preview is a PNG image; give a file name ending in .png")
@@ -189,18 +194,13 @@ def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion
 
     folder = output_folder(output)
     written = []
-    if kind == "both":
-        from ..files.labelfiles import write_label_file
-        from ..files.labeltables import check_table_outputs
-        from ..outputs import check_output_file
-
-        check_output_file(folder / "labels.seg.nrrd", arguments.overwrite)
-        check_table_outputs(folder / "labels.seg.nrrd", arguments.overwrite)
     with progress_bar() as progress:
         written += write_label_map_segs(
             conversion.label_volumes, conversion.reference, folder, seg_options(arguments), arguments.overwrite, progress
         )
     if kind == "both":
+        from ..files.labelfiles import write_label_file
+
         written += write_label_file(
             folder / "labels.seg.nrrd", conversion.label_volumes, arguments.overwrite, False, arguments.compression_level
         )

@@ -31,7 +31,7 @@ from ..model.geometry import ImageGeometry
 from ..model.labels import LabelVolume, present_values
 from ..model.segment import Segment
 from ..model.terminology import apply_terminology_string, to_terminology_string
-from ..outputs import double_suffix, write_verified
+from ..outputs import check_output_file, double_suffix, write_verified
 from .labeltables import check_table_outputs, table_entries, write_label_tables
 from .nrrdio import (
     DEFAULT_COMPRESSION_LEVEL,
@@ -64,7 +64,8 @@ def write_label_file(
 
     ``compression_level`` (0-9) applies to the NRRD kinds: 1 (default) is fast, 9 smallest.
     ``label_table``: also write what each value means beside the file
-    (:mod:`~dicomlabelmap.files.labeltables`: ``<name>.labels.txt`` for ITK-SNAP, ``<name>.labels.json``).
+    (:mod:`~dicomlabelmap.files.labeltables`: ``<file name>.labels.txt`` for ITK-SNAP,
+    ``<file name>.labels.json``); they belong to the file and are replaced with it.
 
     Returns
     -------
@@ -89,10 +90,10 @@ def write_label_file(
         raise OutputError(f"{target}: nothing to write")
     check_label_format(target)
     if label_table:
-        check_table_outputs(target, overwrite)
+        check_table_outputs(target)
     written = _write_label_layers(target, suffix, volumes, overwrite, split_layers, compression_level)
     if label_table:
-        written += write_label_tables(target, table_entries(volumes, written), overwrite)
+        written += write_label_tables(target, table_entries(volumes, written))
     return written
 
 
@@ -113,9 +114,11 @@ def _write_label_layers(
             "write .seg.nrrd, or one file per layer (--split-layers)"
         )
     stem = target.name[: -len(suffix)]
+    paths = [target if index == 0 else target.with_name(f"{stem}_layer{index + 1}{suffix}") for index in range(len(volumes))]
+    for layer_path in paths:  # every layer's file can be written, before the first is
+        check_output_file(layer_path, overwrite)
     written = []
-    for index, volume in enumerate(volumes):
-        layer_path = target if index == 0 else target.with_name(f"{stem}_layer{index + 1}{suffix}")
+    for volume, layer_path in zip(volumes, paths, strict=True):
         if suffix == ".nrrd":
             written.append(_write_nrrd_verified(layer_path, [volume], overwrite, compression_level))
         else:

@@ -3,10 +3,14 @@
 
 For ``labels.nii.gz`` (or ``.nrrd``, ``.seg.nrrd``) two files are written beside it:
 
-* ``labels.labels.txt``: an ITK-SNAP label description file (Segmentation > Import Label
+* ``labels.nii.gz.labels.txt``: an ITK-SNAP label description file (Segmentation > Import Label
   Descriptions): ``IDX R G B A VIS MSH "LABEL"``, index 0 "Clear Label" first;
-* ``labels.labels.json``: ``{"labels": [{"value", "name", "color", "layer", "file", "roi_names",
-  "roi_numbers", "category", "type", "description"}]}``, one entry per label value.
+* ``labels.nii.gz.labels.json``: ``{"labels": [{"value", "name", "color", "layer", "file",
+  "roi_names", "roi_numbers", "category", "type", "description"}]}``, one entry per label value.
+
+The tables are named from the label file's whole name, so that ``lung1.seg.nrrd`` and
+``lung1.nii.gz`` in one folder each keep their own, and they belong to it: they are written (and
+replaced) whenever it is, never a reason to refuse (the label file itself needs ``overwrite``).
 """
 
 from __future__ import annotations
@@ -19,22 +23,24 @@ from typing import Any
 
 from ..model.labels import LabelVolume
 from ..model.segment import Code, Segment
-from ..outputs import atomic_output, check_output_file, double_suffix
+from ..outputs import atomic_output, check_output_file
 
 TABLE_SUFFIXES = (".labels.txt", ".labels.json")
 _ITKSNAP_LINE = re.compile(r'^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9.]+)\s+([01])\s+([01])\s+"(.*)"\s*$')
 
 
 def table_paths(label_file: Path) -> list[Path]:
-    """The label table files beside ``label_file`` (ITK-SNAP text, JSON)."""
-    stem = label_file.name[: -len(double_suffix(label_file))] if double_suffix(label_file) else label_file.stem
-    return [label_file.with_name(stem + suffix) for suffix in TABLE_SUFFIXES]
+    """The label table files beside ``label_file`` (ITK-SNAP text, JSON), named from its whole
+    name: ``lung1.nii.gz`` -> ``lung1.nii.gz.labels.txt``, ``lung1.nii.gz.labels.json``."""
+    return [label_file.with_name(label_file.name + suffix) for suffix in TABLE_SUFFIXES]
 
 
-def check_table_outputs(label_file: Path, overwrite: bool) -> None:
-    """Refuse, before any work, label tables that would overwrite existing files."""
+def check_table_outputs(label_file: Path) -> None:
+    """Refuse, before any work, label tables that cannot be written (a folder in their place, a
+    place that cannot be written). Existing tables are no reason: they belong to the label file
+    and are replaced with it."""
     for path in table_paths(label_file):
-        check_output_file(path, overwrite)
+        check_output_file(path, overwrite=True)
 
 
 def table_entries(volumes: Sequence[LabelVolume], files: Sequence[Path] | None = None) -> list[dict[str, Any]]:
@@ -124,12 +130,12 @@ def read_itksnap(text: str) -> dict[int, tuple[tuple[int, int, int], str]]:
     return table
 
 
-def write_label_tables(label_file: Path, entries: Sequence[dict[str, Any]], overwrite: bool = False) -> list[Path]:
-    """Write the ITK-SNAP and JSON tables beside ``label_file``; each file appears complete or not
-    at all."""
+def write_label_tables(label_file: Path, entries: Sequence[dict[str, Any]]) -> list[Path]:
+    """Write the ITK-SNAP and JSON tables beside ``label_file`` (replacing earlier ones: they
+    belong to it); each file appears complete or not at all."""
     text_path, json_path = table_paths(label_file)
-    with atomic_output(text_path, overwrite) as temporary:
+    with atomic_output(text_path, overwrite=True) as temporary:
         temporary.write_text(itksnap_text(entries), encoding="utf-8")
-    with atomic_output(json_path, overwrite) as temporary:
+    with atomic_output(json_path, overwrite=True) as temporary:
         temporary.write_text(json.dumps({"labels": list(entries)}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return [text_path, json_path]

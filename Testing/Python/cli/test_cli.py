@@ -27,7 +27,7 @@ def test_rtstruct_json_report_and_seg_nrrd(demo, tmp_path, capsys):
     rows = {row["name"]: row for row in report["rois"]}
     assert rows["Island in hole (XOR)"]["xor"] == 15 and rows["Ring (keyhole)"]["keyhole"] == 4
     assert rows["Markers"]["points"] == 1 and rows["Markers"]["voxels"] == 0
-    tables = [str(tmp_path / "out.labels.txt"), str(tmp_path / "out.labels.json")]  # the label tables beside it
+    tables = [str(tmp_path / "out.seg.nrrd.labels.txt"), str(tmp_path / "out.seg.nrrd.labels.json")]  # the label tables beside it
     assert report["outputs"] == [str(output), *tables] and report["reference"]["shape"] == [12, 96, 128]
     volumes = read_label_file(output)
     assert len(volumes) == report["layers"] == 3

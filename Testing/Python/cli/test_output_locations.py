@@ -128,3 +128,24 @@ def test_a_failed_write_removes_the_folders_it_created(case, tmp_path):
     with pytest.raises(GeometryError):
         write_label_map_segs([shifted], conversion.reference, tmp_path / "new" / "SEG_DIR")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_writes_over_its_own_output_only_with_overwrite_and_never_over_other_files(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    assert main(["demo", str(folder)]) == EXIT_OK
+    first = sorted(p.name for p in folder.iterdir())
+    assert first == ["demo.seg.nrrd", "demo.seg.nrrd.labels.json", "demo.seg.nrrd.labels.txt", "demo_preview.png", "dicom"]
+    stamp = (folder / "demo.seg.nrrd").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["demo", str(folder)]) == EXIT_ERROR
+    assert "holds an earlier demo output; use --overwrite to write it again" in capsys.readouterr().err
+    assert (folder / "demo.seg.nrrd").stat().st_mtime_ns == stamp
+    assert main(["demo", str(folder), "--overwrite"]) == EXIT_OK
+    assert sorted(p.name for p in folder.iterdir()) == first and len(list((folder / "dicom" / "ct").iterdir())) == 12
+    (folder / "thesis.tex").write_text("mine")
+    capsys.readouterr()
+    assert main(["demo", str(folder), "--overwrite"]) == EXIT_ERROR
+    assert "holds files the demo did not write (thesis.tex); give a new or empty folder" in capsys.readouterr().err
+    assert (folder / "thesis.tex").read_text() == "mine"
+    (tmp_path / "empty").mkdir()
+    assert main(["demo", str(tmp_path / "empty")]) == EXIT_OK  # an empty folder is fine
