@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import OutputError
 from .common import check_output_folder, output_folder
 from .options import subcommand
-from .rtstruct import convert, exit_code, print_report
+from .rtstruct import convert, exit_code, print_preview_notes, print_report
 
 LABELS, PREVIEW, DICOM = "demo.seg.nrrd", "demo_preview.png", "dicom"
 
@@ -69,6 +69,7 @@ def run(arguments: argparse.Namespace) -> int:
         from ..files.preview import write_preview
 
         extra["preview"] = str(write_preview(conversion, folder / PREVIEW, overwrite=True))
+        print_preview_notes(conversion)
     print_report(conversion, written, arguments.json, extra)
     return exit_code(conversion)
 

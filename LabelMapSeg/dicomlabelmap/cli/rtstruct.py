@@ -125,6 +125,7 @@ def run(arguments: argparse.Namespace) -> int:
         from ..files.preview import write_preview
 
         extra["preview"] = str(write_preview(conversion, arguments.preview, overwrite=arguments.overwrite))
+        print_preview_notes(conversion)
     print_report(conversion, written, arguments.json, extra)
     return exit_code(conversion)
 
@@ -246,6 +247,17 @@ def print_report(conversion: RtStructConversion, written: list[Path], as_json: b
             print(f"Wrote {path}")
         for key, value in (extra or {}).items():
             print(f"Wrote {value} ({key})")
+
+
+def print_preview_notes(conversion: RtStructConversion) -> None:
+    """Say where the preview's colours differ from the labels' (two labels sharing a colour)."""
+    import sys
+
+    from ..files.preview import preview_legend
+
+    for entry in preview_legend(conversion):
+        if entry.note:
+            print(f"dicomlabelmap: note: preview: {entry.note}", file=sys.stderr)
 
 
 def exit_code(conversion: RtStructConversion) -> int:
