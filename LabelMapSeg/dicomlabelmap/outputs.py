@@ -248,19 +248,19 @@ def _staged(folder: Path, names: Sequence[str], overwrite: bool, replaces: str, 
             retired = staging / "replaced"
             retired.mkdir()
             # An interrupt held back here arrives once the swap and the cleanup are done.
-            with _signals_held():
+            with signals_held():
                 for path in old if overwrite else []:
                     os.replace(path, retired / path.name)
                 for name in names:
                     os.replace(staging / name, folder / name)
                 shutil.rmtree(staging, ignore_errors=True)
     finally:
-        with _signals_held():
+        with signals_held():
             shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back (they are delivered afterwards) while the body runs."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield

@@ -35,6 +35,8 @@ from .pool import Runner
 logger = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_PER_TASK = "4GiB"
+#: How long to try to reach a running scheduler before giving up (seconds).
+CONNECT_TIMEOUT_S = 5
 _DASK = ("distributed", "dask[distributed]", "batch --scheduler (Dask)")
 
 
@@ -124,12 +126,15 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
                 processes=True,
                 memory_limit=spec.memory_per_task,
                 dashboard_address=None,
+                # its HTTP routes on a free port: 8787 may be taken (another cluster), which Dask warns about
+                scheduler_kwargs={"dashboard_address": ":0"},
                 silence_logs=logging.CRITICAL if quiet else logging.INFO,
             )
             client = distributed.Client(cluster)
         else:
+            check_reachable(spec)
             try:
-                client = distributed.Client(spec.address, timeout="30s")
+                client = distributed.Client(spec.address, timeout=f"{CONNECT_TIMEOUT_S}s")
             except OSError as error:
                 raise DicomLabelMapError(f"--scheduler {spec.address}: cannot reach the scheduler ({error})") from None
             _check_workers(client, spec)
@@ -145,6 +150,26 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
         finally:
             if cluster is not None:
                 cluster.close(timeout=10)
+
+
+def check_reachable(spec: ClusterSpec) -> None:
+    """Fail at once, in one sentence, when nothing listens at a TCP scheduler address (Dask's
+    client would keep trying for its whole timeout); a local cluster needs no check."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = spec.address
+    if address is None:
+        return
+    found = urlsplit(address if "://" in address else f"tcp://{address}")
+    if found.scheme not in ("tcp", "tls") or not found.hostname or found.port is None:
+        return  # other protocols: the client's own (short) timeout applies
+    try:
+        with socket.create_connection((found.hostname, found.port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise DicomLabelMapError(f"--scheduler {address}: cannot reach the scheduler ({reason})") from None
 
 
 def _kill_workers(cluster: Any) -> None:

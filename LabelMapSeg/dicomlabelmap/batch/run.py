@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OutputError
-from ..outputs import atomic_output, check_output_folder, make_folders, remove_empty_folders
+from ..outputs import atomic_output, check_output_folder, make_folders, remove_empty_folders, signals_held
 from .jobs import RESULT_FILE, BatchSettings, InputKind, Job, JobResult, JobStatus, remove_tree, run_job, staging_folder
 from .plan import jobs_from_records, plan
 from .pool import Runner, run_pool
@@ -127,7 +127,8 @@ def run_batch(
             _plan_and_run(run, source, target, settings, jobs, overwrite, cluster, client, runner)
     except KeyboardInterrupt:
         try:
-            run.interrupted()
+            with signals_held():  # a second Ctrl-C waits until the cleanup and the summary are done
+                run.interrupted()
         except BaseException:
             remove_empty_folders(created)
             raise

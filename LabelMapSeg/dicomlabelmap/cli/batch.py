@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, check_output_folder
+from .common import EXIT_OK, EXIT_PARTIAL, check_output_folder
 from .options import add_scheme_options, add_seg_options, scheme, seg_options, subcommand
 
 if TYPE_CHECKING:
@@ -75,12 +75,13 @@ def run(arguments: argparse.Namespace) -> int:
     batch_settings = settings(arguments)
     cluster = None
     if arguments.scheduler is not None:
-        from ..batch.cluster import parse_scheduler
+        from ..batch.cluster import check_reachable, parse_scheduler
         from ..errors import optional_import
 
         if arguments.jobs is not None:
             raise DicomLabelMapError("-j/--jobs sets local worker processes; with --scheduler give local:N or size the cluster itself")
         cluster = parse_scheduler(arguments.scheduler, arguments.memory_per_task)
+        check_reachable(cluster)  # before importing Dask's distributed (seconds): nothing listening fails at once
         optional_import("distributed", "dask[distributed]", "batch --scheduler (Dask)")
     jobs = arguments.jobs if arguments.jobs is not None else DEFAULT_JOBS
     if jobs < 1:
@@ -95,18 +96,7 @@ def run(arguments: argparse.Namespace) -> int:
 
     try:
         summary = run_batch(arguments.input_dir, arguments.output_dir, batch_settings, jobs, on_result, arguments.overwrite, cluster)
-    except KeyboardInterrupt as interrupt:
-        if bar is not None:
-            bar.close()
-        if cluster is not None:  # the cluster is shut down already: a normal exit
-            raise
-        # The summary is written and the workers are killed; Python's own exit would now wait
-        # for the process pool's feeder thread, which can block on a killed worker's pipe.
-        print(f"dicomlabelmap: interrupted; {interrupt.args[0] if interrupt.args else ''}", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
-    finally:
+    finally:  # an interrupt arrives here with the workers stopped and the summary written
         if bar is not None:
             bar.close()
     print(json.dumps(summary.to_dict(), indent=1) if arguments.json else summary.table())
