@@ -9,6 +9,7 @@ Header records are small plain data, so that planning can run on Dask workers to
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -22,6 +23,8 @@ from ..dicom.slices import walk_files
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE, RT_STRUCTURE_SET_STORAGE, SEGMENTATION_STORAGE
 from ..errors import DicomLabelMapError
 from .jobs import InputKind, Job
+
+logger = logging.getLogger(__name__)
 
 _NAME_LIMIT = 64
 
@@ -38,7 +41,9 @@ def plan(input_dir: Path, output_dir: Path, skipped_files: list[tuple[str, str]]
     """Find the inputs and their reference series (headers only; deflated files are measured
     before they are inflated). Files left aside go into ``skipped_files`` with their reason."""
     records = scan_tree(str(input_dir), str(output_dir))
-    return jobs_from_records(records, output_dir, skipped_files)
+    jobs, other = jobs_from_records(records, output_dir, skipped_files)
+    logger.info("looked at %d file(s) under %s: %d input(s) to convert", len(records), input_dir, len(jobs))
+    return jobs, other
 
 
 def scan_tree(folder: str, exclude: str = "") -> list[dict[str, Any]]:

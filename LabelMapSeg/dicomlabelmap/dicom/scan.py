@@ -122,6 +122,9 @@ class SeriesScan:
                 raise ReferenceSeriesError(f"{error} ({len(own)} file(s) of this series were skipped: {'; '.join(own[:3])})") from error
             raise
         series.skipped_files = [(str(path), reason) for path, reason in skipped_here]
+        logger.info(
+            "reference series %s chosen out of %d: %d slice(s), grid %s", chosen, len(summaries), len(series.slices), series.geometry.shape
+        )
         return series
 
 
@@ -179,6 +182,9 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
         seen_instances.add(sop_instance_uid)
         frames_by_series[series_uid].extend(frames)
     report(progress, 1.0, "Read headers")
+    logger.info(
+        "read the headers of %d file(s): %d image series, %d file(s) skipped", len(paths), len(frames_by_series), sum(skipped.values())
+    )
     return SeriesScan(dict(frames_by_series), dict(skipped), skipped_files)
 
 

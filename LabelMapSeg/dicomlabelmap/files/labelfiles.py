@@ -94,6 +94,7 @@ def write_label_file(
     written = _write_label_layers(target, suffix, volumes, overwrite, split_layers, compression_level)
     if label_table:
         written += write_label_tables(target, table_entries(volumes, written))
+    logger.info("wrote and verified %s", ", ".join(str(path) for path in written))
     return written
 
 
@@ -175,12 +176,17 @@ def read_label_file(path: str | Path) -> list[LabelVolume]:
         raise DicomLabelMapError(f"{source} is a folder; give a label file ({', '.join(LABEL_FILE_SUFFIXES)})")
     if not source.is_file():
         raise DicomLabelMapError(f"{source}: no such file")
-    if suffix == ".seg.nrrd":
-        return _read_seg_nrrd(source)
-    if suffix == ".nrrd":
-        return _read_nrrd(source)
-    if suffix in (".nii.gz", ".nii"):
-        return _read_nifti(source)
+    readers = {".seg.nrrd": _read_seg_nrrd, ".nrrd": _read_nrrd, ".nii.gz": _read_nifti, ".nii": _read_nifti}
+    if suffix in readers:
+        volumes = readers[suffix](source)
+        logger.info(
+            "read %s: %d layer(s), %d segment(s), grid %s",
+            source,
+            len(volumes),
+            sum(len(v.segments) for v in volumes),
+            volumes[0].geometry.shape,
+        )
+        return volumes
     raise DicomLabelMapError(f"{source}: unknown label file type '{suffix}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
 
 

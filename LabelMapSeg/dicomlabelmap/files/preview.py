@@ -12,6 +12,7 @@ its ``note``; the legend marks it "(recoloured)".
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from ..model.segment import Segment, default_color
 from ..outputs import atomic_output
 from ..rtstruct.conversion import RtStructConversion
 from ..rtstruct.reader import ContourGeometricType
+
+logger = logging.getLogger(__name__)
 
 #: Colours closer than this in every channel (0-255) count as the same colour in a legend.
 SAME_COLOR = 8
@@ -153,6 +156,7 @@ def write_preview(conversion: RtStructConversion, path: str | Path, slices: list
             figure.savefig(temporary, format="png", dpi=110)
     finally:
         plt.close(figure)
+    logger.info("drew the preview into %s", path)
     return Path(path)
 
 

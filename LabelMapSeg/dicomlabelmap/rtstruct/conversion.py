@@ -351,6 +351,12 @@ def rtstruct_to_labels(
     """
     report(progress, 0.0, "Reading the RT Structure Set")
     structure_set = rtstruct if isinstance(rtstruct, StructureSet) else read_rtstruct(rtstruct)
+    logger.info(
+        "RT Structure Set %s: %d ROI(s), %d contour(s)",
+        structure_set.path or "(data set)",
+        len(structure_set.rois),
+        sum(len(roi.contours) for roi in structure_set.rois),
+    )
     assignments: list[RoiAssignment] = []
     scheme_findings: list[Finding] = []
     if scheme is None:
@@ -389,6 +395,7 @@ def rtstruct_to_labels(
     else:
         volumes = build_label_volumes(series.geometry, items)
     converted = {r.roi.position: numbers[r.roi.position] for r in rasters if r.converted}
+    logger.info("%d of %d ROI(s) converted, in %d label layer(s)", len(converted), len(rasters), len(volumes))
     report(progress, 1.0, "Converted")
     return RtStructConversion(structure_set, series, rasters, volumes, converted, scheme, assignments, scheme_findings)
 

@@ -36,6 +36,7 @@ Findings repeated per contour or slice are condensed to one per ROI and kind
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -161,9 +162,20 @@ def rasterize_structure_set(
     results = []
     for index, roi in enumerate(structure_set.rois):
         report(progress, index / max(1, len(structure_set.rois)), f"Drawing {roi.name}")
+        started = time.perf_counter()
         result = _rasterize_roi(roi, geometry, slice_of, options)
         result.findings = condense(result.findings)
         results.append(result)
+        logger.info(
+            "ROI %s '%s': %d contour(s) on %d slice(s), %d voxel(s), %s in %.3f s",
+            roi.number,
+            roi.name,
+            result.contour_count,
+            result.plane_count,
+            result.voxel_count,
+            "converted" if result.converted else "FAILED",
+            time.perf_counter() - started,
+        )
     report(progress, 1.0, "Drawn all ROIs")
     return results
 
