@@ -51,7 +51,30 @@ class ClusterSpec:
 
     @property
     def memory_text(self) -> str:
-        return f"{self.memory_per_task / 2**30:.3g} GiB"
+        return format_size(self.memory_per_task)
+
+
+_BINARY_UNITS = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+_DECIMAL_UNITS = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3))
+
+
+def format_size(count: int) -> str:
+    """A size as people write it: the shortest of its exact forms (to two decimals) in the
+    largest binary and decimal units (``150MiB`` -> ``150 MiB``, ``1.5GiB`` -> ``1.5 GiB``,
+    ``500MB`` -> ``500 MB``, binary on a tie), else three significant digits of the largest binary
+    unit it reaches."""
+    exact = []
+    for units in (_BINARY_UNITS, _DECIMAL_UNITS):
+        for unit, factor in units:
+            if count >= factor and (count * 100) % factor == 0:
+                exact.append(f"{count / factor:.2f}".rstrip("0").rstrip(".") + f" {unit}")
+                break
+    if exact:
+        return min(exact, key=len)
+    for unit, factor in _BINARY_UNITS:
+        if count >= factor:
+            return f"{count / factor:.3g} {unit}"
+    return f"{count} bytes"
 
 
 def parse_memory(text: str) -> int:
@@ -196,10 +219,10 @@ def _check_workers(client: Any, spec: ClusterSpec) -> None:
         limit, threads = info.get("memory_limit") or 0, max(1, info.get("nthreads", 1))
         if limit and limit / threads < spec.memory_per_task:
             logger.warning(
-                "worker %s gives each of its %d thread(s) %.3g GiB, less than --memory-per-task %s",
+                "worker %s gives each of its %d thread(s) %s, less than --memory-per-task %s",
                 address,
                 threads,
-                limit / threads / 2**30,
+                format_size(int(limit / threads)),
                 spec.memory_text,
             )
 

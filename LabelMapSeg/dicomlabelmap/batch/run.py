@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OutputError
+from ..files.report import display_text, display_width, pad
 from ..outputs import atomic_output, check_output_folder, make_folders, remove_empty_folders, signals_held
 from .jobs import RESULT_FILE, BatchSettings, InputKind, Job, JobResult, JobStatus, remove_tree, run_job, staging_folder
 from .plan import jobs_from_records, plan
@@ -72,9 +73,11 @@ class BatchSummary:
             if not failed and self.scheme is not None and result.kind is InputKind.RTSTRUCT:
                 detail += f"; labels missing: {', '.join(result.labels_missing) or 'none'}"
             rows.append((result.status.value, result.kind.value, result.input, detail))
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines = ["  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
-        lines.insert(1, "-" * len(lines[0]))
+        rows = [(display_text(a), display_text(b), display_text(c), display_text(d)) for a, b, c, d in rows]
+        # columns measured as a terminal shows them: an input path in Chinese takes two columns a character
+        widths = [max(display_width(row[i]) for row in rows) for i in range(3)]
+        lines = ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
+        lines.insert(1, "-" * display_width(lines[0]))
         if self.scheme is not None:
             counts = self.label_counts()
             lines.append(f"labels ({self.scheme.source}): " + ", ".join(f"{name} in {c['found']}" for name, c in counts.items()))

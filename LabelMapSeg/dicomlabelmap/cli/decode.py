@@ -29,7 +29,7 @@ def add_parser(commands: Any) -> None:
         default=0.5,
         help="FRACTIONAL: fraction of Maximum Fractional Value counted as inside (default 0.5)",
     )
-    parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: one file per layer")
+    parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: one file per layer (NAME_layer1, NAME_layer2, ...)")
     add_compression_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(handler=run)

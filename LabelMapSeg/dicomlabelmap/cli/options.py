@@ -14,10 +14,21 @@ if TYPE_CHECKING:
     from ..seg.writer import SegWriteOptions
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default once: not when its help already says it, and not when there is
+    nothing to show (a flag, an option without a default value)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS) or action.default == []:
+            return text
+        return super()._get_help_string(action)
+
+
 def subcommand(commands: Any, name: str, **options: Any) -> argparse.ArgumentParser:
-    """A subcommand whose help shows every option's default."""
+    """A subcommand whose help shows every option's default (once)."""
     options.setdefault("description", options.get("help"))
-    return commands.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **options)  # type: ignore[no-any-return]
+    return commands.add_parser(name, formatter_class=HelpFormatter, **options)  # type: ignore[no-any-return]
 
 
 def add_reference_option(parser: argparse.ArgumentParser, required: bool = False, default_note: str = "") -> None:

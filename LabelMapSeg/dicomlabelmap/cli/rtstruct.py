@@ -74,7 +74,11 @@ def add_parser(commands: Any) -> None:
     add_scheme_options(parser)
     parser.add_argument("--series-uid", help="Series Instance UID of the reference series, when the folder holds several")
     add_raster_options(parser)
-    parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
+    parser.add_argument(
+        "--split-layers",
+        action="store_true",
+        help="for .nrrd/.nii.gz: write overlapping segments to one file per layer (NAME_layer1, NAME_layer2, ...)",
+    )
     add_compression_option(parser)
     add_seg_options(parser, what="with --format labelmap-seg/both: ")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")

@@ -13,7 +13,8 @@ read (detached data, text encodings) go through pynrrd.
 
 Voxel arrays in these files are in ``(i, j, k)`` order; the core's arrays are ``(k, j, i)``.
 Several layers (overlapping segments) only fit ``.seg.nrrd``; for the other formats pass
-``split_layers=True`` to get one file per layer (``name.nrrd``, ``name_layer2.nrrd``, ...).
+``split_layers=True`` to get one file per layer, each named with its layer number
+(``name_layer1.nrrd``, ``name_layer2.nrrd``, ...; a single layer keeps the plain ``name.nrrd``).
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def _write_label_layers(
             "write .seg.nrrd, or one file per layer (--split-layers)"
         )
     stem = target.name[: -len(suffix)]
-    paths = [target if index == 0 else target.with_name(f"{stem}_layer{index + 1}{suffix}") for index in range(len(volumes))]
+    # every layer named alike when there are several; one layer keeps the name asked for
+    paths = [target] if len(volumes) == 1 else [target.with_name(f"{stem}_layer{index + 1}{suffix}") for index in range(len(volumes))]
     for layer_path in paths:  # every layer's file can be written, before the first is
         check_output_file(layer_path, overwrite)
     written = []

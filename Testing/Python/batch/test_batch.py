@@ -302,3 +302,25 @@ def test_workers_ignore_a_terminal_interrupt_and_finish(tmp_path, capfd):
     sender.join(timeout=60)
     assert (result.status, result.reason) == ("ok", "released")
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_summary_table_stays_aligned_with_wide_and_odd_input_names(tmp_path):
+    """Input paths in Chinese take two terminal columns a character; a tab in a name is shown
+    escaped: the reason column starts at the same terminal column on every row."""
+    from dicomlabelmap.batch.jobs import InputKind, JobResult, JobStatus
+    from dicomlabelmap.batch.run import BatchSummary
+    from dicomlabelmap.files.report import display_width
+
+    results = [
+        JobResult("/data/患者一/RS.dcm", InputKind.RTSTRUCT, JobStatus.OK, outputs=["a"]),
+        JobResult("/data/patient-2/RS.dcm", InputKind.RTSTRUCT, JobStatus.FAILED, reason="no image series found"),
+        JobResult("/data/p\t3/SEG.dcm", InputKind.SEG, JobStatus.OK),
+    ]
+    lines = BatchSummary(results, {}).table().splitlines()
+    starts = set()
+    for line, result in zip(lines[2:], results, strict=True):
+        detail = result.reason or f"{len(result.outputs)} file(s)"
+        starts.add(display_width(line[: line.index(detail)]))
+    assert len(starts) == 1, lines
+    assert "/data/p\\t3/SEG.dcm" in lines[4] and "\t" not in "".join(lines)
+    assert display_width(lines[1]) == display_width(lines[0])

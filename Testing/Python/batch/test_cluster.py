@@ -138,7 +138,7 @@ def test_a_task_past_its_memory_limit_fails_alone_with_that_reason(tmp_path):
     with cluster_client(spec) as client:
         run_on_cluster(client, _jobs(tmp_path, ["b1", "hog1", "b2", "b3"]), settings(), results.append, spec, runner=dying_runner)
     by_name = {r.input.rsplit("/", 1)[-1]: r for r in results}
-    assert by_name["hog1"].status == "failed" and "more memory than --memory-per-task 0.586 GiB" in by_name["hog1"].reason
+    assert by_name["hog1"].status == "failed" and "more memory than --memory-per-task 600 MiB" in by_name["hog1"].reason
     assert [by_name[n].status for n in ("b1", "b2", "b3")] == ["ok"] * 3
 
 
@@ -239,3 +239,20 @@ def test_an_unreachable_scheduler_fails_at_once_and_leaves_no_folder(mixed_folde
     with pytest.raises(DicomLabelMapError, match=r"cannot reach the scheduler \(Connection refused\)$"):
         run_batch(root, tmp_path / "lib" / "out", settings(), cluster=ClusterSpec(address, 0, 2**30))
     assert not (tmp_path / "lib").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("150MiB", "150 MiB"),
+        ("4GiB", "4 GiB"),
+        ("1.5GiB", "1.5 GiB"),
+        ("500MB", "500 MB"),
+        ("2e9", "2 GB"),
+        ("100000000", "100 MB"),
+        ("123456789", "118 MiB"),
+        ("600MiB", "600 MiB"),
+    ],
+)
+def test_memory_per_task_is_echoed_in_the_unit_given(text, shown):
+    assert parse_scheduler("local:1", text).memory_text == shown

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from dicomlabelmap.cli.common import (
     remove_created_folders,
     sizes,
 )
-from dicomlabelmap.cli.main import SUBCOMMANDS, build_parser
+from dicomlabelmap.cli.main import SUBCOMMANDS, build_parser, main
 from dicomlabelmap.cli.options import add_compression_option, add_reference_option, scheme, seg_options, subcommand
 from dicomlabelmap.cli.rtstruct import check_label_output, exit_code, raster_options
 from dicomlabelmap.dicom.codecs import TransferSyntax
@@ -101,7 +102,7 @@ def test_each_subcommand_parses_into_its_module(argv, module, expected):
     assert arguments.command == argv[0]
     assert arguments.handler is module.run
     assert {key: getattr(arguments, key) for key in expected} == expected
-    assert arguments.verbose is False
+    assert arguments.verbose == 0  # -v counts: 1 our steps, 2 every library
 
 
 def test_subcommands_in_help_order():
@@ -131,6 +132,24 @@ def test_usage_errors_exit_with_code_2(argv, message, capsys):
         parse(*argv)
     assert exit_.value.code == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["rtstruct", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch"])
+def test_help_shows_each_default_once_and_never_an_empty_one(command, capsys):
+    """argparse's defaults formatter appends "(default: ...)" to every option: again after a help
+    text that states the default itself, and "None"/"False" for options without one."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert not re.findall(r"\(default[^)]*\)[^()]{0,3}\(default", text), text
+    assert not re.findall(r"\(default: (None|False|\[\])\)", text), text
+    expected = {
+        "rtstruct": ["(default: half the slice spacing)", "(default: label-file)", "(default: .nii.gz)", "(default rle:"],
+        "decode": ["(default 0.5)", "0 uncompressed (default: 1)"],
+        "batch": ["(default: labelmap-seg)", "(default: 4GiB)", "(default: skip them)"],
+    }
+    for shown in expected.get(command, []):
+        assert text.count(shown) == 1, (shown, text)
 
 
 def test_subcommand_helper_shows_defaults_and_repeats_references():

@@ -390,8 +390,8 @@ def test_a_nifti_with_flipped_or_swapped_axes_is_reoriented_not_resampled(demo, 
 
     ct, rtstruct = demo
     assert main(["rtstruct", str(rtstruct), "-r", str(ct), "-o", str(tmp_path / "x.nii.gz"), "--split-layers"]) == EXIT_OK
-    (layer,) = read_label_file(tmp_path / "x.nii.gz")
-    image = nibabel.load(str(tmp_path / "x.nii.gz"))
+    (layer,) = read_label_file(tmp_path / "x_layer1.nii.gz")
+    image = nibabel.load(str(tmp_path / "x_layer1.nii.gz"))
     data, affine = np.asarray(image.dataobj), image.affine.copy()
     for axis in flip:
         data = np.flip(data, axis=axis)
@@ -439,7 +439,7 @@ def test_help_shows_every_subcommand_and_default(capsys):
     with pytest.raises(SystemExit):
         main(["batch", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: labelmap-seg)" in text and "(default: rle)" in text and "pixel encoding" in text
+    assert "(default: labelmap-seg)" in text and "pixel encoding (default rle: " in text and "(default: rle)" not in text
 
 
 def test_library_warnings_become_one_finding_naming_file_and_attribute(demo, tmp_path):

@@ -29,7 +29,7 @@ def test_two_formats_under_one_name_each_keep_their_tables(case, tmp_path, capsy
     seg_json = tmp_path / "lung1.seg.nrrd.labels.json"
     nii_json = tmp_path / "lung1.nii.gz.labels.json"
     assert _files(seg_json) == {"lung1.seg.nrrd"}
-    assert _files(nii_json) == {"lung1.nii.gz", "lung1_layer2.nii.gz", "lung1_layer3.nii.gz"}
+    assert _files(nii_json) == {"lung1_layer1.nii.gz", "lung1_layer2.nii.gz", "lung1_layer3.nii.gz"}
     assert read_itksnap((tmp_path / "lung1.seg.nrrd.labels.txt").read_text()) == read_itksnap(
         (tmp_path / "lung1.nii.gz.labels.txt").read_text()
     )
