@@ -21,6 +21,7 @@ from ..outputs import atomic_output
 
 if TYPE_CHECKING:
     from ..model.scheme import LabelScheme
+    from ..rtstruct.rasterize import RasterOptions
     from ..seg.writer import SegWriteOptions
 
 RESULT_FILE = "result.json"
@@ -73,6 +74,18 @@ class BatchSettings:
     allow_missing_slices: bool = False
     #: The label scheme for RT Structure Sets (same labels for every patient).
     scheme: LabelScheme | None = None
+    #: How contours are drawn (``None``: the defaults), e.g. ``skip_bad_contours``.
+    raster_options: RasterOptions | None = None
+
+    def raster_key(self, kind: InputKind) -> Any:
+        """What identifies the raster options an input of ``kind`` is converted with (``None``
+        for the defaults, so results written before the options existed still count)."""
+        if self.raster_options is None or kind is not InputKind.RTSTRUCT:
+            return None
+        from ..rtstruct.rasterize import RasterOptions
+
+        changed = {key: value for key, value in asdict(self.raster_options).items() if value != getattr(RasterOptions(), key)}
+        return changed or None
 
     def scheme_key(self, kind: InputKind) -> Any:
         """What identifies the scheme an input of ``kind`` is converted with (a changed scheme
@@ -169,6 +182,7 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
                         "labels_found": result.labels_found,
                         "labels_missing": result.labels_missing,
                         "scheme": settings.scheme_key(job.kind),
+                        "raster_options": settings.raster_key(job.kind),
                         "report": report,
                     }
                 )
@@ -186,8 +200,14 @@ def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, stag
 
     if not job.reference_files:
         raise DicomLabelMapError("no image series found for it in the input folder")
+    from ..rtstruct.rasterize import RasterOptions
+
     conversion = rtstruct_to_labels(
-        job.path, job.reference_files, allow_missing_slices=settings.allow_missing_slices, scheme=settings.scheme
+        job.path,
+        job.reference_files,
+        options=settings.raster_options or RasterOptions(),
+        allow_missing_slices=settings.allow_missing_slices,
+        scheme=settings.scheme,
     )
     if not conversion.rois and conversion.assignments:
         raise DicomLabelMapError(f"the label scheme selects none of its {len(conversion.assignments)} ROIs")

@@ -193,10 +193,12 @@ class _Run:
         self.planned = False
 
     def sort_out(self, work: list[Job], overwrite: bool) -> None:
-        """Jobs an earlier run completed with the same scheme are skipped; the rest are pending."""
+        """Jobs an earlier run completed with the same scheme and raster options are skipped;
+        the rest are pending."""
         for job in work:
             earlier = None if overwrite else _earlier_result(Path(job.output_dir) / RESULT_FILE)
-            if earlier is not None and earlier.get("scheme") == self.settings.scheme_key(job.kind):
+            same = (self.settings.scheme_key(job.kind), self.settings.raster_key(job.kind))
+            if earlier is not None and (earlier.get("scheme"), earlier.get("raster_options")) == same:
                 self.earlier.append(JobResult.from_result_file(job, JobStatus.SKIPPED, earlier))
             else:
                 self.pending.append(job)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DicomLabelMapError
 from .common import EXIT_OK, EXIT_PARTIAL, check_output_folder
 from .options import add_scheme_options, add_seg_options, scheme, seg_options, subcommand
+from .rtstruct import add_skip_option
 
 if TYPE_CHECKING:
     from ..batch.jobs import BatchSettings
@@ -56,6 +57,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--allow-missing-slices", action="store_true", help="accept reference series with missing slices (regular grid kept, reported)"
     )
+    add_skip_option(parser)
     add_scheme_options(parser)
     parser.set_defaults(handler=run)
 
@@ -65,7 +67,12 @@ def settings(arguments: argparse.Namespace) -> BatchSettings:
     from ..batch.jobs import BatchSettings, OutputFormat
 
     formats = tuple(OutputFormat) if arguments.format == "both" else (OutputFormat(arguments.format),)
-    return BatchSettings(seg_options(arguments), formats, arguments.allow_missing_slices, scheme(arguments))
+    raster = None
+    if arguments.skip_bad_contours:
+        from ..rtstruct.rasterize import RasterOptions
+
+        raster = RasterOptions(skip_bad_contours=True)
+    return BatchSettings(seg_options(arguments), formats, arguments.allow_missing_slices, scheme(arguments), raster)
 
 
 def run(arguments: argparse.Namespace) -> int:

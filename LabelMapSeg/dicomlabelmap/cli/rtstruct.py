@@ -99,10 +99,20 @@ def add_raster_options(parser: argparse.ArgumentParser) -> None:
         help="largest spread of a contour along the slice normal (default: a tenth of the slice spacing)",
     )
     parser.add_argument("--no-mark-small", action="store_true", help="do not set the voxels along contours that enclose no voxel centre")
+    add_skip_option(parser)
     parser.add_argument(
         "--allow-missing-slices",
         action="store_true",
         help="accept a reference series with missing slices: keep its regular grid, leave those positions without an image (reported)",
+    )
+
+
+def add_skip_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-bad-contours",
+        action="store_true",
+        help="leave out contours that cannot be used (not planar, tilted, absurd or unreadable coordinates), each reported, "
+        "and convert the ROI from the rest (default: such a contour fails its ROI)",
     )
 
 
@@ -113,6 +123,7 @@ def raster_options(arguments: argparse.Namespace) -> RasterOptions:
         slice_tolerance_mm=arguments.slice_tolerance,
         planarity_tolerance_mm=arguments.planarity_tolerance,
         mark_unfilled_contours=not arguments.no_mark_small,
+        skip_bad_contours=arguments.skip_bad_contours,
     )
 
 

@@ -324,3 +324,32 @@ def test_the_summary_table_stays_aligned_with_wide_and_odd_input_names(tmp_path)
     assert len(starts) == 1, lines
     assert "/data/p\\t3/SEG.dcm" in lines[4] and "\t" not in "".join(lines)
     assert display_width(lines[1]) == display_width(lines[0])
+
+
+def test_batch_skip_bad_contours_and_a_rerun_with_the_option_converts_again(tmp_path):
+    """``batch --skip-bad-contours``: the option reaches the workers (exact masks), and an input
+    finished without it is converted again when the option is added (then skipped)."""
+    from dicomlabelmap.cli.main import main
+    from dicomlabelmap.files.labelfiles import read_label_file
+    from test_skip_bad_contours import BROKEN, _expected, write_case
+
+    write_case(tmp_path / "in")
+    out = tmp_path / "out"
+    assert main(["batch", str(tmp_path / "in"), str(out), "--format", "seg.nrrd", "-j", "1", "--json"]) == 0
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    (layer,) = read_label_file(folder / "labels.seg.nrrd")
+    assert not (layer.array == 1).any()  # Box failed: one bad contour costs the ROI
+    assert main(["batch", str(tmp_path / "in"), str(out), "--format", "seg.nrrd", "-j", "1", "--skip-bad-contours"]) == 0
+    (layer,) = read_label_file(folder / "labels.seg.nrrd")
+    np.testing.assert_array_equal(layer.array == 1, _expected((0, 6, 7), 2.5, 9.5))
+    result = json.loads((folder / RESULT_FILE).read_text())
+    assert result["raster_options"] == {"skip_bad_contours": True}
+    assert sum("the contour is left out (--skip-bad-contours)" in w for w in result["warnings"]) == len(BROKEN)
+    summary = run_batch(tmp_path / "in", out, BatchSettings(SegWriteOptions(), (OutputFormat.SEG_NRRD,), raster_options=_skip()))
+    assert [r.status for r in summary.results] == ["skipped (done before)"]
+
+
+def _skip():
+    from dicomlabelmap.rtstruct.rasterize import RasterOptions
+
+    return RasterOptions(skip_bad_contours=True)

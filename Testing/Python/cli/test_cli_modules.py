@@ -232,6 +232,8 @@ def test_batch_settings_carry_seg_options_missing_slices_and_scheme():
     found = batch.settings(arguments)
     assert found.seg_options == SegWriteOptions(TransferSyntax.JPEG_2000, omit_empty_frames=True)
     assert found.allow_missing_slices is True and found.scheme.include == ("Body",)
+    assert found.raster_options is None  # the defaults
+    assert batch.settings(parse("batch", "in", "out", "--skip-bad-contours")).raster_options == RasterOptions(skip_bad_contours=True)
 
 
 @pytest.mark.parametrize(
@@ -258,6 +260,7 @@ def test_raster_options():
         )
     )
     assert (found.slice_tolerance_mm, found.planarity_tolerance_mm, found.mark_unfilled_contours) == (0.7, 0.2, False)
+    assert raster_options(parse("rtstruct", "RS.dcm", "-r", "ct", "-o", "o.nrrd", "--skip-bad-contours")).skip_bad_contours is True
 
 
 # -- common -----------------------------------------------------------------------------------
