@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DATA_ERRORS, DicomLabelMapError, GeometryError, ReferenceSeriesError
+from ..findings import Severity
 from ..outputs import atomic_output
 
 if TYPE_CHECKING:
@@ -118,6 +119,8 @@ class JobResult:
     #: With a label scheme: the labels this input holds, and those it lacks.
     labels_found: list[str] = field(default_factory=list)
     labels_missing: list[str] = field(default_factory=list)
+    #: ERROR-level findings of a converted input (ROIs that failed), among ``warnings``.
+    errors: int = 0
 
     @classmethod
     def failed(cls, job: Job, reason: str) -> JobResult:
@@ -135,6 +138,7 @@ class JobResult:
             earlier.get("warnings", []),
             labels_found=earlier.get("labels_found", []),
             labels_missing=earlier.get("labels_missing", []),
+            errors=int(earlier.get("errors", 0) or 0),
         )
 
 
@@ -181,6 +185,7 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
                         "warnings": result.warnings,
                         "labels_found": result.labels_found,
                         "labels_missing": result.labels_missing,
+                        "errors": result.errors,
                         "scheme": settings.scheme_key(job.kind),
                         "raster_options": settings.raster_key(job.kind),
                         "report": report,
@@ -212,6 +217,7 @@ def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, stag
     if not conversion.rois and conversion.assignments:
         raise DicomLabelMapError(f"the label scheme selects none of its {len(conversion.assignments)} ROIs")
     result.warnings = [str(f) for f in conversion.findings]
+    result.errors = sum(f.severity is Severity.ERROR for f in conversion.findings)
     result.labels_found, result.labels_missing = conversion.labels_found, conversion.labels_missing
     if OutputFormat.SEG_NRRD in settings.formats:
         from ..files.labelfiles import write_label_file
@@ -239,6 +245,7 @@ def _convert_seg(job: Job, settings: BatchSettings, result: JobResult, staging: 
         reference = None
         contents, _ = convert_to_label_map_seg(job.path, staging, None, settings.seg_options)
     result.warnings = [str(f) for f in contents.findings]
+    result.errors = sum(f.severity is Severity.ERROR for f in contents.findings)
     if reference is None:
         result.warnings.append(f"{note}: the grid was rebuilt from the SEG's own frames")
     return {"segmentation_type": contents.segmentation_type, "segments": len(contents.segments)}

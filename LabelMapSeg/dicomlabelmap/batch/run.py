@@ -69,7 +69,9 @@ class BatchSummary:
         rows = [("status", "kind", "input", "outputs / reason")]
         for result in self.results:
             failed = result.status is JobStatus.FAILED
-            detail = result.reason if failed else f"{len(result.outputs)} file(s), {len(result.warnings)} warning(s)"
+            detail = result.reason if failed else f"{len(result.outputs)} file(s), {len(result.warnings)} finding(s)"
+            if result.errors:
+                detail += f", {result.errors} ERROR(s): an ROI failed"
             if not failed and self.scheme is not None and result.kind is InputKind.RTSTRUCT:
                 detail += f"; labels missing: {', '.join(result.labels_missing) or 'none'}"
             rows.append((result.status.value, result.kind.value, result.input, detail))
@@ -89,7 +91,8 @@ class BatchSummary:
 
     @property
     def failed(self) -> bool:
-        return any(r.status is JobStatus.FAILED for r in self.results)
+        """An input failed, or an input was converted with an ERROR-level finding (an ROI failed)."""
+        return any(r.status is JobStatus.FAILED or r.errors for r in self.results)
 
 
 def run_batch(

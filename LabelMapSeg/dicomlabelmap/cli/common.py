@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 from ..errors import DicomLabelMapError
 
 if TYPE_CHECKING:
+    from ..findings import Finding
     from ..progress import ProgressCallback
 
 #: 0 success; 1 error (one sentence on stderr, nothing written); 2 usage error; 3 output
-#: written but some ROIs or inputs could not be converted (see the report); 130 interrupted.
+#: written but some ROIs or inputs could not be converted, or another ERROR-level finding stands
+#: (see the report); 130 interrupted.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 _CREATED_FOLDERS: list[Path] = []
@@ -67,6 +69,14 @@ def check_label_output(path: Path, overwrite: bool) -> None:
         raise DicomLabelMapError(f"-o {path}: unknown output type '{double_suffix(path)}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
     check_output_file(path, overwrite)
     check_label_format(path)
+
+
+def exit_for(findings: Sequence[Finding]) -> int:
+    """The exit code of a command that wrote its outputs: 3 when an ERROR-level finding stands,
+    else 0."""
+    from ..findings import Severity
+
+    return EXIT_PARTIAL if any(finding.severity is Severity.ERROR for finding in findings) else EXIT_OK
 
 
 def sizes(paths: Sequence[Path]) -> str:

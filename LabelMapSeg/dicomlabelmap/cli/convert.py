@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, check_seg_folder, output_folder, progress_bar, sizes
+from .common import check_seg_folder, exit_for, output_folder, progress_bar, sizes
 from .options import add_reference_option, add_seg_options, check_seg_encoding, seg_options, subcommand
 
 
@@ -41,6 +42,8 @@ def run(arguments: argparse.Namespace) -> int:
             arguments.overwrite,
             progress,
         )
+    for finding in contents.findings:
+        print(f"  {finding}", file=sys.stderr)
     numbers = ", ".join(f"{s.number} '{s.label}'" for s in contents.segments)
     print(f"{contents.segmentation_type} SEG ({arguments.seg.stat().st_size:,} bytes) -> {sizes(paths)}; segments kept: {numbers}")
-    return EXIT_OK
+    return exit_for(contents.findings)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, check_label_output, sizes
+from .common import check_label_output, exit_for, sizes
 from .options import add_compression_option, add_reference_option, subcommand
 
 
@@ -51,4 +51,4 @@ def run(arguments: argparse.Namespace) -> int:
         f"{kinds} SEG ({len(series.contents)} instance(s)), {len(series.segments)} segment(s) in {len(series.volumes)} layer(s), "
         f"grid {series.geometry.shape}: wrote {sizes(written)}"
     )
-    return EXIT_OK
+    return exit_for(series.findings)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, check_input_file, check_seg_folder, output_folder, progress_bar, sizes
+from .common import check_input_file, check_seg_folder, exit_for, output_folder, progress_bar, sizes
 from .options import add_reference_option, add_seg_options, check_seg_encoding, seg_options, subcommand
 
 
@@ -58,4 +58,4 @@ def run(arguments: argparse.Namespace) -> int:
         options = seg_options(arguments, header)
         paths = write_label_map_segs(placed, reference, output_folder(arguments.output), options, arguments.overwrite, progress)
     print(f"Wrote and verified {len(paths)} Label Map SEG instance(s): {sizes(paths)}")
-    return EXIT_OK
+    return exit_for(reference.findings)

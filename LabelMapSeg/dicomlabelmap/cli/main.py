@@ -2,7 +2,8 @@
 (its parser beside its run function).
 
 Exit codes: 0 success; 1 error (one sentence on stderr, nothing written); 2 usage error;
-3 output written but some ROIs could not be converted (see the report); 130 interrupted.
+3 output written but some ROIs could not be converted or another ERROR-level finding stands (see
+the report); 130 interrupted.
 """
 
 from __future__ import annotations

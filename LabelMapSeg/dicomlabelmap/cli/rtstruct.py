@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from .common import (
-    EXIT_OK,
     EXIT_PARTIAL,
     check_input_file,
     check_label_output,
     check_output_folder,
     check_seg_folder,
+    exit_for,
     output_folder,
     progress_bar,
 )
@@ -276,4 +276,5 @@ def print_preview_notes(conversion: RtStructConversion) -> None:
 
 
 def exit_code(conversion: RtStructConversion) -> int:
-    return EXIT_PARTIAL if conversion.failed_rois else EXIT_OK
+    """3 when an ROI failed or another ERROR-level finding stands (the outputs were written), else 0."""
+    return EXIT_PARTIAL if conversion.failed_rois else exit_for(conversion.findings)

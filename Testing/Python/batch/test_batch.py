@@ -326,7 +326,7 @@ def test_the_summary_table_stays_aligned_with_wide_and_odd_input_names(tmp_path)
     assert display_width(lines[1]) == display_width(lines[0])
 
 
-def test_batch_skip_bad_contours_and_a_rerun_with_the_option_converts_again(tmp_path):
+def test_batch_skip_bad_contours_and_a_rerun_with_the_option_converts_again(tmp_path, capsys):
     """``batch --skip-bad-contours``: the option reaches the workers (exact masks), and an input
     finished without it is converted again when the option is added (then skipped)."""
     from dicomlabelmap.cli.main import main
@@ -335,10 +335,12 @@ def test_batch_skip_bad_contours_and_a_rerun_with_the_option_converts_again(tmp_
 
     write_case(tmp_path / "in")
     out = tmp_path / "out"
-    assert main(["batch", str(tmp_path / "in"), str(out), "--format", "seg.nrrd", "-j", "1", "--json"]) == 0
+    assert main(["batch", str(tmp_path / "in"), str(out), "--format", "seg.nrrd", "-j", "1"]) == 3  # written, an ROI failed
+    assert "3 ERROR(s): an ROI failed" in capsys.readouterr().out
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     (layer,) = read_label_file(folder / "labels.seg.nrrd")
     assert not (layer.array == 1).any()  # Box failed: one bad contour costs the ROI
+    assert json.loads((folder / RESULT_FILE).read_text())["errors"] == 3
     assert main(["batch", str(tmp_path / "in"), str(out), "--format", "seg.nrrd", "-j", "1", "--skip-bad-contours"]) == 0
     (layer,) = read_label_file(folder / "labels.seg.nrrd")
     np.testing.assert_array_equal(layer.array == 1, _expected((0, 6, 7), 2.5, 9.5))

@@ -73,6 +73,24 @@ def test_failed_roi_gives_exit_code_3(demo, tmp_path, capsys):
     assert "Ring (nested)" not in [s.label for v in read_label_file(tmp_path / "o.seg.nrrd") for s in v.segments]
 
 
+def test_an_error_finding_outside_any_roi_gives_exit_code_3(demo, tmp_path, capsys):
+    """An ERROR-level finding that stands (here: a Structure Set ROI item without ROI Number,
+    which is left out) means exit code 3, although every ROI that is there converted."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    ct, rtstruct = demo
+    dataset = pydicom.dcmread(rtstruct)
+    orphan = Dataset()
+    orphan.ROIName = "No number"
+    dataset.StructureSetROISequence.append(orphan)
+    broken = tmp_path / "orphan.dcm"
+    dataset.save_as(broken)
+    assert main(["rtstruct", str(broken), "-r", str(ct), "-o", str(tmp_path / "o.seg.nrrd")]) == EXIT_PARTIAL
+    assert "Structure Set ROI item 7 has no valid ROI Number; it is ignored" in capsys.readouterr().out
+    assert (tmp_path / "o.seg.nrrd").is_file()  # written, as the exit code says
+
+
 def test_series_listing(demo, capsys):
     ct, _ = demo
     assert main(["series", str(ct.parent), "--json"]) == EXIT_OK
