@@ -266,10 +266,15 @@ def test_an_interrupt_kills_the_running_workers_at_once(tmp_path, capfd):
             time.sleep(0.01)
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
+    # Ctrl-C as a terminal gives it (a suite started in the background inherits SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     sender = threading.Thread(target=interrupt_when_blocked, daemon=True)
     sender.start()
-    with pytest.raises(KeyboardInterrupt):
-        run_pool(_jobs(tmp_path, ["slow", "quick", "later"]), settings(), 2, lambda r: None, blocking_runner, collected)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_pool(_jobs(tmp_path, ["slow", "quick", "later"]), settings(), 2, lambda r: None, blocking_runner, collected)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     sender.join(timeout=60)
     pid = int((tmp_path / "slow.started").read_text())
     with pytest.raises(ProcessLookupError):
