@@ -363,12 +363,24 @@ def test_rtstruct_refuses_outputs_before_any_work(tmp_path, words, match):
 
 
 def test_rtstruct_exit_code():
+    from dicomlabelmap.findings import Finding, Severity
+
     class Conversion:
-        def __init__(self, failed):
-            self.failed_rois = failed
+        def __init__(self, failed, findings=()):
+            self.failed_rois, self.findings = failed, list(findings)
 
     assert exit_code(Conversion([])) == EXIT_OK
+    assert exit_code(Conversion([], [Finding(Severity.WARNING, "a look")])) == EXIT_OK
     assert exit_code(Conversion(["a failed ROI"])) == EXIT_PARTIAL
+    assert exit_code(Conversion([], [Finding(Severity.ERROR, "an item left out")])) == EXIT_PARTIAL  # an ERROR stands
+
+
+def test_exit_for_findings():
+    from dicomlabelmap.cli.common import exit_for
+    from dicomlabelmap.findings import Finding, Severity
+
+    assert exit_for([]) == EXIT_OK and exit_for([Finding(Severity.WARNING, "w")]) == EXIT_OK
+    assert exit_for([Finding(Severity.WARNING, "w"), Finding(Severity.ERROR, "e")]) == EXIT_PARTIAL
 
 
 # -- runs on the demo case ---------------------------------------------------------------------
