@@ -160,8 +160,10 @@ def remove_empty_folders(folders: Sequence[Path]) -> None:
 def folders_created(folder: Path) -> Iterator[list[Path]]:
     """Create ``folder`` (and missing parents) for the body; on any failure or interrupt the
     folders created here are removed again when they stayed empty."""
-    created = make_folders(folder)
+    created: list[Path] = []
     try:
+        with signals_held():  # created and remembered in one step: an interrupt finds them to remove
+            created = make_folders(folder)
         yield created
     except BaseException:
         remove_empty_folders(created)
@@ -176,13 +178,17 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     check_output_file(target, overwrite)
     suffix = double_suffix(target)
     with folders_created(target.parent):
-        with os_errors_named(target):
-            handle, temporary_name = tempfile.mkstemp(
-                prefix=f"{STAGING_PREFIX}{target.name}.", suffix=f".partial{suffix}", dir=target.parent
-            )
-            os.close(handle)
-        temporary = Path(temporary_name)
+        created: list[Path] = []  # the temporary file, once it exists
         try:
+            # created and remembered in one step: an interrupt arriving meanwhile is delivered
+            # inside this try, whose cleanup then finds the file
+            with signals_held(), os_errors_named(target):
+                handle, temporary_name = tempfile.mkstemp(
+                    prefix=f"{STAGING_PREFIX}{target.name}.", suffix=f".partial{suffix}", dir=target.parent
+                )
+                os.close(handle)
+                created.append(Path(temporary_name))
+            temporary = created[0]
             with os_errors_named(target):
                 yield temporary
                 if target.exists() and not overwrite:
@@ -190,7 +196,9 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
                 publish_mode(temporary)
                 os.replace(temporary, target)
         finally:
-            temporary.unlink(missing_ok=True)
+            with signals_held():
+                for path in created:
+                    path.unlink(missing_ok=True)
 
 
 def write_verified(path: str | Path, write: Callable[[Path], None], verify: Callable[[Path], None], overwrite: bool = False) -> Path:
@@ -238,9 +246,13 @@ def _staged(folder: Path, names: Sequence[str], overwrite: bool, replaces: str, 
     for name in side_files:
         if (folder / name).is_dir():
             raise OutputError(f"{folder / name} is a folder; it is in the place of a file this command writes")
-    with os_errors_named(folder):
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    created: list[Path] = []  # the staging folder, once it exists
     try:
+        # created and remembered in one step: an interrupt arriving meanwhile is delivered inside
+        # this try, whose cleanup then finds the folder
+        with signals_held(), os_errors_named(folder):
+            created.append(Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder)))
+        staging = created[0]
         with os_errors_named(folder):
             yield staging
             for name in names:
@@ -256,7 +268,8 @@ def _staged(folder: Path, names: Sequence[str], overwrite: bool, replaces: str, 
                 shutil.rmtree(staging, ignore_errors=True)
     finally:
         with signals_held():
-            shutil.rmtree(staging, ignore_errors=True)
+            for path in created:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

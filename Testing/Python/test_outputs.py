@@ -278,3 +278,58 @@ def test_staged_series_creates_its_folder_and_replaces_its_side_files(tmp_path):
     with pytest.raises(OutputError, match=r"a\.nrrd exists; choose another folder or use --overwrite"):
         with staged_series(folder, ["a.nrrd", "labels.json"], False, "none", side_files=["labels.json"]):
             pass
+
+
+# -- an interrupt right after a temporary file or folder is created ----------------------------------
+@pytest.fixture
+def ctrl_c():
+    """Python's Ctrl-C handler installed (a suite run in the background inherits SIGINT ignored)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted_after(function):
+    """``function``, then SIGINT sent to this process, as when the signal arrives the moment the
+    file or folder exists (a test waiting for it to appear sends it then)."""
+    import signal
+
+    def wrapper(*arguments, **options):
+        result = function(*arguments, **options)
+        signal.raise_signal(signal.SIGINT)
+        return result
+
+    return wrapper
+
+
+def test_an_interrupt_right_after_the_staging_folder_appears_leaves_nothing(tmp_path, monkeypatch, ctrl_c):
+    import tempfile
+
+    (tmp_path / "LabelMapSEG_001.dcm").write_text("old")
+    monkeypatch.setattr(tempfile, "mkdtemp", _interrupted_after(tempfile.mkdtemp))
+    with pytest.raises(KeyboardInterrupt):
+        with staged_series(tmp_path, ["LabelMapSEG_001.dcm"], True, "LabelMapSEG_*.dcm") as staging:
+            (staging / "LabelMapSEG_001.dcm").write_text("new")
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"LabelMapSEG_001.dcm": "old"}
+
+
+def test_an_interrupt_right_after_the_temporary_file_appears_leaves_nothing(tmp_path, monkeypatch, ctrl_c):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "mkstemp", _interrupted_after(tempfile.mkstemp))
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output(tmp_path / "new" / "a.json") as temporary:
+            temporary.write_text("{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_right_after_the_folders_appear_leaves_none(tmp_path, monkeypatch, ctrl_c):
+    import dicomlabelmap.outputs as outputs
+
+    monkeypatch.setattr(outputs, "make_folders", _interrupted_after(outputs.make_folders))
+    with pytest.raises(KeyboardInterrupt):
+        with folders_created(tmp_path / "a" / "b"):
+            pass
+    assert list(tmp_path.iterdir()) == []

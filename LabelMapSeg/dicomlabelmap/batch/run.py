@@ -129,7 +129,8 @@ def run_batch(
                 from .cluster import cluster_client
 
                 client = stack.enter_context(cluster_client(cluster))
-            created = make_folders(target)
+            with signals_held():  # created and remembered in one step
+                created = make_folders(target)
             _plan_and_run(run, source, target, settings, jobs, overwrite, cluster, client, runner)
     except KeyboardInterrupt:
         try:

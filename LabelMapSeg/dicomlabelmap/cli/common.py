@@ -34,9 +34,10 @@ def remove_created_folders() -> None:
 def output_folder(path: Path) -> Path:
     """The output folder, created (with its parents) when missing; one created here is removed
     again when the command fails or is interrupted and nothing was written into it."""
-    from ..outputs import make_folders
+    from ..outputs import make_folders, signals_held
 
-    _CREATED_FOLDERS.extend(make_folders(path))
+    with signals_held():  # created and remembered in one step: an interrupt finds them to remove
+        _CREATED_FOLDERS.extend(make_folders(path))
     return path
 
 

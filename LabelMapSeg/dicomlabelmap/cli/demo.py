@@ -88,16 +88,19 @@ def _preview_available() -> bool:
 
 def _write_dicom(folder: Path, write_demo_case: Any) -> tuple[Path, Path]:
     """The demo's DICOM input, written beside and moved into ``folder/dicom`` once complete."""
-    from ..outputs import STAGING_PREFIX, os_errors_named
+    from ..outputs import STAGING_PREFIX, os_errors_named, signals_held
 
-    with os_errors_named(folder / DICOM):
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    created: list[Path] = []
     try:
+        with signals_held(), os_errors_named(folder / DICOM):  # created and remembered in one step
+            created.append(Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder)))
         with os_errors_named(folder / DICOM):
-            write_demo_case(staging)
-            shutil.rmtree(folder / DICOM, ignore_errors=True)
-            staging.rename(folder / DICOM)
+            write_demo_case(created[0])
+            with signals_held():  # the old input replaced by the new in one step
+                shutil.rmtree(folder / DICOM, ignore_errors=True)
+                created[0].rename(folder / DICOM)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        for path in created:
+            shutil.rmtree(path, ignore_errors=True)
     target = folder / DICOM
     return target / "ct", target / "RS_demo.dcm"
