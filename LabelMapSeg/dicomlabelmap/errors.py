@@ -9,6 +9,7 @@ the file, the DICOM attribute, the ROI.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import struct
 import zlib
 from collections.abc import Iterator
@@ -101,6 +102,17 @@ def optional_import(module: str, package: str, purpose: str) -> Any:
         return importlib.import_module(module)
     except ImportError as error:
         raise MissingDependencyError(package, purpose) from error
+
+
+def require(module: str, package: str, purpose: str) -> None:
+    """Check, before any work and without importing it, that an optional dependency is
+    installed; raise :class:`MissingDependencyError` naming the package otherwise."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module set to None
+        found = False
+    if not found:
+        raise MissingDependencyError(package, purpose)
 
 
 class OutputError(DicomLabelMapError):

@@ -28,7 +28,7 @@ from .dicom.images import ReferenceSeries
 from .dicom.scan import read_reference_series
 from .errors import DicomLabelMapError
 from .files.labelfiles import LABEL_FILE_SUFFIXES, read_label_file
-from .files.labeltables import apply_itksnap_table, read_itksnap_table, table_paths
+from .files.labeltables import apply_itksnap_table, found_table, read_itksnap_table
 from .model.labels import LabelVolume
 from .model.scheme import LabelScheme
 from .outputs import double_suffix
@@ -148,11 +148,11 @@ def _label_file(
 
 
 def _named_by_table(path: Path, volumes: list[LabelVolume], notes: list[str]) -> list[LabelVolume]:
-    """Names, colours and codes from the label table beside the file: our ``<name>.labels.json``
+    """Names, colours and codes from the label table beside the file: our ``<file name>.labels.json``
     (read as ``encode`` reads it, :mod:`~dicomlabelmap.seg.metadata`), else ITK-SNAP's
-    ``<name>.labels.txt``."""
-    table = table_paths(path)[1]
-    if table.is_file():
+    ``<file name>.labels.txt`` (or the older names without the file type)."""
+    table = found_table(path, ".labels.json")
+    if table is not None:
         from .seg.metadata import apply_metadata, load_metadata
 
         volumes, _, more = apply_metadata(volumes, load_metadata(table, label_file=path.name))

@@ -41,6 +41,9 @@ class Finding:
     slices: tuple[int, ...] = ()
     #: The individual messages a condensed finding stands for.
     details: tuple[str, ...] = ()
+    #: The contour concerned (1-based position in its ROI's Contour Sequence), when the finding
+    #: is about one contour that cannot be used (see ``RasterOptions.skip_bad_contours``).
+    contour_number: int | None = None
 
     @property
     def count(self) -> int:

@@ -95,15 +95,79 @@ def _cause(error: OSError) -> str:
 
 
 def check_output_file(target: Path, overwrite: bool) -> None:
-    """Refuse, before any work, an output path that cannot become the file asked for."""
+    """Refuse, before any work, an output path that cannot become the file asked for. Missing
+    parent folders are fine: they are created when the file is written."""
     if target.is_dir():
         raise OutputError(f"{target} is a folder; give a file name (for example {target / 'labels.seg.nrrd'})")
     if target.exists() and not overwrite:
         raise OutputError(f"{target} exists; choose another name or use --overwrite")
-    if not target.parent.is_dir():
-        raise OutputError(f"{target.parent}: no such folder")
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{target.parent}: cannot write there (permission denied or read-only)")
+    check_output_folder(target.parent)
+
+
+def check_output_folder(folder: Path) -> None:
+    """Refuse, before any work, a folder that cannot receive outputs: a file in its place or in
+    place of one of its parents, or a place that cannot be written (read-only file system,
+    permissions). A folder that does not exist yet is fine when it can be created."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file, not a folder; give a folder")
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise OutputError(f"{existing} is a file, not a folder, so {folder} cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        reason = "the file system is read-only" if _read_only_file_system(existing) else "permission denied"
+        raise OutputError(f"{existing}: cannot write there ({reason})")
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (as a file or a folder)."""
+    current = path.absolute()
+    while not os.path.lexists(current) and current.parent != current:
+        current = current.parent
+    return current
+
+
+def _read_only_file_system(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return False
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, outermost first (to
+    remove them again with :func:`remove_empty_folders` when nothing was written into them)."""
+    check_output_folder(folder)
+    missing = []
+    current = folder.absolute()
+    while not os.path.lexists(current):
+        missing.append(current)
+        current = current.parent
+    with os_errors_named(folder, "create the folder"):
+        folder.mkdir(parents=True, exist_ok=True)
+    return [Path(p) for p in reversed(missing)]
+
+
+def remove_empty_folders(folders: Sequence[Path]) -> None:
+    """Remove the given folders (innermost first) where they are empty; keep the others."""
+    for created in reversed(folders):
+        try:
+            created.rmdir()
+        except OSError:
+            pass
+
+
+@contextmanager
+def folders_created(folder: Path) -> Iterator[list[Path]]:
+    """Create ``folder`` (and missing parents) for the body; on any failure or interrupt the
+    folders created here are removed again when they stayed empty."""
+    created: list[Path] = []
+    try:
+        with signals_held():  # created and remembered in one step: an interrupt finds them to remove
+            created = make_folders(folder)
+        yield created
+    except BaseException:
+        remove_empty_folders(created)
+        raise
 
 
 @contextmanager
@@ -113,19 +177,28 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     target = Path(path)
     check_output_file(target, overwrite)
     suffix = double_suffix(target)
-    with os_errors_named(target):
-        handle, temporary_name = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{target.name}.", suffix=f".partial{suffix}", dir=target.parent)
-        os.close(handle)
-    temporary = Path(temporary_name)
-    try:
-        with os_errors_named(target):
-            yield temporary
-            if target.exists() and not overwrite:
-                raise OutputError(f"{target} appeared while writing; not overwritten")
-            publish_mode(temporary)
-            os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with folders_created(target.parent):
+        created: list[Path] = []  # the temporary file, once it exists
+        try:
+            # created and remembered in one step: an interrupt arriving meanwhile is delivered
+            # inside this try, whose cleanup then finds the file
+            with signals_held(), os_errors_named(target):
+                handle, temporary_name = tempfile.mkstemp(
+                    prefix=f"{STAGING_PREFIX}{target.name}.", suffix=f".partial{suffix}", dir=target.parent
+                )
+                os.close(handle)
+                created.append(Path(temporary_name))
+            temporary = created[0]
+            with os_errors_named(target):
+                yield temporary
+                if target.exists() and not overwrite:
+                    raise OutputError(f"{target} appeared while writing; not overwritten")
+                publish_mode(temporary)
+                os.replace(temporary, target)
+        finally:
+            with signals_held():
+                for path in created:
+                    path.unlink(missing_ok=True)
 
 
 def write_verified(path: str | Path, write: Callable[[Path], None], verify: Callable[[Path], None], overwrite: bool = False) -> Path:
@@ -148,23 +221,38 @@ def remove_stale_staging(folder: Path) -> None:
 
 
 @contextmanager
-def staged_series(folder: Path, names: Sequence[str], overwrite: bool, replaces: str) -> Iterator[Path]:
-    """Write a series of files into a staging folder inside ``folder``; on success swap them in
-    for the files matching the glob ``replaces`` (the old series) in one step that SIGINT and
-    SIGTERM cannot cut; on failure or interrupt remove the staging folder (old series intact).
+def staged_series(folder: Path, names: Sequence[str], overwrite: bool, replaces: str, side_files: Sequence[str] = ()) -> Iterator[Path]:
+    """Write a series of files into a staging folder inside ``folder`` (created when missing);
+    on success swap them in for the files matching the glob ``replaces`` (the old series) in one
+    step that SIGINT and SIGTERM cannot cut; on failure or interrupt remove the staging folder
+    (old series intact).
 
-    ``names`` are the file names the series will have.
+    ``names`` are the file names the series will have. Those among them listed in
+    ``side_files`` (a table describing the series) belong to the series: an existing one is
+    replaced with it, never a reason to refuse.
     """
-    if not folder.is_dir():
-        raise OutputError(f"{folder}: no such folder")
+    with folders_created(folder), _staged(folder, names, overwrite, replaces, side_files) as staging:
+        yield staging
+
+
+@contextmanager
+def _staged(folder: Path, names: Sequence[str], overwrite: bool, replaces: str, side_files: Sequence[str]) -> Iterator[Path]:
     remove_stale_staging(folder)
     old = sorted(p for p in folder.glob(replaces) if p.is_file())
-    clashing = [p for p in old if p.name in names] or [folder / n for n in names if (folder / n).exists()]
+    main = [name for name in names if name not in side_files]
+    clashing = [p for p in old if p.name in main] or [folder / n for n in main if (folder / n).exists()]
     if clashing and not overwrite:
         raise OutputError(f"{clashing[0]} exists; choose another folder or use --overwrite")
-    with os_errors_named(folder):
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    for name in side_files:
+        if (folder / name).is_dir():
+            raise OutputError(f"{folder / name} is a folder; it is in the place of a file this command writes")
+    created: list[Path] = []  # the staging folder, once it exists
     try:
+        # created and remembered in one step: an interrupt arriving meanwhile is delivered inside
+        # this try, whose cleanup then finds the folder
+        with signals_held(), os_errors_named(folder):
+            created.append(Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder)))
+        staging = created[0]
         with os_errors_named(folder):
             yield staging
             for name in names:
@@ -172,19 +260,20 @@ def staged_series(folder: Path, names: Sequence[str], overwrite: bool, replaces:
             retired = staging / "replaced"
             retired.mkdir()
             # An interrupt held back here arrives once the swap and the cleanup are done.
-            with _signals_held():
+            with signals_held():
                 for path in old if overwrite else []:
                     os.replace(path, retired / path.name)
                 for name in names:
                     os.replace(staging / name, folder / name)
                 shutil.rmtree(staging, ignore_errors=True)
     finally:
-        with _signals_held():
-            shutil.rmtree(staging, ignore_errors=True)
+        with signals_held():
+            for path in created:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back (they are delivered afterwards) while the body runs."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
@@ -202,7 +291,7 @@ def replace_folder(staging: Path, target: Path) -> None:
     moved aside, the new one renamed in, the old one removed, with SIGINT and SIGTERM held back
     for the two renames, so ``target`` is the old folder or the new one, never a mix."""
     retired = target.with_name(f"{STAGING_PREFIX}old-{target.name}")
-    with os_errors_named(target), _signals_held():
+    with os_errors_named(target), signals_held():
         if retired.exists():
             shutil.rmtree(retired)
         if target.exists():

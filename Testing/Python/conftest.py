@@ -48,3 +48,25 @@ def find_tool(name: str) -> str | None:
         return found
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.exists() else None
+
+
+@pytest.fixture(scope="session")
+def read_only_folder(tmp_path_factory):
+    """A folder nothing can be written into, not even by root: a read-only tmpfs mounted there
+    when running as root (root writes into 0555 folders), else a 0555 folder."""
+    import os
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("read-only")
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"running as root and cannot mount a read-only file system here ({mounted.stderr.strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)

@@ -14,9 +14,13 @@ from dicomlabelmap.outputs import (
     STAGING_PREFIX,
     atomic_output,
     check_output_file,
+    check_output_folder,
     double_suffix,
+    folders_created,
+    make_folders,
     new_file_mode,
     os_errors_named,
+    remove_empty_folders,
     remove_stale_staging,
     staged_series,
     write_verified,
@@ -112,8 +116,10 @@ def test_check_output_file_messages(tmp_path):
     folder.mkdir()
     with pytest.raises(OutputError, match=r"folder is a folder; give a file name \(for example .*labels\.seg\.nrrd\)"):
         check_output_file(folder, overwrite=True)
-    with pytest.raises(OutputError, match=r"missing: no such folder"):
-        check_output_file(tmp_path / "missing" / "x.nrrd", overwrite=False)
+    assert check_output_file(tmp_path / "missing" / "x.nrrd", overwrite=False) is None  # created when written
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"file is a file, not a folder, so .*file/sub cannot be created$"):
+        check_output_file(tmp_path / "file" / "sub" / "x.nrrd", overwrite=False)
     existing = tmp_path / "x.nrrd"
     existing.write_bytes(b"")
     with pytest.raises(OutputError, match="exists; choose another name"):
@@ -127,7 +133,7 @@ def test_check_output_file_read_only_folder(tmp_path):
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        with pytest.raises(OutputError, match=r"locked: cannot write there \(permission denied or read-only\)"):
+        with pytest.raises(OutputError, match=r"locked: cannot write there \(permission denied\)"):
             check_output_file(locked / "x.nrrd", overwrite=False)
     finally:
         locked.chmod(0o755)
@@ -196,9 +202,11 @@ def test_staged_series_failure_keeps_the_old_series(tmp_path):
             (staging / "LabelMapSEG_001.dcm").write_text("new")
             raise KeyboardInterrupt
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"LabelMapSEG_001.dcm": "old"}
-    with pytest.raises(OutputError, match="nowhere: no such folder"):
+    # a folder created for the series is removed again when the series fails (here: "a" never written)
+    with pytest.raises(OutputError, match="nowhere: cannot write: No such file or directory"):
         with staged_series(tmp_path / "nowhere", ["a"], overwrite=True, replaces="a"):
             pass
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_remove_stale_staging_removes_only_leftovers(tmp_path):
@@ -209,3 +217,119 @@ def test_remove_stale_staging_removes_only_leftovers(tmp_path):
     remove_stale_staging(tmp_path)
     remove_stale_staging(tmp_path / "absent")  # a missing folder holds no leftovers
     assert [p.name for p in tmp_path.iterdir()] == ["result.nrrd"]
+
+
+def test_check_output_folder_on_a_read_only_file_system(read_only_folder):
+    with pytest.raises(OutputError, match=r"read-only.*: cannot write there \((the file system is read-only|permission denied)\)$"):
+        check_output_folder(read_only_folder / "new" / "deeper")
+    with pytest.raises(OutputError, match=r"cannot write there"):
+        check_output_file(read_only_folder / "x.nrrd", overwrite=False)
+
+
+def test_check_output_folder_refuses_files(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"file is a file, not a folder; give a folder$"):
+        check_output_folder(tmp_path / "file")
+    with pytest.raises(OutputError, match=r"file is a file, not a folder, so .*file/a/b cannot be created$"):
+        check_output_folder(tmp_path / "file" / "a" / "b")
+    assert check_output_folder(tmp_path / "new" / "a") is None and not (tmp_path / "new").exists()  # checked, not created
+
+
+def test_make_folders_returns_what_it_created_and_remove_keeps_what_holds_files(tmp_path):
+    created = make_folders(tmp_path / "a" / "b" / "c")
+    assert created == [tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"]
+    assert make_folders(tmp_path / "a") == []  # there already
+    (tmp_path / "a" / "kept.txt").write_text("x")
+    remove_empty_folders(created)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["a", "a/kept.txt"]
+
+
+@pytest.mark.parametrize("interruption", [OutputError("failed"), KeyboardInterrupt()])
+def test_folders_created_are_removed_when_the_body_fails(tmp_path, interruption):
+    with pytest.raises(type(interruption)), folders_created(tmp_path / "x" / "y") as created:
+        assert created == [tmp_path / "x", tmp_path / "x" / "y"] and (tmp_path / "x" / "y").is_dir()
+        raise interruption
+    assert list(tmp_path.iterdir()) == []
+    with folders_created(tmp_path / "x" / "y"):
+        pass
+    assert (tmp_path / "x" / "y").is_dir()  # kept on success
+
+
+def test_atomic_output_creates_missing_parents_and_removes_them_on_failure(tmp_path):
+    with atomic_output(tmp_path / "new" / "deeper" / "a.json") as temporary:
+        temporary.write_text("{}")
+    assert (tmp_path / "new" / "deeper" / "a.json").read_text() == "{}"
+    with pytest.raises(OutputError), atomic_output(tmp_path / "other" / "b.json") as temporary:
+        raise OutputError("verification failed")
+    assert not (tmp_path / "other").exists()
+
+
+def test_staged_series_creates_its_folder_and_replaces_its_side_files(tmp_path):
+    folder = tmp_path / "masks"
+    with staged_series(folder, ["a.nrrd", "labels.json"], False, "none", side_files=["labels.json"]) as staging:
+        (staging / "a.nrrd").write_text("a")
+        (staging / "labels.json").write_text("new")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.nrrd", "labels.json"]
+    (folder / "a.nrrd").unlink()  # the mask deleted, its table left over: no reason to refuse
+    with staged_series(folder, ["a.nrrd", "labels.json"], False, "none", side_files=["labels.json"]) as staging:
+        (staging / "a.nrrd").write_text("a2")
+        (staging / "labels.json").write_text("newer")
+    assert (folder / "labels.json").read_text() == "newer"
+    with pytest.raises(OutputError, match=r"a\.nrrd exists; choose another folder or use --overwrite"):
+        with staged_series(folder, ["a.nrrd", "labels.json"], False, "none", side_files=["labels.json"]):
+            pass
+
+
+# -- an interrupt right after a temporary file or folder is created ----------------------------------
+@pytest.fixture
+def ctrl_c():
+    """Python's Ctrl-C handler installed (a suite run in the background inherits SIGINT ignored)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted_after(function):
+    """``function``, then SIGINT sent to this process, as when the signal arrives the moment the
+    file or folder exists (a test waiting for it to appear sends it then)."""
+    import signal
+
+    def wrapper(*arguments, **options):
+        result = function(*arguments, **options)
+        signal.raise_signal(signal.SIGINT)
+        return result
+
+    return wrapper
+
+
+def test_an_interrupt_right_after_the_staging_folder_appears_leaves_nothing(tmp_path, monkeypatch, ctrl_c):
+    import tempfile
+
+    (tmp_path / "LabelMapSEG_001.dcm").write_text("old")
+    monkeypatch.setattr(tempfile, "mkdtemp", _interrupted_after(tempfile.mkdtemp))
+    with pytest.raises(KeyboardInterrupt):
+        with staged_series(tmp_path, ["LabelMapSEG_001.dcm"], True, "LabelMapSEG_*.dcm") as staging:
+            (staging / "LabelMapSEG_001.dcm").write_text("new")
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"LabelMapSEG_001.dcm": "old"}
+
+
+def test_an_interrupt_right_after_the_temporary_file_appears_leaves_nothing(tmp_path, monkeypatch, ctrl_c):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "mkstemp", _interrupted_after(tempfile.mkstemp))
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output(tmp_path / "new" / "a.json") as temporary:
+            temporary.write_text("{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_right_after_the_folders_appear_leaves_none(tmp_path, monkeypatch, ctrl_c):
+    import dicomlabelmap.outputs as outputs
+
+    monkeypatch.setattr(outputs, "make_folders", _interrupted_after(outputs.make_folders))
+    with pytest.raises(KeyboardInterrupt):
+        with folders_created(tmp_path / "a" / "b"):
+            pass
+    assert list(tmp_path.iterdir()) == []

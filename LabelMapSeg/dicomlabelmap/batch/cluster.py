@@ -35,6 +35,8 @@ from .pool import Runner
 logger = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_PER_TASK = "4GiB"
+#: How long to try to reach a running scheduler before giving up (seconds).
+CONNECT_TIMEOUT_S = 5
 _DASK = ("distributed", "dask[distributed]", "batch --scheduler (Dask)")
 
 
@@ -49,7 +51,30 @@ class ClusterSpec:
 
     @property
     def memory_text(self) -> str:
-        return f"{self.memory_per_task / 2**30:.3g} GiB"
+        return format_size(self.memory_per_task)
+
+
+_BINARY_UNITS = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+_DECIMAL_UNITS = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3))
+
+
+def format_size(count: int) -> str:
+    """A size as people write it: the shortest of its exact forms (to two decimals) in the
+    largest binary and decimal units (``150MiB`` -> ``150 MiB``, ``1.5GiB`` -> ``1.5 GiB``,
+    ``500MB`` -> ``500 MB``, binary on a tie), else three significant digits of the largest binary
+    unit it reaches."""
+    exact = []
+    for units in (_BINARY_UNITS, _DECIMAL_UNITS):
+        for unit, factor in units:
+            if count >= factor and (count * 100) % factor == 0:
+                exact.append(f"{count / factor:.2f}".rstrip("0").rstrip(".") + f" {unit}")
+                break
+    if exact:
+        return min(exact, key=len)
+    for unit, factor in _BINARY_UNITS:
+        if count >= factor:
+            return f"{count / factor:.3g} {unit}"
+    return f"{count} bytes"
 
 
 def parse_memory(text: str) -> int:
@@ -124,12 +149,15 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
                 processes=True,
                 memory_limit=spec.memory_per_task,
                 dashboard_address=None,
+                # its HTTP routes on a free port: 8787 may be taken (another cluster), which Dask warns about
+                scheduler_kwargs={"dashboard_address": ":0"},
                 silence_logs=logging.CRITICAL if quiet else logging.INFO,
             )
             client = distributed.Client(cluster)
         else:
+            check_reachable(spec)
             try:
-                client = distributed.Client(spec.address, timeout="30s")
+                client = distributed.Client(spec.address, timeout=f"{CONNECT_TIMEOUT_S}s")
             except OSError as error:
                 raise DicomLabelMapError(f"--scheduler {spec.address}: cannot reach the scheduler ({error})") from None
             _check_workers(client, spec)
@@ -145,6 +173,26 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
         finally:
             if cluster is not None:
                 cluster.close(timeout=10)
+
+
+def check_reachable(spec: ClusterSpec) -> None:
+    """Fail at once, in one sentence, when nothing listens at a TCP scheduler address (Dask's
+    client would keep trying for its whole timeout); a local cluster needs no check."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = spec.address
+    if address is None:
+        return
+    found = urlsplit(address if "://" in address else f"tcp://{address}")
+    if found.scheme not in ("tcp", "tls") or not found.hostname or found.port is None:
+        return  # other protocols: the client's own (short) timeout applies
+    try:
+        with socket.create_connection((found.hostname, found.port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise DicomLabelMapError(f"--scheduler {address}: cannot reach the scheduler ({reason})") from None
 
 
 def _kill_workers(cluster: Any) -> None:
@@ -171,10 +219,10 @@ def _check_workers(client: Any, spec: ClusterSpec) -> None:
         limit, threads = info.get("memory_limit") or 0, max(1, info.get("nthreads", 1))
         if limit and limit / threads < spec.memory_per_task:
             logger.warning(
-                "worker %s gives each of its %d thread(s) %.3g GiB, less than --memory-per-task %s",
+                "worker %s gives each of its %d thread(s) %s, less than --memory-per-task %s",
                 address,
                 threads,
-                limit / threads / 2**30,
+                format_size(int(limit / threads)),
                 spec.memory_text,
             )
 

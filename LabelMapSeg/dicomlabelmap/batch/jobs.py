@@ -14,16 +14,14 @@ import shutil
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import DATA_ERRORS, DicomLabelMapError, GeometryError, ReferenceSeriesError
+from ..findings import Severity
 from ..outputs import atomic_output
 from .settings import BatchSettings, InputKind, OutputFormat
 
 __all__ = ["BatchSettings", "InputKind", "Job", "JobResult", "JobStatus", "OutputFormat", "run_job"]
-
-if TYPE_CHECKING:
-    pass
 
 RESULT_FILE = "result.json"
 
@@ -72,6 +70,8 @@ class JobResult:
     labels_missing: list[str] = field(default_factory=list)
     #: Where the input came from (patient, study, series and structure set UIDs, modality).
     source: dict[str, str] = field(default_factory=dict)
+    #: ERROR-level findings of a converted input (ROIs that failed), among ``warnings``.
+    errors: int = 0
 
     @classmethod
     def failed(cls, job: Job, reason: str) -> JobResult:
@@ -90,6 +90,7 @@ class JobResult:
             labels_found=earlier.get("labels_found", []),
             labels_missing=earlier.get("labels_missing", []),
             source=earlier.get("source", {}),
+            errors=int(earlier.get("errors", 0) or 0),
         )
 
 
@@ -137,8 +138,10 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
                         "labels_found": result.labels_found,
                         "labels_missing": result.labels_missing,
                         "source": result.source,
+                        "errors": result.errors,
                         "scheme": settings.scheme_key(job.kind),
                         "settings": settings.outputs_key(),
+                        "raster_options": settings.raster_key(job.kind),
                         "report": report,
                     }
                 )
@@ -152,12 +155,17 @@ def _convert(job: Job, settings: BatchSettings, result: JobResult) -> None:
 
 def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, staging: Path) -> dict[str, Any]:
     from ..rtstruct.conversion import rtstruct_to_labels
+    from ..rtstruct.rasterize import RasterOptions
     from .writers import nothing_selected, source_of, write_rtstruct_outputs
 
     if not job.reference_files:
         raise DicomLabelMapError("no image series found for it in the input folder")
     conversion = rtstruct_to_labels(
-        job.path, job.reference_files, allow_missing_slices=settings.allow_missing_slices, scheme=settings.scheme
+        job.path,
+        job.reference_files,
+        options=settings.raster_options or RasterOptions(),
+        allow_missing_slices=settings.allow_missing_slices,
+        scheme=settings.scheme,
     )
     selection = nothing_selected(conversion)
     result.labels_found, result.labels_missing = conversion.labels_found, conversion.labels_missing
@@ -165,6 +173,7 @@ def _convert_rtstruct(job: Job, settings: BatchSettings, result: JobResult, stag
     written = write_rtstruct_outputs(conversion, settings, staging)
     # after writing: it may add findings (a new Frame of Reference)
     result.warnings = [str(f) for f in conversion.findings] + selection + written
+    result.errors = sum(f.severity is Severity.ERROR for f in conversion.findings)
     return conversion.to_dict()
 
 
@@ -204,6 +213,7 @@ def _convert_seg(job: Job, settings: BatchSettings, result: JobResult, staging: 
         reference = None
         contents, _ = convert_to_label_map_seg(job.path, staging, None, settings.seg_options)
     result.warnings = [str(f) for f in contents.findings]
+    result.errors = sum(f.severity is Severity.ERROR for f in contents.findings)
     if reference is None:
         if OutputFormat.RTSTRUCT in settings.formats:
             raise DicomLabelMapError(f"--format rtstruct needs the series the SEG was drawn on, and its {note}")

@@ -9,6 +9,7 @@ Header records are small plain data, so that planning can run on Dask workers to
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -22,6 +23,8 @@ from ..dicom.slices import non_image_reason, walk_files
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE, RT_STRUCTURE_SET_STORAGE, SEGMENTATION_STORAGE
 from ..errors import DATA_ERRORS, DicomLabelMapError, InvalidDicomError, NotDicomError, ResourceLimitError, TruncatedFileError
 from .jobs import InputKind, Job
+
+logger = logging.getLogger(__name__)
 
 _NAME_LIMIT = 64
 
@@ -40,7 +43,9 @@ def plan(
     """Find the inputs and their reference series (headers only; deflated files are measured
     before they are inflated). Files left aside go into ``skipped_files`` with their reason."""
     records = scan_tree(str(input_dir), str(output_dir))
-    return jobs_from_records(records, output_dir, skipped_files, label_maps)
+    jobs, other = jobs_from_records(records, output_dir, skipped_files, label_maps)
+    logger.info("looked at %d file(s) under %s: %d input(s) to convert", len(records), input_dir, len(jobs))
+    return jobs, other
 
 
 def plan_label_list(csv_file: Path, output_dir: Path) -> list[Job]:

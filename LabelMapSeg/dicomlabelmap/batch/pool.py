@@ -1,19 +1,45 @@
-"""The local process pool of a batch: one worker process per job (replaced after each job, so
-memory stays bounded), a crashing worker costing only its own input."""
+"""The local process pool of a batch: one fresh worker process per job (memory stays bounded and
+a crash costs only its own input), its result sent back through a pipe.
+
+Built on ``multiprocessing`` processes and pipes rather than ``ProcessPoolExecutor``, so that
+every outcome is known and an interrupt is quiet and immediate:
+
+* a worker that dies (a crash in a codec library, the kernel's out-of-memory kill) closes its
+  pipe without a result: that job, and only that one, fails with the reason;
+* Ctrl-C or SIGTERM kills the running workers at once and joins them; there is no manager thread
+  that could still touch a pool being shut down, no queue whose semaphores could leak, and
+  nothing the interpreter waits for on exit;
+* workers ignore SIGINT and SIGTERM (a Ctrl-C in a terminal reaches the whole process group):
+  the batch process alone decides, stops them and reports; on Linux a worker also dies with it
+  when the batch process itself is killed (``kill -9``).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
 
 from .jobs import BatchSettings, Job, JobResult, remove_tree, run_job, staging_folder
 
 logger = logging.getLogger(__name__)
 
 Runner = Callable[[Job, BatchSettings], JobResult]
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass
+class _Worker:
+    job: Job
+    process: Any
+    results: Connection
 
 
 def run_pool(
@@ -24,59 +50,139 @@ def run_pool(
     runner: Runner = run_job,
     collected: list[JobResult] | None = None,
 ) -> list[JobResult]:
-    """Run ``jobs`` in worker processes. When a worker dies (crash, out-of-memory kill) the pool
-    breaks and cannot say which job killed it: the jobs it left unfinished are then run again
-    one at a time, each in a fresh process, so that only the culprit fails. Results go into
-    ``collected`` as they arrive (so that an interrupt keeps them)."""
-    results: list[JobResult] = collected if collected is not None else []
-
-    def done(result: JobResult) -> None:
-        results.append(result)
-        notify(result)
-
-    for job in _pool_round(jobs, settings, workers, runner, done):
-        for lost in _pool_round([job], settings, 1, runner, done):
-            remove_tree(staging_folder(Path(lost.output_dir)))
-            done(JobResult.failed(lost, "the worker process died while converting it (crash or out of memory)"))
-    return results
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and kill the workers (their staging folders are removed by
-    the caller): an interrupted batch stops within seconds."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.join(timeout=5)
-
-
-def _pool_round(jobs: list[Job], settings: BatchSettings, workers: int, runner: Runner, done: Callable[[JobResult], None]) -> list[Job]:
-    """One pool over ``jobs``; returns the jobs left without a result because the pool broke."""
-    if not jobs:
-        return []
+    """Run ``jobs`` in at most ``workers`` worker processes at a time, a fresh process per job.
+    Results go into ``collected`` (and to ``notify``) as they arrive, so that an interrupt keeps
+    them; on an interrupt the running workers are killed before it propagates."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # no inherited state, same on every platform
-    lost: list[Job] = []
-    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, max_tasks_per_child=1)
+    results: list[JobResult] = collected if collected is not None else []
+    queue = list(jobs)
+    running: dict[Connection, _Worker] = {}
     try:
-        futures = {pool.submit(runner, job, settings): job for job in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                result = future.result()
-            except BrokenProcessPool:
-                lost.append(job)
-                continue
-            except Exception as error:  # a bug, not bad input: still only this job fails
-                logger.exception("converting %s", job.path)
-                result = JobResult.failed(job, f"internal error {type(error).__name__}: {error}")
-            done(result)
+        while queue or running:
+            while queue and len(running) < max(1, workers):
+                worker = _start(context, queue.pop(0), settings, runner)
+                running[worker.results] = worker
+            for ready in wait(list(running)):
+                result = _collect(running.pop(ready))  # type: ignore[call-overload]
+                results.append(result)
+                notify(result)
     except BaseException:
-        _stop(pool)  # no waiting for workers: an interrupt stops the batch now
+        _stop(list(running.values()))
         raise
-    pool.shutdown(wait=True)
-    return sorted(lost, key=lambda job: job.path)
+    return results
+
+
+def _start(context: Any, job: Job, settings: BatchSettings, runner: Runner) -> _Worker:
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_work,
+        args=(sending, runner, job, settings, os.getpid(), _log_levels()),
+        name=f"dicomlabelmap-batch-{Path(job.path).name}",
+        daemon=True,
+    )
+    with _interrupts_blocked():  # the worker starts with them blocked, then ignores them
+        process.start()
+    sending.close()  # the worker holds the only sending end: its death is an end of file here
+    logger.info("worker %d converts %s", process.pid, job.path)
+    return _Worker(job, process, receiving)
+
+
+def _collect(worker: _Worker) -> JobResult:
+    """The worker's result, or a failure saying it died without one."""
+    try:
+        result: JobResult | None = worker.results.recv()
+    except (EOFError, OSError):
+        result = None
+    finally:
+        worker.results.close()
+    worker.process.join(timeout=60)  # it exits right after sending; the bound guards against a hang
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    if result is not None:
+        return result
+    remove_tree(staging_folder(Path(worker.job.output_dir)))
+    return JobResult.failed(worker.job, f"the worker process died while converting it (crash or out of memory; {_exit(worker.process)})")
+
+
+def _exit(process: Any) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _stop(workers: list[_Worker]) -> None:
+    """Kill the running workers and wait for them (their staging folders are removed by the
+    caller): an interrupted batch stops at once."""
+    for worker in workers:
+        if worker.process.is_alive():
+            worker.process.kill()
+    for worker in workers:
+        worker.process.join(timeout=60)
+        worker.results.close()
+
+
+@contextmanager
+def _interrupts_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM held back in this thread (a process started meanwhile inherits the
+    mask); delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _work(results: Connection, runner: Runner, job: Job, settings: BatchSettings, parent: int, log_levels: tuple[int, int]) -> None:
+    """The worker process: convert one job, send its result, exit."""
+    for number in _INTERRUPTS:
+        signal.signal(number, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+    _die_with(parent)
+    _log_like_the_parent(log_levels)
+    try:
+        result = runner(job, settings)
+    except BaseException as error:  # noqa: BLE001 - a bug, not bad input: still only this job fails
+        logger.debug("converting %s", job.path, exc_info=True)
+        result = JobResult.failed(job, f"internal error {type(error).__name__}: {error}")
+    try:
+        results.send(result)
+    except Exception as error:  # noqa: BLE001 - a result that cannot be sent back
+        results.send(JobResult.failed(job, f"internal error: the result cannot be sent back ({type(error).__name__}: {error})"))
+    results.close()
+
+
+def _die_with(parent: int) -> None:
+    """On Linux, have the kernel kill this worker when the batch process dies (``kill -9``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _log_levels() -> tuple[int, int]:
+    """The batch process's levels: every library's (the root logger's), and ours."""
+    return logging.getLogger().getEffectiveLevel(), logging.getLogger("dicomlabelmap").getEffectiveLevel()
+
+
+def _log_like_the_parent(levels: tuple[int, int]) -> None:
+    """The worker logs what the batch process would (``-v``, ``-vv``), to stderr, in the same format."""
+    libraries, ours = levels
+    logging.basicConfig(level=libraries, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("dicomlabelmap").setLevel(ours)

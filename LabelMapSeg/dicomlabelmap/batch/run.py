@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DicomLabelMapError
-from ..outputs import atomic_output
+from ..errors import DicomLabelMapError, OutputError
+from ..files.report import display_text, display_width, pad
+from ..outputs import atomic_output, check_output_folder, make_folders, remove_empty_folders, signals_held
 from .jobs import RESULT_FILE, BatchSettings, InputKind, Job, JobResult, JobStatus, OutputFormat, remove_tree, run_job, staging_folder
 from .plan import jobs_from_records, plan, plan_label_list
 from .pool import Runner, run_pool
@@ -68,13 +69,17 @@ class BatchSummary:
         rows = [("status", "kind", "input", "outputs / reason")]
         for result in self.results:
             failed = result.status is JobStatus.FAILED
-            detail = result.reason if failed else f"{len(result.outputs)} file(s), {len(result.warnings)} warning(s)"
+            detail = result.reason if failed else f"{len(result.outputs)} file(s), {len(result.warnings)} finding(s)"
+            if result.errors:
+                detail += f", {result.errors} ERROR(s): an ROI failed"
             if not failed and self.scheme is not None and result.kind is InputKind.RTSTRUCT:
                 detail += f"; labels missing: {', '.join(result.labels_missing) or 'none'}"
             rows.append((result.status.value, result.kind.value, result.input, detail))
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines = ["  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
-        lines.insert(1, "-" * len(lines[0]))
+        rows = [(display_text(a), display_text(b), display_text(c), display_text(d)) for a, b, c, d in rows]
+        # columns measured as a terminal shows them: an input path in Chinese takes two columns a character
+        widths = [max(display_width(row[i]) for row in rows) for i in range(3)]
+        lines = ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
+        lines.insert(1, "-" * display_width(lines[0]))
         if self.scheme is not None:
             counts = self.label_counts()
             lines.append(f"labels ({self.scheme.source}): " + ", ".join(f"{name} in {c['found']}" for name, c in counts.items()))
@@ -86,7 +91,8 @@ class BatchSummary:
 
     @property
     def failed(self) -> bool:
-        return any(r.status is JobStatus.FAILED for r in self.results)
+        """An input failed, or an input was converted with an ERROR-level finding (an ROI failed)."""
+        return any(r.status is JobStatus.FAILED or r.errors for r in self.results)
 
 
 def run_batch(
@@ -122,36 +128,75 @@ def run_batch(
             "a .csv lists"
         )
     if not source.exists():
-        raise DicomLabelMapError(f"{source}: no such folder")
-    target.mkdir(parents=True, exist_ok=True)
+        raise OutputError(f"{source}: no such folder")
+    check_output_folder(target)
     run = _Run(target, settings, on_result)
+    created: list[Path] = []
     try:
         with ExitStack() as stack:
             client = None
-            label_maps = OutputFormat.RTSTRUCT in settings.formats  # Label Map SEGs become inputs too
-            if cluster is not None:
-                from .cluster import cluster_client, plan_on_cluster
+            if cluster is not None:  # reached (or started) before anything is created
+                from .cluster import cluster_client
 
                 client = stack.enter_context(cluster_client(cluster))
-            if listed:
-                work, run.not_converted = plan_label_list(source, target.resolve()), {}
-            elif client is not None:
-                records = plan_on_cluster(client, source, target.resolve())
-                work, run.not_converted = jobs_from_records(records, target.resolve(), run.skipped_files, label_maps)
-            else:
-                work, run.not_converted = plan(source, target.resolve(), run.skipped_files, label_maps)
-            work = settings.select(work, run.not_converted)
-            run.planned = True
-            run.sort_out(work, overwrite)
-            if client is not None:
-                from .cluster import run_on_cluster
-
-                run_on_cluster(client, run.pending, settings, run.notify, cluster, runner)  # type: ignore[arg-type]
-            else:
-                run_pool(run.pending, settings, jobs, run.notify, runner)
+            with signals_held():  # created and remembered in one step
+                created = make_folders(target)
+            _plan_and_run(run, source, target, settings, jobs, overwrite, cluster, client, runner)
     except KeyboardInterrupt:
-        run.interrupted()
+        try:
+            with signals_held():  # a second Ctrl-C waits until the cleanup and the summary are done
+                run.interrupted()
+        except BaseException:
+            remove_empty_folders(created)
+            raise
+    except BaseException:
+        remove_empty_folders(created)
+        raise
     return run.finish()
+
+
+def _plan_and_run(
+    run: _Run,
+    source: Path,
+    target: Path,
+    settings: BatchSettings,
+    jobs: int,
+    overwrite: bool,
+    cluster: ClusterSpec | None,
+    client: Any,
+    runner: Runner,
+) -> None:
+    """Find the inputs (on the cluster's workers when there is one; the rows of a CSV list), then
+    convert what is pending."""
+    label_maps = OutputFormat.RTSTRUCT in settings.formats  # Label Map SEGs become inputs too
+    if source.is_file():
+        work, run.not_converted = plan_label_list(source, target.resolve()), {}
+    elif client is not None:
+        from .cluster import plan_on_cluster
+
+        records = plan_on_cluster(client, source, target.resolve())
+        work, run.not_converted = jobs_from_records(records, target.resolve(), run.skipped_files, label_maps)
+    else:
+        work, run.not_converted = plan(source, target.resolve(), run.skipped_files, label_maps)
+    work = settings.select(work, run.not_converted)
+    run.planned = True
+    run.sort_out(work, overwrite)
+    if client is not None:
+        from .cluster import run_on_cluster
+
+        run_on_cluster(client, run.pending, settings, run.notify, cluster, runner)  # type: ignore[arg-type]
+    else:
+        run_pool(run.pending, settings, jobs, run.notify, runner)
+
+
+def _earlier_result(path: Path) -> dict[str, Any] | None:
+    """What an earlier run left in ``result.json``; ``None`` when there is none or it cannot be
+    read (that input is then converted again)."""
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return earlier if isinstance(earlier, dict) else None
 
 
 class _Run:
@@ -169,10 +214,10 @@ class _Run:
         self.planned = False
 
     def sort_out(self, work: list[Job], overwrite: bool) -> None:
-        """Jobs an earlier run completed with the same scheme and outputs are skipped; the rest are pending."""
+        """Jobs an earlier run completed with the same scheme, raster options and outputs are
+        skipped; the rest are pending."""
         for job in work:
-            done = Path(job.output_dir) / RESULT_FILE
-            earlier = json.loads(done.read_text()) if done.exists() and not overwrite else None
+            earlier = None if overwrite else _earlier_result(Path(job.output_dir) / RESULT_FILE)
             if earlier is not None and self.settings.same_run(earlier, job.kind):
                 self.earlier.append(JobResult.from_result_file(job, JobStatus.SKIPPED, earlier))
             else:

@@ -14,6 +14,7 @@ from ..errors import DicomLabelMapError
 
 if TYPE_CHECKING:
     from ..model.scheme import LabelScheme
+    from ..rtstruct.rasterize import RasterOptions
     from ..rtstruct.writer import ContourWriteOptions
     from ..seg.writer import SegWriteOptions
 
@@ -98,6 +99,8 @@ class BatchSettings:
     inputs: tuple[InputKind, ...] = (InputKind.RTSTRUCT, InputKind.SEG, InputKind.LABEL_FILE)
     #: How ``RTSTRUCT`` outputs are written (hole style, contour shape); ``None``: the defaults.
     contour_options: ContourWriteOptions | None = None
+    #: How contours are drawn (``None``: the defaults), e.g. ``skip_bad_contours``.
+    raster_options: RasterOptions | None = None
 
     @property
     def writes_label_map_seg_for_segs(self) -> bool:
@@ -136,6 +139,16 @@ class BatchSettings:
             return None
         return json.loads(json.dumps(self.scheme.to_dict() | {"labels": [asdict(label) for label in self.scheme.labels]}))
 
+    def raster_key(self, kind: InputKind) -> Any:
+        """What identifies the raster options an input of ``kind`` is converted with (``None``
+        for the defaults, so results written before the options existed still count)."""
+        if self.raster_options is None or kind is not InputKind.RTSTRUCT:
+            return None
+        from ..rtstruct.rasterize import RasterOptions
+
+        changed = {key: value for key, value in asdict(self.raster_options).items() if value != getattr(RasterOptions(), key)}
+        return changed or None
+
     def outputs_key(self) -> dict[str, Any]:
         """What identifies the outputs asked for: a re-run asking for other outputs (an image,
         masks, another file type) converts again instead of skipping the input."""
@@ -156,4 +169,8 @@ class BatchSettings:
     def same_run(self, earlier: dict[str, Any], kind: InputKind) -> bool:
         """Whether an earlier run's ``result.json`` was made with these settings (then the input
         is skipped)."""
-        return bool(earlier.get("scheme") == self.scheme_key(kind) and earlier.get("settings") == self.outputs_key())
+        return bool(
+            earlier.get("scheme") == self.scheme_key(kind)
+            and earlier.get("raster_options") == self.raster_key(kind)
+            and earlier.get("settings") == self.outputs_key()
+        )

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
+from .common import EXIT_OK, EXIT_PARTIAL, check_output_folder
 from .options import add_compression_option, add_contour_options, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
+from .rtstruct import add_skip_option
 
 if TYPE_CHECKING:
     from ..batch.jobs import BatchSettings
@@ -109,6 +110,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accept reference series with missing slices (regular grid kept, reported; the image holds the series' lowest value there)",
     )
+    add_skip_option(parser)
 
 
 def settings(arguments: argparse.Namespace) -> BatchSettings:
@@ -145,6 +147,7 @@ def settings(arguments: argparse.Namespace) -> BatchSettings:
         compression_level=arguments.compression_level,
         inputs=inputs,
         contour_options=contour_options,
+        raster_options=raster_options(arguments),
     )
     if OutputFormat.COCO_RLE in formats:
         optional_import("pycocotools.mask", "pycocotools", "COCO run-length masks (--format coco-rle)")
@@ -156,6 +159,15 @@ def settings(arguments: argparse.Namespace) -> BatchSettings:
     return chosen
 
 
+def raster_options(arguments: argparse.Namespace) -> Any:
+    """How contours are drawn (``None``: the defaults)."""
+    if not arguments.skip_bad_contours:
+        return None
+    from ..rtstruct.rasterize import RasterOptions
+
+    return RasterOptions(skip_bad_contours=True)
+
+
 def run(arguments: argparse.Namespace) -> int:
     summary = run_conversions(arguments, settings(arguments), arguments.output_dir)
     print(json.dumps(summary.to_dict(), indent=1) if arguments.json else summary.table())
@@ -164,17 +176,20 @@ def run(arguments: argparse.Namespace) -> int:
 
 def run_conversions(arguments: argparse.Namespace, batch_settings: BatchSettings, output_dir: Path) -> BatchSummary:
     """Run the batch of ``arguments`` (local pool or Dask, with a progress bar) into
-    ``output_dir``; an interrupt ends the process with exit code 130 once the summary is written."""
+    ``output_dir``; an interrupt is raised again once the workers are stopped and the summary is
+    written (the command then exits with 130)."""
     from ..batch.run import run_batch
 
+    check_output_folder(output_dir)
     cluster = None
     if arguments.scheduler is not None:
-        from ..batch.cluster import parse_scheduler
+        from ..batch.cluster import check_reachable, parse_scheduler
         from ..errors import optional_import
 
         if arguments.jobs is not None:
             raise DicomLabelMapError("-j/--jobs sets local worker processes; with --scheduler give local:N or size the cluster itself")
         cluster = parse_scheduler(arguments.scheduler, arguments.memory_per_task)
+        check_reachable(cluster)  # before importing Dask's distributed (seconds): nothing listening fails at once
         optional_import("distributed", "dask[distributed]", "batch --scheduler (Dask)")
     jobs = arguments.jobs if arguments.jobs is not None else DEFAULT_JOBS
     if jobs < 1:
@@ -189,18 +204,7 @@ def run_conversions(arguments: argparse.Namespace, batch_settings: BatchSettings
 
     try:
         summary = run_batch(arguments.input_dir, output_dir, batch_settings, jobs, on_result, arguments.overwrite, cluster)
-    except KeyboardInterrupt as interrupt:
-        if bar is not None:
-            bar.close()
-        if cluster is not None:  # the cluster is shut down already: a normal exit
-            raise
-        # The summary is written and the workers are killed; Python's own exit would now wait
-        # for the process pool's feeder thread, which can block on a killed worker's pipe.
-        print(f"dicomlabelmap: interrupted; {interrupt.args[0] if interrupt.args else ''}", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
-    finally:
+    finally:  # an interrupt arrives here with the workers stopped and the summary written
         if bar is not None:
             bar.close()
     return summary

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, output_folder, progress_bar, sizes
-from .options import add_reference_option, add_seg_options, seg_options, subcommand
+from .common import check_seg_folder, exit_for, output_folder, progress_bar, sizes
+from .options import add_reference_option, add_seg_options, check_seg_encoding, seg_options, subcommand
 
 
 def add_parser(commands: Any) -> None:
@@ -29,6 +29,8 @@ def run(arguments: argparse.Namespace) -> int:
     from ..dicom.scan import read_reference_series
     from ..seg.convert import convert_to_label_map_seg
 
+    check_seg_folder(arguments.output, arguments.overwrite)
+    check_seg_encoding(arguments)
     reference = read_reference_series(arguments.reference) if arguments.reference else None
     with progress_bar() as progress:
         contents, paths = convert_to_label_map_seg(
@@ -44,4 +46,4 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"  {finding}", file=sys.stderr)
     numbers = ", ".join(f"{s.number} '{s.label}'" for s in contents.segments)
     print(f"{contents.segmentation_type} SEG ({arguments.seg.stat().st_size:,} bytes) -> {sizes(paths)}; segments kept: {numbers}")
-    return EXIT_OK
+    return exit_for(contents.findings)

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .batch import add_run_options, run_conversions
+from .batch import add_run_options, raster_options, run_conversions
 from .common import EXIT_OK, EXIT_PARTIAL
 from .options import add_scheme_options, scheme, subcommand
 
@@ -71,7 +71,10 @@ def run(arguments: argparse.Namespace) -> int:
         arguments.seed,
         arguments.description,
     )
-    settings = dataset_settings(BatchSettings(SegWriteOptions(), allow_missing_slices=arguments.allow_missing_slices), consecutive)
+    settings = dataset_settings(
+        BatchSettings(SegWriteOptions(), allow_missing_slices=arguments.allow_missing_slices, raster_options=raster_options(arguments)),
+        consecutive,
+    )
     work = arguments.work_dir or arguments.output_dir / WORK_FOLDER / spec.folder_name
     summary = run_conversions(arguments, settings, work)
     report = write_dataset(results_of(summary.results), spec, values, arguments.output_dir, chosen.source, arguments.overwrite)

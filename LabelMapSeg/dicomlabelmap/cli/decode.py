@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DicomLabelMapError
-from .common import EXIT_OK, sizes
+from .common import check_label_output, exit_for, sizes
 from .options import add_compression_option, add_image_option, add_reference_option, decode_image, subcommand, write_image
 
 
@@ -30,7 +30,7 @@ def add_parser(commands: Any) -> None:
         default=0.5,
         help="FRACTIONAL: fraction of Maximum Fractional Value counted as inside (default 0.5)",
     )
-    parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: one file per layer")
+    parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: one file per layer (NAME_layer1, NAME_layer2, ...)")
     add_compression_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_image_option(parser)
@@ -42,6 +42,7 @@ def run(arguments: argparse.Namespace) -> int:
     from ..files.labelfiles import write_label_file
     from ..seg.series import read_seg_series
 
+    check_label_output(arguments.output, arguments.overwrite)
     if arguments.image is not None:
         from ..files.imagefiles import check_image_output
 
@@ -63,4 +64,4 @@ def run(arguments: argparse.Namespace) -> int:
         f"{kinds} SEG ({len(series.contents)} instance(s)), {len(series.segments)} segment(s) in {len(series.volumes)} layer(s), "
         f"grid {series.geometry.shape}: wrote {sizes(written)}"
     )
-    return EXIT_OK
+    return exit_for(series.findings)

@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, check_input_file, output_folder, progress_bar, sizes
-from .options import add_reference_option, add_seg_options, seg_options, subcommand
+from .common import check_input_file, check_seg_folder, exit_for, output_folder, progress_bar, sizes
+from .options import add_reference_option, add_seg_options, check_seg_encoding, seg_options, subcommand
 
 
 def add_parser(commands: Any) -> None:
@@ -30,6 +30,8 @@ def add_parser(commands: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     check_input_file(arguments.labels, "the label file (.seg.nrrd, .nrrd, .nii.gz or .nii)")
+    check_seg_folder(arguments.output, arguments.overwrite)
+    check_seg_encoding(arguments)
     from ..dicom.scan import read_reference_series
     from ..files.labelfiles import read_label_file
     from ..seg.metadata import apply_metadata, load_metadata
@@ -66,17 +68,16 @@ def run(arguments: argparse.Namespace) -> int:
     for finding in reference.findings[told:]:  # what writing added (a new Frame of Reference)
         print(f"  {finding}", file=sys.stderr)
     print(f"Wrote and verified {len(paths)} Label Map SEG instance(s): {sizes(paths)}")
-    return EXIT_OK
+    return exit_for(reference.findings)
 
 
 def _sidecar(label_file: Path) -> Path | None:
-    """The label table beside a ``.nii.gz``/``.nii``/``.nrrd`` label file (``<name>.labels.json``),
+    """The label table beside a ``.nii.gz``/``.nii``/``.nrrd`` label file (``<file name>.labels.json``),
     if there is one. A ``.seg.nrrd`` names its segments itself: its own header wins (a table
     beside it may be older than edits made in Slicer)."""
-    from ..files.labeltables import table_paths
+    from ..files.labeltables import found_table
     from ..outputs import double_suffix
 
     if double_suffix(label_file) == ".seg.nrrd":
         return None
-    candidate = table_paths(label_file)[1]
-    return candidate if candidate.is_file() else None
+    return found_table(label_file, ".labels.json")

@@ -39,17 +39,17 @@ def run(arguments: argparse.Namespace) -> int:
             f"{instance['file']}: {instance['segmentation_type']} SEG, {instance['bytes']:,} bytes, "
             f"{instance['transfer_syntax']['name']} ({instance['transfer_syntax']['uid']}), {instance['frames']} frame(s)"
         )
-    from ..files.report import display_width
+    from ..files.report import display_text, pad
 
     geometry = series.geometry
-    kind = {"plane": " (2-D: no Frame of Reference)", "tiled": " (tiled: slide coordinates, one slice per focal plane)"}
+    kinds = {"plane": " (2-D: no Frame of Reference)", "tiled": " (tiled: slide coordinates, one slice per focal plane)"}
     print(
-        f"grid {geometry.shape} (slices x rows x columns){kind.get(data['grid']['kind'], '')}, spacing "
+        f"grid {geometry.shape} (slices x rows x columns){kinds.get(data['grid']['kind'], '')}, spacing "
         f"{geometry.spacing.round(4).tolist()} mm (i, j, k); layers: {len(series.volumes)}"
     )
     for segment in data["segments"]:
-        label = segment["label"] + " " * max(0, 30 - display_width(segment["label"]))
-        print(f"  {segment['number']:>5}  layer {segment['layer']:<3} {label} {segment['type']:<40} voxels {segment['voxels']:,}")
+        label, kind = pad(display_text(segment["label"]), 30), pad(display_text(str(segment["type"])), 40)
+        print(f"  {segment['number']:>5}  layer {segment['layer']:<3} {label} {kind} voxels {segment['voxels']:,}")
     for finding in series.findings:
         print(f"  {finding}")
     return EXIT_OK

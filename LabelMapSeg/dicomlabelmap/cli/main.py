@@ -2,7 +2,8 @@
 (its parser beside its run function).
 
 Exit codes: 0 success; 1 error (one sentence on stderr, nothing written); 2 usage error;
-3 output written but some ROIs could not be converted (see the report); 130 interrupted.
+3 output written but some ROIs could not be converted or another ERROR-level finding stands (see
+the report); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ SUBCOMMANDS = (rtstruct, contours, series, encode, decode, convert, info, valida
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if arguments.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(arguments.verbose)
     previous = _terminate_as_interrupt()
     try:
         return int(arguments.handler(arguments))
@@ -47,6 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def configure_logging(verbosity: int) -> None:
+    """Errors only by default; ``-v`` our own steps (INFO of ``dicomlabelmap.*``) and other
+    libraries' warnings; ``-vv`` everything, other libraries' debug output included."""
+    libraries = logging.ERROR if verbosity == 0 else logging.WARNING if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")  # a no-op when the host (a test) has handlers
+    logging.getLogger().setLevel(libraries)
+    ours = logging.NOTSET if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.getLogger("dicomlabelmap").setLevel(ours)
 
 
 def run() -> None:
@@ -70,7 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="DICOM RT Structure Sets and segmentations <-> label maps on the reference image grid.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: log our steps to stderr (files read, series chosen, per-ROI timings, files written); "
+        "-vv: also the debug output of every library (pydicom, pylibjpeg, matplotlib, dask)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(commands)

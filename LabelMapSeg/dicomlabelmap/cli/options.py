@@ -14,10 +14,21 @@ if TYPE_CHECKING:
     from ..seg.writer import SegWriteOptions
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default once: not when its help already says it, and not when there is
+    nothing to show (a flag, an option without a default value)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS) or action.default == []:
+            return text
+        return super()._get_help_string(action)
+
+
 def subcommand(commands: Any, name: str, **options: Any) -> argparse.ArgumentParser:
-    """A subcommand whose help shows every option's default."""
+    """A subcommand whose help shows every option's default (once)."""
     options.setdefault("description", options.get("help"))
-    return commands.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **options)  # type: ignore[no-any-return]
+    return commands.add_parser(name, formatter_class=HelpFormatter, **options)  # type: ignore[no-any-return]
 
 
 def add_reference_option(parser: argparse.ArgumentParser, required: bool = False, default_note: str = "") -> None:
@@ -108,6 +119,7 @@ def seg_options(arguments: argparse.Namespace, metadata: dict[str, Any] | None =
     file) fills what the command line leaves unset."""
     from ..seg.writer import SegWriteOptions
 
+    check_seg_encoding(arguments)
     header = dict(metadata or {})
     if arguments.series_description is not None:
         header["series_description"] = arguments.series_description
@@ -177,3 +189,10 @@ def add_contour_options(parser: argparse.ArgumentParser, what: str = "") -> None
         help=f"{what}midpoint: through the midpoints between inside and outside voxel centres (smooth diagonals, fewer points); "
         "voxel-edge: along voxel boundaries (staircase, encloses the voxels' exact area)",
     )
+
+
+def check_seg_encoding(arguments: argparse.Namespace) -> None:
+    """Before any work: the codec package ``-t`` needs is installed (JPEG-LS, JPEG 2000)."""
+    from ..dicom.codecs import check_encoder
+
+    check_encoder(TransferSyntax.from_word(arguments.transfer_syntax))

@@ -9,13 +9,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
-from .common import EXIT_OK, EXIT_PARTIAL, check_input_file, output_folder, progress_bar
+from .common import (
+    EXIT_PARTIAL,
+    check_input_file,
+    check_label_output,
+    check_output_folder,
+    check_seg_folder,
+    exit_for,
+    output_folder,
+    progress_bar,
+)
 from .options import (
     add_compression_option,
     add_image_option,
     add_reference_option,
     add_scheme_options,
     add_seg_options,
+    check_seg_encoding,
     decode_image,
     scheme,
     seg_options,
@@ -67,7 +77,11 @@ def add_parser(commands: Any) -> None:
     add_scheme_options(parser)
     parser.add_argument("--series-uid", help="Series Instance UID of the reference series, when the folder holds several")
     add_raster_options(parser)
-    parser.add_argument("--split-layers", action="store_true", help="for .nrrd/.nii.gz: write overlapping segments to one file per layer")
+    parser.add_argument(
+        "--split-layers",
+        action="store_true",
+        help="for .nrrd/.nii.gz: write overlapping segments to one file per layer (NAME_layer1, NAME_layer2, ...)",
+    )
     add_compression_option(parser)
     add_seg_options(parser, what="with --format labelmap-seg/both: ")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout instead of a table")
@@ -89,10 +103,20 @@ def add_raster_options(parser: argparse.ArgumentParser) -> None:
         help="largest spread of a contour along the slice normal (default: a tenth of the slice spacing)",
     )
     parser.add_argument("--no-mark-small", action="store_true", help="do not set the voxels along contours that enclose no voxel centre")
+    add_skip_option(parser)
     parser.add_argument(
         "--allow-missing-slices",
         action="store_true",
         help="accept a reference series with missing slices: keep its regular grid, leave those positions without an image (reported)",
+    )
+
+
+def add_skip_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-bad-contours",
+        action="store_true",
+        help="leave out contours that cannot be used (not planar, tilted, absurd or unreadable coordinates), each reported, "
+        "and convert the ROI from the rest (default: such a contour fails its ROI)",
     )
 
 
@@ -103,6 +127,7 @@ def raster_options(arguments: argparse.Namespace) -> RasterOptions:
         slice_tolerance_mm=arguments.slice_tolerance,
         planarity_tolerance_mm=arguments.planarity_tolerance,
         mark_unfilled_contours=not arguments.no_mark_small,
+        skip_bad_contours=arguments.skip_bad_contours,
     )
 
 
@@ -120,6 +145,7 @@ def run(arguments: argparse.Namespace) -> int:
         from ..files.preview import write_preview
 
         extra["preview"] = str(write_preview(conversion, arguments.preview, overwrite=arguments.overwrite))
+        print_preview_notes(conversion)
     if image is not None:
         extra["image"] = write_image(image, arguments.image, arguments.overwrite, arguments.compression_level)
     print_report(conversion, written, arguments.json, extra)
@@ -127,7 +153,9 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _check_outputs(arguments: argparse.Namespace) -> None:
-    """Refuse outputs that cannot be written before any work is done."""
+    """Refuse outputs that cannot be written, and outputs whose optional package is missing,
+    before any work is done."""
+    from ..errors import require
     from ..outputs import check_output_file
 
     output, kind = arguments.output, arguments.format
@@ -140,18 +168,29 @@ def _check_outputs(arguments: argparse.Namespace) -> None:
         option = "--split-rois" if arguments.split_rois else f"--format {kind}"
         if (output.exists() and not output.is_dir()) or double_suffix(output) in (*LABEL_FILE_SUFFIXES, ".json", ".dcm"):
             raise DicomLabelMapError(f"-o {output} names a file; {option} writes into a folder")
-    elif kind == "coco-rle":
-        from ..errors import optional_import
+        if arguments.split_rois:
+            from ..files.labelfiles import check_label_format
 
+            check_output_folder(output)
+            check_label_format(Path("mask" + arguments.mask_suffix))
+        else:
+            check_seg_folder(output, arguments.overwrite)
+            check_seg_encoding(arguments)
+        if kind == "both":
+            from ..files.labeltables import check_table_outputs
+
+            check_output_file(output / "labels.seg.nrrd", arguments.overwrite)
+            check_table_outputs(output / "labels.seg.nrrd")
+    elif kind == "coco-rle":
         if output.suffix.lower() != ".json":
             raise DicomLabelMapError(f"-o {output}: COCO masks are a JSON file; give a name ending in .json")
         check_output_file(output, arguments.overwrite)
-        optional_import("pycocotools.mask", "pycocotools", "COCO run-length masks (--format coco-rle)")
+        require("pycocotools", "pycocotools", "COCO run-length masks (--format coco-rle)")
     else:
         from ..files.labeltables import check_table_outputs
 
         check_label_output(output, arguments.overwrite)
-        check_table_outputs(output, arguments.overwrite)
+        check_table_outputs(output)
     if arguments.image is not None:
         from ..files.imagefiles import check_image_output
 
@@ -160,6 +199,7 @@ def _check_outputs(arguments: argparse.Namespace) -> None:
         if arguments.preview.suffix.lower() != ".png":
             raise DicomLabelMapError(f"--preview {arguments.preview}: the preview is a PNG image; give a file name ending in .png")
         check_output_file(arguments.preview, arguments.overwrite)
+        require("matplotlib", "matplotlib", "drawing a preview (--preview)")
 
 
 def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion) -> list[Path]:
@@ -188,18 +228,13 @@ def _write_outputs(arguments: argparse.Namespace, conversion: RtStructConversion
 
     folder = output_folder(output)
     written = []
-    if kind == "both":
-        from ..files.labelfiles import write_label_file
-        from ..files.labeltables import check_table_outputs
-        from ..outputs import check_output_file
-
-        check_output_file(folder / "labels.seg.nrrd", arguments.overwrite)
-        check_table_outputs(folder / "labels.seg.nrrd", arguments.overwrite)
     with progress_bar() as progress:
         written += write_label_map_segs(
             conversion.label_volumes, conversion.reference, folder, seg_options(arguments), arguments.overwrite, progress
         )
     if kind == "both":
+        from ..files.labelfiles import write_label_file
+
         written += write_label_file(
             folder / "labels.seg.nrrd",
             conversion.label_volumes,
@@ -235,18 +270,6 @@ def convert(
     return conversion
 
 
-def check_label_output(path: Path, overwrite: bool) -> None:
-    """Refuse a label file output that cannot be written before any work is done."""
-    from ..files.labelfiles import LABEL_FILE_SUFFIXES
-    from ..outputs import check_output_file, double_suffix
-
-    if path.is_dir():
-        raise DicomLabelMapError(f"-o {path} is a folder; give a file name ending in {', '.join(LABEL_FILE_SUFFIXES)}")
-    if double_suffix(path) not in LABEL_FILE_SUFFIXES:
-        raise DicomLabelMapError(f"-o {path}: unknown output type '{double_suffix(path)}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
-    check_output_file(path, overwrite)
-
-
 def print_report(conversion: RtStructConversion, written: list[Path], as_json: bool, extra: dict[str, Any] | None = None) -> None:
     from ..files.report import format_conversion
 
@@ -264,5 +287,17 @@ def print_report(conversion: RtStructConversion, written: list[Path], as_json: b
             print(f"Wrote {value['path'] if isinstance(value, dict) else value} ({key})")
 
 
+def print_preview_notes(conversion: RtStructConversion) -> None:
+    """Say where the preview's colours differ from the labels' (two labels sharing a colour)."""
+    import sys
+
+    from ..files.preview import preview_legend
+
+    for entry in preview_legend(conversion):
+        if entry.note:
+            print(f"dicomlabelmap: note: preview: {entry.note}", file=sys.stderr)
+
+
 def exit_code(conversion: RtStructConversion) -> int:
-    return EXIT_PARTIAL if conversion.failed_rois else EXIT_OK
+    """3 when an ROI failed or another ERROR-level finding stands (the outputs were written), else 0."""
+    return EXIT_PARTIAL if conversion.failed_rois else exit_for(conversion.findings)

@@ -155,6 +155,13 @@ class SeriesScan:
                 raise
             series = found
         series.skipped_files = [(str(path), reason) for path, reason in skipped_here]
+        logger.info(
+            "reference series %s chosen out of %d: %d slice(s), grid %s",
+            chosen,
+            len(self.frames_by_series),
+            len(series.slices),
+            series.geometry.shape,
+        )
         return series
 
     def _referenced_set(
@@ -214,6 +221,12 @@ def scan_series(source: str | Path | Sequence[str | Path], progress: ProgressCal
             report(progress, index / max(1, len(paths)), f"Reading {path.name}")
             _scan_file(path, scan, seen_instances)
     report(progress, 1.0, "Read headers")
+    logger.info(
+        "read the headers of %d file(s): %d image series, %d file(s) skipped",
+        len(paths),
+        len(scan.frames_by_series),
+        sum(scan.skipped.values()),
+    )
     return scan
 
 

@@ -1,7 +1,8 @@
 """Per-slice COCO run-length masks of an RT Structure Set conversion (detectron2, pycocotools).
 
 One JSON per structure set: ``images`` are the reference slices (``id`` = the slice's SOP
-Instance UID, ``file_name`` = its DICOM file), ``categories`` are the labels (``id`` = label value),
+Instance UID, ``file_name`` = its DICOM file, relative to the folder of the JSON file, as COCO
+readers resolve it against an image root), ``categories`` are the labels (``id`` = label value),
 ``annotations`` hold one compressed RLE mask (pycocotools' ``mask.encode``; ``size`` = [rows,
 columns]) per label and slice where the label has voxels. Masks are the labels' own (before any
 priority overlap), so overlapping labels each keep their voxels. DICOM RLE is unrelated.
@@ -12,6 +13,7 @@ Needs the optional package ``pycocotools`` (``pip install dicomlabelmap[coco]``)
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,15 @@ from ..rtstruct.conversion import RtStructConversion
 from .labeltables import roi_names
 
 
-def coco_dataset(conversion: RtStructConversion) -> dict[str, Any]:
-    """The COCO dictionary of a conversion (see the module)."""
+def coco_dataset(conversion: RtStructConversion, relative_to: str | Path | None = None) -> dict[str, Any]:
+    """The COCO dictionary of a conversion (see the module); ``file_name`` relative to the
+    folder ``relative_to`` (the JSON file's) when given, else as the slices were found."""
     mask_api = optional_import("pycocotools.mask", "pycocotools", "COCO run-length masks (--format coco-rle)")
     geometry = conversion.reference.geometry
     rows, columns = geometry.shape[1], geometry.shape[2]
     image_ids = [s.sop_instance_uid or f"missing-slice-{k}" for k, s in enumerate(conversion.reference.slices)]
     images = [
-        {"id": image_ids[k], "file_name": str(s.path) if s.path else "", "height": rows, "width": columns, "slice_index": k}
+        {"id": image_ids[k], "file_name": _file_name(s.path, relative_to), "height": rows, "width": columns, "slice_index": k}
         for k, s in enumerate(conversion.reference.slices)
     ]
     categories = []
@@ -68,10 +71,22 @@ def coco_dataset(conversion: RtStructConversion) -> dict[str, Any]:
     }
 
 
+def _file_name(path: Path | None, folder: str | Path | None) -> str:
+    if not path or not str(path):
+        return ""  # a missing slice (--allow-missing-slices)
+    if folder is None:
+        return str(path)
+    try:
+        return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(folder))).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
+        return str(Path(path).absolute())
+
+
 def write_coco(conversion: RtStructConversion, path: str | Path, overwrite: bool = False) -> Path:
-    """Write :func:`coco_dataset` as JSON (the file appears complete or not at all)."""
-    data = coco_dataset(conversion)
+    """Write :func:`coco_dataset` as JSON, ``file_name`` relative to the JSON file's folder (the
+    file appears complete or not at all)."""
     target = Path(path)
+    data = coco_dataset(conversion, target.parent)
     with atomic_output(target, overwrite) as temporary:
         temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return target

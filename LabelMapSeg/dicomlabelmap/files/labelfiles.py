@@ -13,7 +13,8 @@ read (detached data, text encodings) go through pynrrd.
 
 Voxel arrays in these files are in ``(i, j, k)`` order; the core's arrays are ``(k, j, i)``.
 Several layers (overlapping segments) only fit ``.seg.nrrd``; for the other formats pass
-``split_layers=True`` to get one file per layer (``name.nrrd``, ``name_layer2.nrrd``, ...).
+``split_layers=True`` to get one file per layer, each named with its layer number
+(``name_layer1.nrrd``, ``name_layer2.nrrd``, ...; a single layer keeps the plain ``name.nrrd``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DicomLabelMapError, OutputError, optional_import
+from ..errors import DicomLabelMapError, OutputError, optional_import, require
 from ..model.geometry import ImageGeometry
 from ..model.labels import LabelVolume, present_values
 from ..model.segment import Segment
 from ..model.terminology import apply_terminology_string, to_terminology_string
-from ..outputs import double_suffix, write_verified
+from ..outputs import check_output_file, double_suffix, write_verified
 from .labeltables import check_table_outputs, table_entries, write_label_tables
 from .nrrdio import (
     DEFAULT_COMPRESSION_LEVEL,
@@ -65,8 +66,9 @@ def write_label_file(
 
     ``compression_level`` (0-9) applies to the NRRD kinds: 1 (default) is fast, 9 smallest.
     ``label_table``: also write what each value means beside the file
-    (:mod:`~dicomlabelmap.files.labeltables`: ``<name>.labels.txt`` for ITK-SNAP, ``<name>.labels.json``);
-    ``absent_labels`` (a scheme's labels this file does not hold) are listed there too.
+    (:mod:`~dicomlabelmap.files.labeltables`: ``<file name>.labels.txt`` for ITK-SNAP,
+    ``<file name>.labels.json``); they belong to the file and are replaced with it. ``absent_labels``
+    (a scheme's labels this file does not hold) are listed there too.
 
     Returns
     -------
@@ -89,12 +91,20 @@ def write_label_file(
         raise OutputError(f"{target}: unknown output type '{suffix}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
     if not volumes:
         raise OutputError(f"{target}: nothing to write")
+    check_label_format(target)
     if label_table:
-        check_table_outputs(target, overwrite)
+        check_table_outputs(target)
     written = _write_label_layers(target, suffix, volumes, overwrite, split_layers, compression_level)
     if label_table:
-        written += write_label_tables(target, table_entries(volumes, written, absent_labels), overwrite)
+        written += write_label_tables(target, table_entries(volumes, written, absent_labels))
+    logger.info("wrote and verified %s", ", ".join(str(path) for path in written))
     return written
+
+
+def check_label_format(path: Path) -> None:
+    """Before any work: the package writing ``path``'s format is installed (nibabel for NIfTI)."""
+    if double_suffix(path) in (".nii.gz", ".nii"):
+        require("nibabel", "nibabel", "reading and writing NIfTI files")
 
 
 def _write_label_layers(
@@ -108,9 +118,12 @@ def _write_label_layers(
             "write .seg.nrrd, or one file per layer (--split-layers)"
         )
     stem = target.name[: -len(suffix)]
+    # every layer named alike when there are several; one layer keeps the name asked for
+    paths = [target] if len(volumes) == 1 else [target.with_name(f"{stem}_layer{index + 1}{suffix}") for index in range(len(volumes))]
+    for layer_path in paths:  # every layer's file can be written, before the first is
+        check_output_file(layer_path, overwrite)
     written = []
-    for index, volume in enumerate(volumes):
-        layer_path = target if index == 0 else target.with_name(f"{stem}_layer{index + 1}{suffix}")
+    for volume, layer_path in zip(volumes, paths, strict=True):
         if suffix == ".nrrd":
             written.append(_write_nrrd_verified(layer_path, [volume], overwrite, compression_level))
         else:
@@ -167,12 +180,17 @@ def read_label_file(path: str | Path) -> list[LabelVolume]:
         raise DicomLabelMapError(f"{source} is a folder; give a label file ({', '.join(LABEL_FILE_SUFFIXES)})")
     if not source.is_file():
         raise DicomLabelMapError(f"{source}: no such file")
-    if suffix == ".seg.nrrd":
-        return _read_seg_nrrd(source)
-    if suffix == ".nrrd":
-        return _read_nrrd(source)
-    if suffix in (".nii.gz", ".nii"):
-        return _read_nifti(source)
+    readers = {".seg.nrrd": _read_seg_nrrd, ".nrrd": _read_nrrd, ".nii.gz": _read_nifti, ".nii": _read_nifti}
+    if suffix in readers:
+        volumes = readers[suffix](source)
+        logger.info(
+            "read %s: %d layer(s), %d segment(s), grid %s",
+            source,
+            len(volumes),
+            sum(len(v.segments) for v in volumes),
+            volumes[0].geometry.shape,
+        )
+        return volumes
     raise DicomLabelMapError(f"{source}: unknown label file type '{suffix}'; use one of {', '.join(LABEL_FILE_SUFFIXES)}")
 
 

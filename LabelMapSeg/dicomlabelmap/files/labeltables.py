@@ -3,15 +3,21 @@
 
 For ``labels.nii.gz`` (or ``.nrrd``, ``.seg.nrrd``) two files are written beside it:
 
-* ``labels.labels.txt``: an ITK-SNAP label description file (Segmentation > Import Label
+* ``labels.nii.gz.labels.txt``: an ITK-SNAP label description file (Segmentation > Import Label
   Descriptions): ``IDX R G B A VIS MSH "LABEL"``, index 0 "Clear Label" first;
-* ``labels.labels.json``: ``{"labels": [{"value", "name", "present", "color", "layer", "file",
+* ``labels.nii.gz.labels.json``: ``{"labels": [{"value", "name", "present", "color", "layer", "file",
   "roi_names", "roi_numbers", "category", "type", "type_modifier", "anatomic_region",
   "anatomic_region_modifier", "algorithm_type", "algorithm_name", "description", "interpreted_type"}]}``, one entry
   per label value. With a label scheme every label of the scheme is listed in every patient:
   ``present`` says whether it holds voxels in this file (absent labels have no ``layer`` and
   ``file``), so the tables of a data set list the same labels. ``encode`` reads this file back
   as segment metadata (:mod:`~dicomlabelmap.seg.metadata`).
+
+The tables are named from the label file's whole name, so that ``lung1.seg.nrrd`` and
+``lung1.nii.gz`` in one folder each keep their own, and they belong to it: they are written (and
+replaced) whenever it is, never a reason to refuse (the label file itself needs ``overwrite``).
+Readers also find tables named the older way (``lung1.labels.json`` beside ``lung1.nii.gz``),
+when no table of the new name is there (:func:`found_table`).
 """
 
 from __future__ import annotations
@@ -33,15 +39,30 @@ _ITKSNAP_LINE = re.compile(r'^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9.]+)\s+([0
 
 
 def table_paths(label_file: Path) -> list[Path]:
-    """The label table files beside ``label_file`` (ITK-SNAP text, JSON)."""
-    stem = label_file.name[: -len(double_suffix(label_file))] if double_suffix(label_file) else label_file.stem
-    return [label_file.with_name(stem + suffix) for suffix in TABLE_SUFFIXES]
+    """The label table files beside ``label_file`` (ITK-SNAP text, JSON), named from its whole
+    name: ``lung1.nii.gz`` -> ``lung1.nii.gz.labels.txt``, ``lung1.nii.gz.labels.json``."""
+    return [label_file.with_name(label_file.name + suffix) for suffix in TABLE_SUFFIXES]
 
 
-def check_table_outputs(label_file: Path, overwrite: bool) -> None:
-    """Refuse, before any work, label tables that would overwrite existing files."""
+def found_table(label_file: Path, suffix: str) -> Path | None:
+    """The table of kind ``suffix`` (``.labels.json`` or ``.labels.txt``) beside ``label_file``:
+    the one named from its whole name, else one named the older way, from the name without its
+    file type (``lung1.labels.json`` beside ``lung1.nii.gz``, as versions before 2026-12 wrote
+    them); ``None`` when there is neither."""
+    kind = double_suffix(label_file) or label_file.suffix
+    for candidate in (label_file.name, label_file.name[: -len(kind)] if kind else ""):
+        path = label_file.with_name(candidate + suffix)
+        if candidate and path.is_file():
+            return path
+    return None
+
+
+def check_table_outputs(label_file: Path) -> None:
+    """Refuse, before any work, label tables that cannot be written (a folder in their place, a
+    place that cannot be written). Existing tables are no reason: they belong to the label file
+    and are replaced with it."""
     for path in table_paths(label_file):
-        check_output_file(path, overwrite)
+        check_output_file(path, overwrite=True)
 
 
 def table_entries(
@@ -151,13 +172,13 @@ def read_itksnap(text: str) -> dict[int, tuple[tuple[int, int, int], str]]:
     return table
 
 
-def write_label_tables(label_file: Path, entries: Sequence[dict[str, Any]], overwrite: bool = False) -> list[Path]:
-    """Write the ITK-SNAP and JSON tables beside ``label_file``; each file appears complete or not
-    at all."""
+def write_label_tables(label_file: Path, entries: Sequence[dict[str, Any]]) -> list[Path]:
+    """Write the ITK-SNAP and JSON tables beside ``label_file`` (replacing earlier ones: they
+    belong to it); each file appears complete or not at all."""
     text_path, json_path = table_paths(label_file)
-    with atomic_output(text_path, overwrite) as temporary:
+    with atomic_output(text_path, overwrite=True) as temporary:
         temporary.write_text(itksnap_text(entries), encoding="utf-8")
-    with atomic_output(json_path, overwrite) as temporary:
+    with atomic_output(json_path, overwrite=True) as temporary:
         temporary.write_text(json.dumps({"labels": list(entries)}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return [text_path, json_path]
 
@@ -171,8 +192,8 @@ def read_itksnap_table(label_file: Path) -> tuple[dict[int, tuple[tuple[int, int
     DicomLabelMapError
         When the file exists but is not a label description file (the message names it and the line).
     """
-    text_path = table_paths(label_file)[0]
-    if not text_path.is_file():
+    text_path = found_table(label_file, ".labels.txt")
+    if text_path is None:
         return {}, None
     try:
         table = read_itksnap(text_path.read_text(encoding="utf-8-sig"))

@@ -66,7 +66,8 @@ def write_label_masks(
     names = mask_file_names([segment.label for segment, _ in items], suffix)
     geometry = conversion.reference.geometry
     table = []
-    with staged_series(folder, [*names, MASK_TABLE], overwrite, replaces=f"{STAGING_PREFIX}none") as staging:
+    # labels.json belongs to the set: replaced with it, never a reason to refuse
+    with staged_series(folder, [*names, MASK_TABLE], overwrite, f"{STAGING_PREFIX}none", side_files=[MASK_TABLE]) as staging:
         for (segment, mask), name in zip(items, names, strict=True):
             volume = LabelVolume(mask.full().astype(np.uint8), geometry, [replace(segment, number=1, properties=dict(segment.properties))])
             write_label_file(staging / name, [volume], compression_level=compression_level, label_table=False)

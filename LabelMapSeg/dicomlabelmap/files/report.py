@@ -47,21 +47,37 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         if left_out:
             for key in ("planes", "nested", "xor", "keyhole", "points", "open", "voxels", "volume_ml", "warnings"):
                 values[key] = ""
-        cells.append([str(values[key]) for key, _, _ in columns])
+        cells.append([display_text(str(values[key])) for key, _, _ in columns])
     widths = [max(display_width(line[i]) for line in cells) for i in range(len(columns))]
     lines = []
     for line in cells:
-        lines.append("  ".join(_pad(text, width, align) for text, width, (_, _, align) in zip(line, widths, columns, strict=True)).rstrip())
+        lines.append("  ".join(pad(text, width, align) for text, width, (_, _, align) in zip(line, widths, columns, strict=True)).rstrip())
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
 
 def display_width(text: str) -> int:
-    """Columns a terminal gives ``text``: East Asian wide and full-width characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 0 if unicodedata.combining(c) else 1 for c in text)
+    """Columns a terminal gives ``text``: East Asian wide and full-width characters (CJK, Hangul,
+    emoji) take two; combining marks and invisible format characters (a zero-width joiner) none."""
+    return sum(_char_width(c) for c in text)
 
 
-def _pad(text: str, width: int, align: str) -> str:
+def _char_width(character: str) -> int:
+    if unicodedata.category(character) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+
+
+def display_text(text: str) -> str:
+    """``text`` for one table cell: control characters (a tab or line break inside an ROI name)
+    shown as escapes, so that they neither move the columns nor break the line."""
+    if not any(unicodedata.category(c) == "Cc" for c in text):
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def pad(text: str, width: int, align: str = "<") -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (``align`` ``<`` or ``>``)."""
     padding = " " * max(0, width - display_width(text))
     return padding + text if align == ">" else text + padding
 

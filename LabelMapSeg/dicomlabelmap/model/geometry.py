@@ -14,6 +14,8 @@ Conventions (the same as Slicer's ``slicer.util.arrayFromVolume``):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -242,3 +244,17 @@ def reorient(array: npt.NDArray[np.generic], axes: list[int], flips: list[bool])
         if flip:
             moved = np.flip(moved, axis=axis)
     return np.ascontiguousarray(moved)
+
+
+#: Significant digits of geometry numbers in reports (JSON): floating-point noise goes
+#: (``3.000000000000002`` -> ``3.0``), exact values stay (``0.9765625``, ``-249.51171875``), and
+#: positions keep far better than 1e-6 mm.
+REPORT_DIGITS = 12
+
+
+def report_numbers(values: npt.ArrayLike) -> Any:
+    """``values`` (a number or a nested array) as plain floats rounded to :data:`REPORT_DIGITS`
+    significant digits, ``-0.0`` written as ``0.0``: for JSON reports, never for computing."""
+    array = np.asarray(values, dtype=np.float64)
+    rounded = [float(f"{value:.{REPORT_DIGITS}g}") + 0.0 for value in array.ravel().tolist()]
+    return np.asarray(rounded, dtype=np.float64).reshape(array.shape).tolist()

@@ -15,6 +15,7 @@ import numpy as np
 from ..dicom.images import ReferenceSeries
 from ..errors import InvalidDicomError
 from ..findings import Finding, Severity
+from ..model.geometry import report_numbers
 from ..model.labels import MAX_SEGMENT_NUMBER, LabelVolume, build_label_volumes, label_dtype
 from ..model.masks import BoxMask
 from ..model.scheme import LabelScheme, LabelSpec, Overlap, SchemeError, Unmatched
@@ -122,8 +123,8 @@ class RtStructConversion:
                 "series_description": self.reference.series_description,
                 "frame_of_reference_uid": geometry.frame_of_reference_uid,
                 "shape": list(geometry.shape),
-                "spacing": geometry.spacing.tolist(),
-                "ijk_to_lps": geometry.ijk_to_lps.tolist(),
+                "spacing": report_numbers(geometry.spacing),
+                "ijk_to_lps": report_numbers(geometry.ijk_to_lps),
                 "skipped_files": dict(self.reference.skipped),
                 "skipped": [{"file": path, "reason": reason} for path, reason in self.reference.skipped_files],
                 "missing_slices": self.reference.missing_slices,
@@ -377,7 +378,7 @@ def rtstruct_to_labels(
     converted are left out of the layers and carry an ERROR finding.
     """
     report(progress, 0.0, "Reading the RT Structure Set")
-    structure_set = rtstruct if isinstance(rtstruct, StructureSet) else read_rtstruct(rtstruct)
+    structure_set = _structure_set(rtstruct)
     assignments: list[RoiAssignment] = []
     scheme_findings: list[Finding] = []
     if scheme is None:
@@ -416,8 +417,16 @@ def rtstruct_to_labels(
     else:
         volumes = build_label_volumes(series.geometry, items)
     converted = {r.roi.position: numbers[r.roi.position] for r in rasters if r.converted}
+    logger.info("%d of %d ROI(s) converted, in %d label layer(s)", len(converted), len(rasters), len(volumes))
     report(progress, 1.0, "Converted")
     return RtStructConversion(structure_set, series, rasters, volumes, converted, scheme, assignments, scheme_findings)
+
+
+def _structure_set(rtstruct: str | Path | StructureSet) -> StructureSet:
+    structure_set = rtstruct if isinstance(rtstruct, StructureSet) else read_rtstruct(rtstruct)
+    contours = sum(len(roi.contours) for roi in structure_set.rois)
+    logger.info("RT Structure Set %s: %d ROI(s), %d contour(s)", structure_set.path or "(data set)", len(structure_set.rois), contours)
+    return structure_set
 
 
 def _label_items(

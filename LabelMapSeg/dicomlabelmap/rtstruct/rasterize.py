@@ -5,7 +5,10 @@ Rules applied, in order:
 1. Every closed contour is projected on the slice normal. A contour whose points spread along
    the normal more than ``planarity_tolerance_mm`` is an error for its ROI (not planar, or its
    plane is tilted against the slices); so is a contour with a coordinate beyond
-   :data:`MAX_COORDINATE_MM` (no patient is a kilometre wide).
+   :data:`MAX_COORDINATE_MM` (no patient is a kilometre wide), and one the reader could not use
+   (no Contour Data, NaN, an invalid Contour Offset Vector...). With ``skip_bad_contours`` each
+   such contour is left out instead, reported as a warning naming it, and the ROI converts from
+   the rest.
 2. Contours are grouped by their own plane (positions within the planarity tolerance of the
    plane's first contour) before anything is combined: contours of two planes are never
    combined with each other.
@@ -36,8 +39,9 @@ Findings repeated per contour or slice are condensed to one per ROI and kind
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -66,6 +70,9 @@ logger = logging.getLogger(__name__)
 #: table position. Larger values are corrupt data (1e20, 1e308) and make the ROI fail.
 MAX_COORDINATE_MM = 1.0e6
 
+#: How a contour left out by ``skip_bad_contours`` is reported (after the reason).
+LEFT_OUT = "the contour is left out (--skip-bad-contours)"
+
 #: A plane this close (mm) to the middle between two slices is "exactly half-way".
 HALF_WAY_TOLERANCE_MM = 1e-3
 
@@ -88,6 +95,10 @@ class RasterOptions:
         Distance (in pixels) within which a voxel centre lies on a contour's path.
     duplicate_tolerance
         Distance (in pixels) within which two outlines of one plane are the same outline.
+    skip_bad_contours
+        Leave out contours that cannot be used (not planar, tilted, absurd coordinates, unreadable)
+        and convert the ROI from the rest, each left out contour reported as a warning naming it;
+        by default such a contour fails its whole ROI.
     """
 
     slice_tolerance_mm: float | None = None
@@ -95,6 +106,7 @@ class RasterOptions:
     mark_unfilled_contours: bool = True
     boundary_tolerance: float = DEFAULT_BOUNDARY_TOLERANCE
     duplicate_tolerance: float = DEFAULT_DUPLICATE_TOLERANCE
+    skip_bad_contours: bool = False
 
 
 @dataclass
@@ -176,8 +188,7 @@ def rasterize_structure_set(
         def work(index: int) -> dict[str, Any]:
             if index in mine:
                 report(progress, mine.index(index) / max(1, len(mine)), f"Drawing {rois[index].name}")
-            result = _rasterize_roi(rois[index], geometry, slice_of, options)
-            result.findings = condense(result.findings)
+            result = _draw(rois[index], geometry, slice_of, options)
             return {key: value for key, value in vars(result).items() if key != "roi"}  # the contours stay here
 
         drawn = map_in_two_processes(work, mine, theirs)
@@ -186,21 +197,37 @@ def rasterize_structure_set(
         results = []
         for index, roi in enumerate(rois):
             report(progress, index / max(1, len(rois)), f"Drawing {roi.name}")
-            result = _rasterize_roi(roi, geometry, slice_of, options)
-            result.findings = condense(result.findings)
-            results.append(result)
+            results.append(_draw(roi, geometry, slice_of, options))
     report(progress, 1.0, "Drawn all ROIs")
     return results
 
 
+def _draw(roi: Roi, geometry: ImageGeometry, slice_of: dict[str, int], options: RasterOptions) -> RoiRaster:
+    """One ROI drawn, its findings condensed, what it took logged (``-v``)."""
+    started = time.perf_counter()
+    result = _rasterize_roi(roi, geometry, slice_of, options)
+    result.findings = condense(result.findings)
+    logger.info(
+        "ROI %s '%s': %d contour(s) on %d slice(s), %d voxel(s), %s in %.3f s",
+        roi.number,
+        roi.name,
+        result.contour_count,
+        result.plane_count,
+        result.voxel_count,
+        "converted" if result.converted else "FAILED",
+        time.perf_counter() - started,
+    )
+    return result
+
+
 def _rasterize_roi(roi: Roi, geometry: ImageGeometry, slice_of: dict[str, int], options: RasterOptions) -> RoiRaster:
-    result = RoiRaster(roi, None, contour_count=len(roi.contours), findings=list(roi.findings))
+    result = RoiRaster(roi, None, contour_count=len(roi.contours), findings=_reader_findings(roi, options))
     result.point_count = sum(c.geometric_type is ContourGeometricType.POINT for c in roi.contours)
     result.open_count = sum(
         c.geometric_type in (ContourGeometricType.OPEN_PLANAR, ContourGeometricType.OPEN_NONPLANAR) for c in roi.contours
     )
     result.xor_count = sum(c.geometric_type is ContourGeometricType.CLOSEDPLANAR_XOR for c in roi.contours)
-    if roi.has_errors or not _frame_of_reference_fits(result, geometry, slice_of):
+    if any(f.severity is Severity.ERROR for f in result.findings) or not _frame_of_reference_fits(result, geometry, slice_of):
         return result
     planes = _planes_of(result, geometry, options)
     if planes is None:
@@ -224,6 +251,19 @@ def _cropped(plane: np.ndarray) -> tuple[int, int, np.ndarray]:
         return 0, 0, np.zeros((0, 0), dtype=bool)
     columns = np.flatnonzero(plane.any(axis=0))
     return int(rows[0]), int(columns[0]), plane[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1].copy()
+
+
+def _reader_findings(roi: Roi, options: RasterOptions) -> list[Finding]:
+    """The reader's findings on ``roi``; with ``skip_bad_contours`` those about one unusable
+    contour (which the reader did not keep) become warnings saying it is left out."""
+    if not options.skip_bad_contours:
+        return list(roi.findings)
+    return [
+        replace(finding, severity=Severity.WARNING, message=f"{finding.message}; {LEFT_OUT}")
+        if finding.severity is Severity.ERROR and finding.contour_number is not None
+        else finding
+        for finding in roi.findings
+    ]
 
 
 def _frame_of_reference_fits(result: RoiRaster, geometry: ImageGeometry, slice_of: dict[str, int]) -> bool:
@@ -257,21 +297,17 @@ def _planes_of(result: RoiRaster, geometry: ImageGeometry, options: RasterOption
             continue
         largest = float(np.max(np.abs(contour.points)))
         if largest > MAX_COORDINATE_MM:
-            result.add_finding(
-                Severity.ERROR,
+            message = (
                 f"contour {contour.index + 1} holds a coordinate of {largest:.6g} mm, beyond the bound of "
-                f"{MAX_COORDINATE_MM:.0f} mm for patient coordinates (corrupt Contour Data)",
-                "ContourData",
-                kind="absurd_coordinates",
+                f"{MAX_COORDINATE_MM:.0f} mm for patient coordinates (corrupt Contour Data)"
             )
-            errors = True
+            errors |= _unusable(result, contour, message, options, "absurd_coordinates")
             continue
         ijk = geometry.to_ijk(contour.points)
         depth_mm = ijk[:, 2] * slice_spacing
         spread = float(depth_mm.max() - depth_mm.min())
         if spread > planarity_tolerance:
-            result.add_finding(Severity.ERROR, _planarity_message(contour, geometry, spread, planarity_tolerance), "ContourData")
-            errors = True
+            errors |= _unusable(result, contour, _planarity_message(contour, geometry, spread, planarity_tolerance), options)
             continue
         located.append((float(ijk[:, 2].mean()), contour, ijk[:, :2]))
     if errors:
@@ -287,6 +323,19 @@ def _planes_of(result: RoiRaster, geometry: ImageGeometry, options: RasterOption
         else:
             groups.append([entry])
     return [_Plane(float(np.mean([p for p, _, _ in group])), [(c, pixels) for _, c, pixels in group]) for group in groups]
+
+
+def _unusable(result: RoiRaster, contour: Contour, message: str, options: RasterOptions, kind: str | None = None) -> bool:
+    """Report a contour that cannot be used: an error for its ROI (returns True), or with
+    ``skip_bad_contours`` a warning that it is left out, one per contour (returns False)."""
+    if options.skip_bad_contours:
+        finding = Finding(Severity.WARNING, f"{message}; {LEFT_OUT}", result.roi.number, result.roi.name, "ContourData")
+        result.findings.append(replace(finding, contour_number=contour.index + 1))
+        return False
+    result.findings.append(
+        Finding(Severity.ERROR, message, result.roi.number, result.roi.name, "ContourData", kind=kind, contour_number=contour.index + 1)
+    )
+    return True
 
 
 def _assign_to_slices(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -453,6 +453,18 @@ def _display_color(item: Dataset, roi: Roi) -> tuple[int, int, int] | None:
 
 
 def _read_contour(item: Dataset, index: int, roi: Roi) -> Contour | None:
+    """One contour, or ``None`` when it cannot be used: its findings then name it
+    (``contour_number``), and one with an error is never kept (so never used half-read, such
+    as without its Contour Offset Vector)."""
+    before = len(roi.findings)
+    contour = _contour_of(item, index, roi)
+    roi.findings[before:] = [replace(finding, contour_number=index + 1) for finding in roi.findings[before:]]
+    if any(finding.severity is Severity.ERROR for finding in roi.findings[before:]):
+        return None
+    return contour
+
+
+def _contour_of(item: Dataset, index: int, roi: Roi) -> Contour | None:
     where = f"contour {index + 1}"
     raw_type = str(item.get("ContourGeometricType", "")).strip()
     try:

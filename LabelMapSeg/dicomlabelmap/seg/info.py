@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..model.geometry import report_numbers
 from .series import SegSeries
 
 
@@ -53,8 +54,8 @@ def describe_seg_series(series: SegSeries) -> dict[str, Any]:
         "instances": instances,
         "grid": {
             "shape": list(geometry.shape),
-            "spacing": geometry.spacing.tolist(),
-            "ijk_to_lps": geometry.ijk_to_lps.tolist(),
+            "spacing": report_numbers(geometry.spacing),
+            "ijk_to_lps": report_numbers(geometry.ijk_to_lps),
             "frame_of_reference_uid": geometry.frame_of_reference_uid,
             "kind": series.contents[0].grid_kind,
         },

@@ -154,6 +154,7 @@ def write_label_map_segs(
             report(progress, index / max(1, len(volumes)), f"Writing layer {index + 1} of {len(volumes)}")
             dataset = build_label_map_seg(volume, reference, options, series_uid, index + 1, frame_uid)
             write_verified(staging / name, partial(_save, dataset), partial(_verify, volume=volume, reference=verified_on))
+            logger.info("%s: layer %d, %d segment(s), written and verified", folder / name, index + 1, len(volume.segments))
     report(progress, 1.0, "Written and verified")
     return [folder / name for name in names]
 

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,12 +176,10 @@ def crashing_runner(job, settings):
     """Worker stand-in: dies like an out-of-memory kill for 'crash' inputs, raises a bug for
     'bug' inputs, succeeds otherwise (importable by the spawned workers)."""
     import os
-    import time
 
     from dicomlabelmap.batch.jobs import JobResult, JobStatus
 
     name = job.path.rsplit("/", 1)[-1]
-    time.sleep(0.2)  # let the other jobs be in flight when a worker dies
     if name.startswith("crash"):
         os._exit(9)
     if name.startswith("bug"):
@@ -189,9 +188,10 @@ def crashing_runner(job, settings):
 
 
 def test_a_dying_worker_fails_only_its_own_input(tmp_path):
-    """A worker killed mid-job breaks the whole process pool; the jobs it left are run again
-    one by one in fresh processes, so only the culprit is reported failed (and its staging
-    folder removed), and an exception in a worker fails only that input."""
+    """Each job has its own worker process: one that dies mid-job (here: exit code 9, as an
+    out-of-memory kill would) fails only its own input, with the reason, and its staging folder
+    is removed; an exception in a worker fails only that input. No timing is involved: the
+    worker's closed pipe says which job it was."""
     from dicomlabelmap.batch.jobs import InputKind, Job
     from dicomlabelmap.batch.pool import run_pool
 
@@ -207,9 +207,160 @@ def test_a_dying_worker_fails_only_its_own_input(tmp_path):
     assert sorted(by_name) == sorted(names) and len(results) == len(names) == len(seen)
     for name, result in by_name.items():
         if name.startswith("crash"):
-            assert result.status == "failed" and "worker process died" in result.reason
+            assert result.status == "failed" and result.reason == (
+                "the worker process died while converting it (crash or out of memory; exit code 9)"
+            )
             assert not (tmp_path / f"{name}.partial").exists()
         elif name.startswith("bug"):
-            assert result.status == "failed" and "internal error TypeError: a bug in the converter" in result.reason
+            assert result.status == "failed" and result.reason == "internal error TypeError: a bug in the converter"
         else:
             assert result.status == "ok", (name, result)
+
+
+def blocking_runner(job, settings):
+    """Worker stand-in: writes ``<input>.started`` holding its process id, then waits until
+    ``<input>.release`` appears (at most 60 s; the tests release it or kill the worker)."""
+    import os
+    import time
+
+    from dicomlabelmap.batch.jobs import JobResult, JobStatus
+
+    Path(f"{job.path}.started").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while not Path(f"{job.path}.release").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return JobResult(job.path, job.kind, JobStatus.OK, job.output_dir, reason="released")
+
+
+def _wait_for(path: Path, limit: float = 60) -> str:
+    """The contents of ``path`` once it appears (the guard only stops a hang)."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.01)
+    return path.read_text()
+
+
+def _jobs(tmp_path, names):
+    from dicomlabelmap.batch.jobs import InputKind, Job
+
+    return [Job(InputKind.RTSTRUCT, str(tmp_path / name), [], str(tmp_path / f"{name}-out")) for name in names]
+
+
+def test_an_interrupt_kills_the_running_workers_at_once(tmp_path, capfd):
+    """SIGINT while a worker is busy: run_pool kills it (it would otherwise wait 60 s), joins it,
+    keeps the results already in, and lets the interrupt through; nothing is printed."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from dicomlabelmap.batch.pool import run_pool
+
+    collected: list = []
+    (tmp_path / "quick.release").write_text("go")
+
+    def interrupt_when_blocked() -> None:
+        _wait_for(tmp_path / "slow.started")
+        _wait_for(tmp_path / "quick.started")
+        deadline = time.monotonic() + 60
+        while not collected and time.monotonic() < deadline:  # the quick job's result is in
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    # Ctrl-C as a terminal gives it (a suite started in the background inherits SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    sender = threading.Thread(target=interrupt_when_blocked, daemon=True)
+    sender.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_pool(_jobs(tmp_path, ["slow", "quick", "later"]), settings(), 2, lambda r: None, blocking_runner, collected)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    sender.join(timeout=60)
+    pid = int((tmp_path / "slow.started").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped, not left running
+    assert [(Path(r.input).name, r.reason) for r in collected] == [("quick", "released")]
+    assert not (tmp_path / "later.started").exists()  # never started
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_workers_ignore_a_terminal_interrupt_and_finish(tmp_path, capfd):
+    """A Ctrl-C in a terminal reaches the whole process group; the workers leave it to the batch
+    process (which stops them itself), so a worker sent SIGINT or SIGTERM keeps converting and
+    prints nothing."""
+    import os
+    import signal
+    import threading
+
+    from dicomlabelmap.batch.pool import run_pool
+
+    def signal_then_release() -> None:
+        pid = int(_wait_for(tmp_path / "job.started"))
+        os.kill(pid, signal.SIGINT)
+        os.kill(pid, signal.SIGTERM)
+        (tmp_path / "job.release").write_text("go")
+
+    sender = threading.Thread(target=signal_then_release, daemon=True)
+    sender.start()
+    (result,) = run_pool(_jobs(tmp_path, ["job"]), settings(), 1, lambda r: None, blocking_runner)
+    sender.join(timeout=60)
+    assert (result.status, result.reason) == ("ok", "released")
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_summary_table_stays_aligned_with_wide_and_odd_input_names(tmp_path):
+    """Input paths in Chinese take two terminal columns a character; a tab in a name is shown
+    escaped: the reason column starts at the same terminal column on every row."""
+    from dicomlabelmap.batch.jobs import InputKind, JobResult, JobStatus
+    from dicomlabelmap.batch.run import BatchSummary
+    from dicomlabelmap.files.report import display_width
+
+    results = [
+        JobResult("/data/患者一/RS.dcm", InputKind.RTSTRUCT, JobStatus.OK, outputs=["a"]),
+        JobResult("/data/patient-2/RS.dcm", InputKind.RTSTRUCT, JobStatus.FAILED, reason="no image series found"),
+        JobResult("/data/p\t3/SEG.dcm", InputKind.SEG, JobStatus.OK),
+    ]
+    lines = BatchSummary(results, {}).table().splitlines()
+    starts = set()
+    for line, result in zip(lines[2:], results, strict=True):
+        detail = result.reason or f"{len(result.outputs)} file(s)"
+        starts.add(display_width(line[: line.index(detail)]))
+    assert len(starts) == 1, lines
+    assert "/data/p\\t3/SEG.dcm" in lines[4] and "\t" not in "".join(lines)
+    assert display_width(lines[1]) == display_width(lines[0])
+
+
+def test_batch_skip_bad_contours_and_a_rerun_with_the_option_converts_again(tmp_path, capsys):
+    """``batch --skip-bad-contours``: the option reaches the workers (exact masks), and an input
+    finished without it is converted again when the option is added (then skipped)."""
+    from dicomlabelmap.cli.main import main
+    from dicomlabelmap.files.labelfiles import read_label_file
+    from test_skip_bad_contours import BROKEN, _expected, write_case
+
+    write_case(tmp_path / "in")
+    out = tmp_path / "out"
+    assert main(["batch", str(tmp_path / "in"), str(out), "--format", "seg.nrrd", "-j", "1"]) == 3  # written, an ROI failed
+    assert "3 ERROR(s): an ROI failed" in capsys.readouterr().out
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    (layer,) = read_label_file(folder / "labels.seg.nrrd")
+    assert not (layer.array == 1).any()  # Box failed: one bad contour costs the ROI
+    assert json.loads((folder / RESULT_FILE).read_text())["errors"] == 3
+    assert main(["batch", str(tmp_path / "in"), str(out), "--format", "seg.nrrd", "-j", "1", "--skip-bad-contours"]) == 0
+    (layer,) = read_label_file(folder / "labels.seg.nrrd")
+    np.testing.assert_array_equal(layer.array == 1, _expected((0, 6, 7), 2.5, 9.5))
+    result = json.loads((folder / RESULT_FILE).read_text())
+    assert result["raster_options"] == {"skip_bad_contours": True}
+    assert sum("the contour is left out (--skip-bad-contours)" in w for w in result["warnings"]) == len(BROKEN)
+    summary = run_batch(tmp_path / "in", out, BatchSettings(SegWriteOptions(), (OutputFormat.SEG_NRRD,), raster_options=_skip()))
+    assert [r.status for r in summary.results] == ["skipped (done before)"]
+
+
+def _skip():
+    from dicomlabelmap.rtstruct.rasterize import RasterOptions
+
+    return RasterOptions(skip_bad_contours=True)

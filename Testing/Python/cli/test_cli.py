@@ -27,7 +27,7 @@ def test_rtstruct_json_report_and_seg_nrrd(demo, tmp_path, capsys):
     rows = {row["name"]: row for row in report["rois"]}
     assert rows["Island in hole (XOR)"]["xor"] == 15 and rows["Ring (keyhole)"]["keyhole"] == 4
     assert rows["Markers"]["points"] == 1 and rows["Markers"]["voxels"] == 0
-    tables = [str(tmp_path / "out.labels.txt"), str(tmp_path / "out.labels.json")]  # the label tables beside it
+    tables = [str(tmp_path / "out.seg.nrrd.labels.txt"), str(tmp_path / "out.seg.nrrd.labels.json")]  # the label tables beside it
     assert report["outputs"] == [str(output), *tables] and report["reference"]["shape"] == [12, 96, 128]
     volumes = read_label_file(output)
     assert len(volumes) == report["layers"] == 3
@@ -45,7 +45,7 @@ def test_table_report_and_preview(demo, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Island in hole (XOR)" in out and "Findings:" in out and "encloses no voxel centre" in out
     assert preview.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "o_layer3.nii.gz").exists()
+    assert sorted(p.name for p in tmp_path.glob("o*.nii.gz")) == ["o_layer1.nii.gz", "o_layer2.nii.gz", "o_layer3.nii.gz"]
 
 
 def test_errors_are_one_sentence_on_stderr_and_leave_nothing(demo, tmp_path, capsys):
@@ -71,6 +71,24 @@ def test_failed_roi_gives_exit_code_3(demo, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "FAILED" in out and "not a multiple of 3" in out
     assert "Ring (nested)" not in [s.label for v in read_label_file(tmp_path / "o.seg.nrrd") for s in v.segments]
+
+
+def test_an_error_finding_outside_any_roi_gives_exit_code_3(demo, tmp_path, capsys):
+    """An ERROR-level finding that stands (here: a Structure Set ROI item without ROI Number,
+    which is left out) means exit code 3, although every ROI that is there converted."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    ct, rtstruct = demo
+    dataset = pydicom.dcmread(rtstruct)
+    orphan = Dataset()
+    orphan.ROIName = "No number"
+    dataset.StructureSetROISequence.append(orphan)
+    broken = tmp_path / "orphan.dcm"
+    dataset.save_as(broken)
+    assert main(["rtstruct", str(broken), "-r", str(ct), "-o", str(tmp_path / "o.seg.nrrd")]) == EXIT_PARTIAL
+    assert "Structure Set ROI item 7 has no valid ROI Number; it is ignored" in capsys.readouterr().out
+    assert (tmp_path / "o.seg.nrrd").is_file()  # written, as the exit code says
 
 
 def test_series_listing(demo, capsys):
@@ -192,3 +210,29 @@ def test_compression_level_trades_size_for_time(demo, tmp_path):
     arrays = [[v.array for v in read_label_file(tmp_path / f"l{level}.seg.nrrd")] for level in (0, 1, 9)]
     for other in arrays[1:]:
         assert all(np.array_equal(a, b) for a, b in zip(arrays[0], other, strict=True))
+
+
+def test_json_geometry_has_no_floating_point_noise(tmp_path, capsys):
+    """Slices 0.3 mm apart at z = 0.1 + 0.3 k fit a spacing of 0.30000000000000004: the JSON
+    report says 0.3 (12 significant digits), the matrix likewise, exact values stay."""
+    from conftest import axial_geometry
+    from dicomlabelmap.dicom.scan import read_reference_series
+    from dicomlabelmap.synthetic import SyntheticContour, SyntheticRoi, make_image_series, make_rtstruct, save
+
+    geometry = axial_geometry(shape=(5, 8, 8), spacing=(0.9765625, 0.9765625, 0.3), origin=(-249.51171875, -12.0, 0.1))
+    images = make_image_series(geometry)
+    save(images, tmp_path / "ct")
+    square = np.array([[1.5, 1.5], [5.5, 1.5], [5.5, 5.5], [1.5, 5.5]])
+    make_rtstruct(images, geometry, [SyntheticRoi("box", [SyntheticContour(k, square) for k in range(5)])]).save_as(
+        tmp_path / "RS.dcm", enforce_file_format=True
+    )
+    assert read_reference_series(tmp_path / "ct").geometry.spacing[2] == 0.30000000000000004  # the noise is there
+    assert main(["rtstruct", str(tmp_path / "RS.dcm"), "-r", str(tmp_path / "ct"), "-o", str(tmp_path / "x.seg.nrrd"), "--json"]) == 0
+    reference = json.loads(capsys.readouterr().out)["reference"]
+    assert reference["spacing"] == [0.9765625, 0.9765625, 0.3]
+    assert reference["ijk_to_lps"] == [
+        [0.9765625, 0.0, 0.0, -249.5117188],  # as the CT's DS value holds it
+        [0.0, 0.9765625, 0.0, -12.0],
+        [0.0, 0.0, 0.3, 0.1],
+        [0.0, 0.0, 0.0, 1.0],
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from dicomlabelmap.cli.common import (
     remove_created_folders,
     sizes,
 )
-from dicomlabelmap.cli.main import SUBCOMMANDS, build_parser
+from dicomlabelmap.cli.main import SUBCOMMANDS, build_parser, main
 from dicomlabelmap.cli.options import add_compression_option, add_reference_option, scheme, seg_options, subcommand
 from dicomlabelmap.cli.rtstruct import check_label_output, exit_code, raster_options
 from dicomlabelmap.dicom.codecs import TransferSyntax
@@ -101,7 +102,7 @@ def test_each_subcommand_parses_into_its_module(argv, module, expected):
     assert arguments.command == argv[0]
     assert arguments.handler is module.run
     assert {key: getattr(arguments, key) for key in expected} == expected
-    assert arguments.verbose is False
+    assert arguments.verbose == 0  # -v counts: 1 our steps, 2 every library
 
 
 def test_subcommands_in_help_order():
@@ -143,6 +144,24 @@ def test_usage_errors_exit_with_code_2(argv, message, capsys):
         parse(*argv)
     assert exit_.value.code == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["rtstruct", "series", "encode", "decode", "convert", "info", "validate", "demo", "batch"])
+def test_help_shows_each_default_once_and_never_an_empty_one(command, capsys):
+    """argparse's defaults formatter appends "(default: ...)" to every option: again after a help
+    text that states the default itself, and "None"/"False" for options without one."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert not re.findall(r"\(default[^)]*\)[^()]{0,3}\(default", text), text
+    assert not re.findall(r"\(default: (None|False|\[\])\)", text), text
+    expected = {
+        "rtstruct": ["(default: half the slice spacing)", "(default: label-file)", "(default: .nii.gz)", "(default rle:"],
+        "decode": ["(default 0.5)", "0 uncompressed (default: 1)"],
+        "batch": ["(default: labelmap-seg)", "(default: 4GiB)", "(default: skip them)"],
+    }
+    for shown in expected.get(command, []):
+        assert text.count(shown) == 1, (shown, text)
 
 
 def test_subcommand_helper_shows_defaults_and_repeats_references():
@@ -225,6 +244,8 @@ def test_batch_settings_carry_seg_options_missing_slices_and_scheme():
     found = batch.settings(arguments)
     assert found.seg_options == SegWriteOptions(TransferSyntax.JPEG_2000, omit_empty_frames=True)
     assert found.allow_missing_slices is True and found.scheme.include == ("Body",)
+    assert found.raster_options is None  # the defaults
+    assert batch.settings(parse("batch", "in", "out", "--skip-bad-contours")).raster_options == RasterOptions(skip_bad_contours=True)
 
 
 @pytest.mark.parametrize(
@@ -251,6 +272,7 @@ def test_raster_options():
         )
     )
     assert (found.slice_tolerance_mm, found.planarity_tolerance_mm, found.mark_unfilled_contours) == (0.7, 0.2, False)
+    assert raster_options(parse("rtstruct", "RS.dcm", "-r", "ct", "-o", "o.nrrd", "--skip-bad-contours")).skip_bad_contours is True
 
 
 # -- common -----------------------------------------------------------------------------------
@@ -277,9 +299,9 @@ def test_output_folder_and_removing_what_stayed_empty(tmp_path):
 def test_output_folder_refuses_files(tmp_path):
     file = tmp_path / "file"
     file.write_text("x")
-    with pytest.raises(DicomLabelMapError, match=r"file is a file; give an output folder"):
+    with pytest.raises(DicomLabelMapError, match=r"file is a file, not a folder; give a folder$"):
         output_folder(file)
-    with pytest.raises(DicomLabelMapError, match=r"file/sub: cannot create the output folder \(Not a directory\)"):
+    with pytest.raises(DicomLabelMapError, match=r"file is a file, not a folder, so .*file/sub cannot be created$"):
         output_folder(file / "sub")
     assert common._CREATED_FOLDERS == []
 
@@ -353,12 +375,24 @@ def test_rtstruct_refuses_outputs_before_any_work(tmp_path, words, match):
 
 
 def test_rtstruct_exit_code():
+    from dicomlabelmap.findings import Finding, Severity
+
     class Conversion:
-        def __init__(self, failed):
-            self.failed_rois = failed
+        def __init__(self, failed, findings=()):
+            self.failed_rois, self.findings = failed, list(findings)
 
     assert exit_code(Conversion([])) == EXIT_OK
+    assert exit_code(Conversion([], [Finding(Severity.WARNING, "a look")])) == EXIT_OK
     assert exit_code(Conversion(["a failed ROI"])) == EXIT_PARTIAL
+    assert exit_code(Conversion([], [Finding(Severity.ERROR, "an item left out")])) == EXIT_PARTIAL  # an ERROR stands
+
+
+def test_exit_for_findings():
+    from dicomlabelmap.cli.common import exit_for
+    from dicomlabelmap.findings import Finding, Severity
+
+    assert exit_for([]) == EXIT_OK and exit_for([Finding(Severity.WARNING, "w")]) == EXIT_OK
+    assert exit_for([Finding(Severity.WARNING, "w"), Finding(Severity.ERROR, "e")]) == EXIT_PARTIAL
 
 
 # -- runs on the demo case ---------------------------------------------------------------------

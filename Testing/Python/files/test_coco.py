@@ -74,7 +74,7 @@ def test_write_coco(conversion, tmp_path):
     target = tmp_path / "masks.json"
     assert write_coco(conversion, target) == target
     written = json.loads(target.read_text(encoding="utf-8"))
-    assert written == json.loads(json.dumps(coco_dataset(conversion)))
+    assert written == json.loads(json.dumps(coco_dataset(conversion, tmp_path)))
     with pytest.raises(OutputError, match=r"masks\.json exists; choose another name or use --overwrite"):
         write_coco(conversion, target)
     target.write_text("{}")
@@ -87,3 +87,19 @@ def test_without_pycocotools_the_package_is_named(conversion, tmp_path, monkeypa
     with pytest.raises(MissingDependencyError, match=r"needs the Python package 'pycocotools': pip install pycocotools"):
         write_coco(conversion, tmp_path / "masks.json")
     assert not (tmp_path / "masks.json").exists()
+
+
+def test_file_names_are_relative_to_the_json_file(conversion, tmp_path, monkeypatch):
+    """COCO readers find images under an image root, usually the JSON file's folder: each
+    file_name leads from there to the slice's DICOM file, wherever the command was run from."""
+    import os
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    target = tmp_path / "out" / "coco" / "masks.json"
+    write_coco(conversion, target)
+    images = json.loads(target.read_text(encoding="utf-8"))["images"]
+    for image, source in zip(images, conversion.reference.slices, strict=True):
+        assert not os.path.isabs(image["file_name"]) and image["file_name"].startswith("../../")
+        assert (target.parent / image["file_name"]).resolve() == source.path.resolve()

@@ -46,7 +46,7 @@ def _volumes(layers=2):
 def test_seg_nrrd_round_trip_and_slicerio_reads_it(tmp_path):
     path = tmp_path / "out.seg.nrrd"
     volumes = _volumes()
-    tables = [tmp_path / "out.labels.txt", tmp_path / "out.labels.json"]  # what each value means, beside it
+    tables = [tmp_path / "out.seg.nrrd.labels.txt", tmp_path / "out.seg.nrrd.labels.json"]  # what each value means, beside it
     assert write_label_file(path, volumes) == [path, *tables]
     entries = json.loads(tables[1].read_text())["labels"]
     assert [(e["value"], e["name"], e["layer"]) for e in entries] == [(1, "Liver", 1), (2, "Empty?", 1), (3, "Tumour", 2)]
@@ -105,9 +105,12 @@ def test_several_layers_need_seg_nrrd_or_split(tmp_path):
         write_label_file(tmp_path / "x.nrrd", _volumes())
     assert not list(tmp_path.iterdir())
     written = write_label_file(tmp_path / "x.nii.gz", _volumes(), split_layers=True)
-    assert [p.name for p in written] == ["x.nii.gz", "x_layer2.nii.gz", "x.labels.txt", "x.labels.json"]
+    assert [p.name for p in written] == ["x_layer1.nii.gz", "x_layer2.nii.gz", "x.nii.gz.labels.txt", "x.nii.gz.labels.json"]
     files = {e["value"]: e["file"] for e in json.loads(written[3].read_text())["labels"]}
-    assert files == {1: "x.nii.gz", 2: "x.nii.gz", 3: "x_layer2.nii.gz"}
+    assert files == {1: "x_layer1.nii.gz", 2: "x_layer1.nii.gz", 3: "x_layer2.nii.gz"}
+    assert not (tmp_path / "x.nii.gz").exists()  # every layer is named alike
+    (single,) = write_label_file(tmp_path / "one.nii.gz", _volumes()[:1], split_layers=True)[:1]
+    assert single.name == "one.nii.gz"  # one layer keeps the plain name
     assert np.array_equal(read_label_file(written[1])[0].array, _volumes()[1].array)
 
 

@@ -24,6 +24,9 @@ from dicomlabelmap.synthetic import write_demo_case
         ("e\u0301", 1),  # e + combining acute accent
         ("Körper 体", 9),
         ("간", 2),  # Hangul syllable
+        ("👍", 2),  # emoji: wide
+        ("a\u200db", 2),  # zero-width joiner
+        ("\u20dd", 0),  # enclosing mark
     ],
 )
 def test_display_width(text, width):
@@ -104,3 +107,12 @@ def test_demo_report_with_a_scheme(demo, tmp_path):
         "  unmatched ROIs: Ring (nested), Ring (keyhole), Island in hole (XOR), Sub-voxel",
         "  excluded ROIs: Markers",
     ]
+
+
+def test_control_characters_in_a_name_neither_move_columns_nor_break_lines():
+    from dicomlabelmap.files.report import display_text
+
+    assert display_text("GTV\tboost\nA") == "GTV\\tboost\\nA" and display_text("肺 Lung") == "肺 Lung"
+    table = format_table([row("GTV\tboost\nA"), row("肺")]).splitlines()
+    assert len(table) == 4 and "GTV\\tboost\\nA" in table[2]
+    assert display_width(table[2]) == display_width(table[3])  # the same values after the name: the same columns

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dicomlabelmap.errors import GeometryError
-from dicomlabelmap.model.geometry import ImageGeometry, check_image_orientation
+from dicomlabelmap.model.geometry import ImageGeometry, check_image_orientation, report_numbers
 from rotations import CORONAL, SAGITTAL, rotation
 
 DIRECTIONS = {"axial": np.eye(3), "sagittal": SAGITTAL, "coronal": CORONAL, "oblique": rotation((1, 2, 3), 27)}
@@ -55,3 +55,23 @@ def test_bad_orientation_is_refused(orientation, match):
 def test_degenerate_grid_is_refused(spacing, shape):
     with pytest.raises(GeometryError):
         ImageGeometry(shape, [0, 0, 0], spacing, np.eye(3))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3.000000000000002, 3.0),
+        (3.000000000000078, 3.0),
+        (0.30000000000000004, 0.3),
+        (0.9765625, 0.9765625),  # exact pixel spacings stay exact
+        (-249.51171875, -249.51171875),
+        (-600.123456789012, -600.123456789),  # positions keep 1e-9 mm
+        (0.7071067811865476, 0.707106781187),  # direction cosines keep 1e-12
+        (-0.0, 0.0),
+        (-1e-17, -1e-17),
+    ],
+)
+def test_report_numbers_drop_floating_point_noise_only(value, expected):
+    assert report_numbers(value) == expected
+    assert report_numbers([[value, 1.0], [2.0, value]]) == [[expected, 1.0], [2.0, expected]]
+    assert str(report_numbers(-0.0)) == "0.0"

@@ -394,11 +394,11 @@ def test_label_tables_follow_itksnap_rules_and_match_the_file(tmp_path, scheme_f
     for suffix in (".nii.gz", ".nrrd"):
         out = tmp_path / f"labels{suffix}"
         assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(out), "--roi-map", str(scheme)]) == 0
-        text = (tmp_path / "labels.labels.txt").read_text()
+        text = (tmp_path / f"labels{suffix}.labels.txt").read_text()
         table = read_itksnap(text)
         assert table[0] == ((0, 0, 0), "Clear Label")
         assert table[1] == ((200, 30, 30), "heart") and table[3] == ((0, 151, 206), "lung_left")
-        entries = {e["value"]: e for e in json.loads((tmp_path / "labels.labels.json").read_text())["labels"]}
+        entries = {e["value"]: e for e in json.loads((tmp_path / f"labels{suffix}.labels.json").read_text())["labels"]}
         assert entries[3]["roi_names"] == ["left lung"] and entries[1]["roi_names"] == ["coeur"] and entries[3]["file"] == out.name
         if suffix == ".nii.gz":
             values = np.asarray(nib.load(out).dataobj)
@@ -408,7 +408,7 @@ def test_label_tables_follow_itksnap_rules_and_match_the_file(tmp_path, scheme_f
         assert set(entries) == set(table) - {0} == {1, 3, 4, 7, 9}
         assert {v for v, e in entries.items() if e["present"]} == set(np.unique(values)) - {0} == {1, 3, 4}
         assert entries[7] == dict(entries[7], name="gtv", present=False, layer=None, file=None) and table[9][1] == "bladder"
-        for path in (out, tmp_path / "labels.labels.txt", tmp_path / "labels.labels.json"):
+        for path in (out, tmp_path / f"labels{suffix}.labels.txt", tmp_path / f"labels{suffix}.labels.json"):
             path.unlink()
 
 
@@ -450,7 +450,7 @@ def test_rtstruct_to_labelmap_seg_equals_rtstruct_then_encode(tmp_path, scheme_f
         assert describe(a) == describe(b)
     names = {s.label for path in direct for s in read_seg(path, reference).volumes[0].segments}
     assert names == {"heart", "lung_left", "lung_right", "gtv"}
-    assert (tmp_path / "direct" / "labels.seg.nrrd").is_file() and (tmp_path / "direct" / "labels.labels.txt").is_file()
+    assert (tmp_path / "direct" / "labels.seg.nrrd").is_file() and (tmp_path / "direct" / "labels.seg.nrrd.labels.txt").is_file()
 
 
 # -- metadata-driven encoding --------------------------------------------------------------------------

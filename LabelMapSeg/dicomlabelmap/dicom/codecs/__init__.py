@@ -123,6 +123,13 @@ def backend(syntax: TransferSyntax, decoding: bool = False) -> ModuleType:
     raise MissingDependencyError(modules[0].PACKAGE, f"{syntax.value} ({syntax.uid})")
 
 
+def check_encoder(syntax: TransferSyntax) -> None:
+    """Raise :class:`MissingDependencyError` naming the package, before any work, when writing
+    ``syntax`` needs an optional package that is not installed."""
+    if syntax in _BACKENDS:
+        backend(syntax)
+
+
 def encode_frame(frame: npt.NDArray[np.integer], syntax: TransferSyntax) -> bytes:
     return bytes(backend(syntax).encode(frame))
 
