@@ -147,10 +147,11 @@ class DICOMLabelMapSegPluginClass(DICOMPlugin):
 
 
 def _referenceVolume(segmentationNode):
-    """The volume a segmentation's geometry was set from, or ``None``."""
-    if segmentationNode is None:
-        return None
-    return segmentationNode.GetNodeReference(segmentationNode.GetReferenceImageGeometryReferenceRole())
+    """The volume a segmentation lies on (its geometry's source, or the CT its DICOM series
+    references), or ``None``."""
+    from LabelMapSegLib.scene import reference_volume_node
+
+    return reference_volume_node(segmentationNode)
 
 
 class DICOMLabelMapSegPlugin:

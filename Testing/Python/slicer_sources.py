@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHARED
+from conftest import NO_SHARED, SHARED
 from slicer_scene import import_slicer
 
 SLICER_SOURCES = SHARED / "slicer-5.12"
@@ -37,7 +37,7 @@ OUR_PLUGINS = ("DICOMLabelMapSegPlugin", "DICOMRtStructLabelMapPlugin")
 def sources() -> Path:
     """The folder of Slicer's Python sources, or skip the test."""
     if not (SLICER_SOURCES / "DICOMLib" / "DICOMPlugin.py").exists():
-        pytest.skip(f"Slicer 5.12's Python sources not found in {SLICER_SOURCES} (the shared folder is not beside this clone; LABELMAPSEG_SHARED names another)")
+        pytest.skip(f"Slicer 5.12's Python sources not found in {SLICER_SOURCES} ({NO_SHARED})")
     return SLICER_SOURCES
 
 

@@ -31,9 +31,9 @@ def slicer(tmp_path):
 @pytest.fixture
 def study(slicer, tmp_path):
     """Demo CT + RTSTRUCT imported into the database; the CT loaded by Slicer's scalar volume plugin."""
-    from DICOMLib import DICOMUtils
     from dicomlabelmap.dicom.scan import read_reference_series
     from dicomlabelmap.synthetic import write_demo_case
+    from DICOMLib import DICOMUtils
 
     ct_folder, rtstruct = write_demo_case(tmp_path / "demo")
     assert DICOMUtils.importDicom(str(tmp_path / "demo"))
