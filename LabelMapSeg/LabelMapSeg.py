@@ -114,8 +114,22 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self._describeChoices()
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
             self._updateButtons()
+
+    def _describeChoices(self) -> None:
+        """A tooltip per combo box item (connectGui fills the items with each choice's label)."""
+        import qt
+        from LabelMapSegLib.choices import OverlapChoice, PhotometricChoice, TransferSyntaxChoice
+
+        for comboBox, choices in (
+            (self.ui.transferSyntaxComboBox, TransferSyntaxChoice),
+            (self.ui.photometricComboBox, PhotometricChoice),
+            (self.ui.overlapComboBox, OverlapChoice),
+        ):
+            for index, choice in enumerate(choices):
+                comboBox.setItemData(index, choice.tooltip(), qt.Qt.ToolTipRole)
 
     def _updateButtons(self, caller=None, event=None) -> None:
         p = self._parameterNode
@@ -215,9 +229,9 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     p.exportSegmentation,
                     p.exportReferenceVolume,
                     p.exportDirectory,
-                    transferSyntax=p.transferSyntax,
-                    paletteColor=p.photometricInterpretation == "PALETTE COLOR",
-                    overlapHandling=p.overlapHandling,
+                    transferSyntax=p.transferSyntax.value,
+                    paletteColor=p.photometricInterpretation.value == "PALETTE COLOR",
+                    overlapHandling=p.overlapHandling.value,
                     seriesDescription=p.seriesDescription,
                     progressCallback=self._progress,
                 )
@@ -231,7 +245,7 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         try:
             with slicer.util.tryWithErrorDisplay(_("SEG conversion failed."), waitCursor=True):
                 results = self.logic.convertSegFiles(
-                    p.convertInputPath, p.convertOutputDirectory, transferSyntax=p.transferSyntax, progressCallback=self._progress
+                    p.convertInputPath, p.convertOutputDirectory, transferSyntax=p.transferSyntax.value, progressCallback=self._progress
                 )
                 self.ui.convertResultLabel.text = "\n".join(results)
         finally:

@@ -7,20 +7,14 @@ Slicer imports this module at start-up through ``LabelMapSeg.py``: numpy, pydico
 
 import logging
 import os
-from typing import Annotated
 
 import slicer
 import vtk
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
-from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
+from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic
 
-#: Transfer syntaxes offered for export (command-line names of the core); RLE first: every
-#: reader (Slicer core/dcmqi, highdicom, OHIF) decodes it and nothing extra is installed.
-TRANSFER_SYNTAXES = ("rle", "explicit", "deflated", "jpegls", "jpeg2000", "deflated-frame")
-PHOTOMETRIC_INTERPRETATIONS = ("MONOCHROME2", "PALETTE COLOR")
-#: "layers": one instance per segmentation layer; "single": refuse when there is more than one.
-OVERLAP_HANDLING = ("layers", "single")
+from LabelMapSegLib.choices import OVERLAP_HANDLING, OverlapChoice, PhotometricChoice, TransferSyntaxChoice
 
 #
 # Parameter node
@@ -55,9 +49,10 @@ class LabelMapSegParameterNode:
     exportSegmentation: vtkMRMLSegmentationNode
     exportReferenceVolume: vtkMRMLScalarVolumeNode
     exportDirectory: str = ""
-    transferSyntax: Annotated[str, Choice(list(TRANSFER_SYNTAXES))] = "rle"
-    photometricInterpretation: Annotated[str, Choice(list(PHOTOMETRIC_INTERPRETATIONS))] = "MONOCHROME2"
-    overlapHandling: Annotated[str, Choice(list(OVERLAP_HANDLING))] = "layers"
+    # Stored as the command line's words (LabelMapSegLib.choices); shown by their labels.
+    transferSyntax: TransferSyntaxChoice = TransferSyntaxChoice["rle"]
+    photometricInterpretation: PhotometricChoice = PhotometricChoice["MONOCHROME2"]
+    overlapHandling: OverlapChoice = OverlapChoice["layers"]
     seriesDescription: str = "Label map segmentation"
     convertInputPath: str = ""
     convertOutputDirectory: str = ""
