@@ -102,6 +102,36 @@ OVERLAP_CHOICES = (
     ),
 )
 
+#: (word, label, tooltip) per way of writing holes in an RT Structure Set (PS3.3 C.8.8.6.3).
+HOLE_STYLE_CHOICES = (
+    (
+        "keyhole",
+        _("keyholes: one contour per piece (default)"),
+        _(
+            "Each connected piece is one CLOSED_PLANAR contour, its holes joined to it by zero-width channels. Read right "
+            "by readers that unite the contours of a slice (plastimatch's default) and by those that combine them by "
+            "exclusive or."
+        ),
+    ),
+    (
+        "nested",
+        _("nested contours, as Varian and RayStation export"),
+        _(
+            "Every boundary is its own CLOSED_PLANAR contour, holes inside their outer contour. Read right by readers "
+            "that combine the contours of a slice by exclusive or (LabelMapSeg does); readers that unite them fill the holes."
+        ),
+    ),
+    (
+        "xor",
+        _("CLOSEDPLANAR_XOR (CP 2037; skipped by SlicerRT and plastimatch)"),
+        _(
+            "Every boundary is a CLOSEDPLANAR_XOR contour, combined by exclusive or by definition (DICOM CP 2037). Readers "
+            "that do not know the type skip it: SlicerRT and plastimatch leave those contours out, dcmrtstruct2nii "
+            "returns empty masks."
+        ),
+    ),
+)
+
 
 class ExportChoice(enum.Enum):
     """Base of the choice sets: ``label()`` is shown, ``tooltip()`` explains, ``value`` (= name) is the word."""
@@ -122,8 +152,10 @@ def _choiceSet(name, rows):
 TransferSyntaxChoice = _choiceSet("TransferSyntaxChoice", TRANSFER_SYNTAX_CHOICES)
 PhotometricChoice = _choiceSet("PhotometricChoice", PHOTOMETRIC_CHOICES)
 OverlapChoice = _choiceSet("OverlapChoice", OVERLAP_CHOICES)
+HoleStyleChoice = _choiceSet("HoleStyleChoice", HOLE_STYLE_CHOICES)
 
 #: The words alone (what the Python API and the command line accept).
 TRANSFER_SYNTAXES = tuple(choice.value for choice in TransferSyntaxChoice)
 PHOTOMETRIC_INTERPRETATIONS = tuple(choice.value for choice in PhotometricChoice)
 OVERLAP_HANDLING = tuple(choice.value for choice in OverlapChoice)
+HOLE_STYLES = tuple(choice.value for choice in HoleStyleChoice)

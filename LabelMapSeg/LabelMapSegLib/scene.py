@@ -84,6 +84,13 @@ def reference_volume_node(segmentation_node: Any) -> Any:
     return volume_node_for_instances(scene, uids) if uids else None
 
 
+def dicom_reference_volume_node(segmentation_node: Any, database: Any) -> Any:
+    """The segmentation's reference volume when it was loaded from DICOM files that ``database``
+    holds (what a DICOM export needs), else ``None``."""
+    node = reference_volume_node(segmentation_node)
+    return node if node is not None and files_for_instances(database, instance_uids(node)) else None
+
+
 @contextmanager
 def removed_on_failure(scene: Any) -> Iterator[list[Any]]:
     """Collect the nodes an operation creates (append them to the yielded list); if the

@@ -31,7 +31,7 @@ SLICER_PLUGINS = {
     "DICOMSegmentationPlugin": "DICOMPlugins/DICOMSegmentationPlugin.py",
     "DicomRtImportExportPlugin": "SlicerRT/DicomRtImportExportPlugin.py",
 }
-OUR_PLUGINS = ("DICOMLabelMapSegPlugin", "DICOMRtStructLabelMapPlugin")
+OUR_PLUGINS = ("DICOMLabelMapSegPlugin", "DICOMRtStructLabelMapPlugin", "DICOMRtStructExportPlugin")
 
 
 def sources() -> Path:

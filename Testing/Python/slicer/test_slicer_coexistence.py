@@ -10,7 +10,8 @@ Proves: Label Map SEG goes to LabelMapSeg (0.96 over Slicer core's 0.95), BINARY
 Slicer core's SEG plugin, RT Structure Sets go to LabelMapSeg (1.05 over SlicerRT's 1.0) unless
 the user's setting prefers SlicerRT for files without CLOSEDPLANAR_XOR; the CT stays with the
 scalar volume plugin; loading the whole study through DICOMUtils.loadSeriesByUID gives the CT and
-our segmentations on its grid; and the export dialog puts Label Map SEG first for segmentations.
+our segmentations on its grid; and the export dialog puts Label Map SEG first for segmentations,
+then our exact RT Structure Set, then Slicer core's SEG and SlicerRT's RT exporters.
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ def test_export_dialog_puts_label_map_seg_first_for_segmentations(slicer, study)
     assert segmentation.GetNodeReference(segmentation.GetReferenceImageGeometryReferenceRole()) is None
     sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
     offered = export_dialog_choice(slicer, sh.GetItemByDataNode(segmentation))
-    assert offered[0] == ("DICOMLabelMapSegPlugin", 1.05)
-    assert sorted(offered[1:]) == [("DICOMSegmentationPlugin", 1.0), ("DicomRtImportExportPlugin", 1.0)]
+    assert offered[:2] == [("DICOMLabelMapSegPlugin", 1.05), ("DICOMRtStructExportPlugin", 1.01)]
+    assert sorted(offered[2:]) == [("DICOMSegmentationPlugin", 1.0), ("DicomRtImportExportPlugin", 1.0)]
     # The CT is Slicer's to export (scalar volume 0.5, SlicerRT's RT study 0.3); ours offer nothing.
     assert export_dialog_choice(slicer, sh.GetItemByDataNode(ct)) == [("DICOMScalarVolumePlugin", 0.5), ("DicomRtImportExportPlugin", 0.3)]
 

@@ -24,6 +24,7 @@ CHOICE_COMBOS = {
     "transferSyntaxComboBox": ("TRANSFER_SYNTAX_CHOICES", "TransferSyntaxChoice", "transferSyntax"),
     "photometricComboBox": ("PHOTOMETRIC_CHOICES", "PhotometricChoice", "photometricInterpretation"),
     "overlapComboBox": ("OVERLAP_CHOICES", "OverlapChoice", "overlapHandling"),
+    "holeStyleComboBox": ("HOLE_STYLE_CHOICES", "HoleStyleChoice", "holeStyle"),
 }
 
 
@@ -124,6 +125,7 @@ def test_combo_boxes_show_readable_labels_for_the_command_line_words():
     assert words[0] == "rle" and {TransferSyntax(w) for w in words} == set(TransferSyntax.writable_syntaxes())
     assert [w for w, _l, _t in _choice_rows("PHOTOMETRIC_CHOICES")] == ["MONOCHROME2", "PALETTE COLOR"]
     assert [w for w, _l, _t in _choice_rows("OVERLAP_CHOICES")] == ["layers", "single"]
+    assert [w for w, _l, _t in _choice_rows("HOLE_STYLE_CHOICES")] == ["keyhole", "nested", "xor"]
 
 
 def test_labels_state_what_the_reader_matrix_measured():
