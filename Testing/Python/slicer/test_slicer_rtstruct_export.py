@@ -122,21 +122,22 @@ def test_export_reads_back_as_the_same_voxels(slicer, demo, tmp_path, style):
 def test_hard_shapes_drawn_in_slicer_read_back_exactly(slicer, demo, tmp_path):
     """Segments drawn voxel by voxel (slicer.util, as a user's editor or AI output would fill
     them): a ring with an island in its hole, a one-voxel line, two voxels touching only at a
-    corner, a single voxel on the first slice and a block on the last slice at the grid border."""
+    corner, a single voxel on the first slice and a block on the last slice at the grid border;
+    names in other scripts keep their letters (ROI names, file name)."""
     import LabelMapSeg
 
     ct, series, _ = demo
     k, rows, columns = series.geometry.shape
-    shapes = {name: np.zeros((k, rows, columns), np.uint8) for name in ("ring", "line", "corner", "edges")}
+    shapes = {name: np.zeros((k, rows, columns), np.uint8) for name in ("ring", "Rückenmark – 脊髓", "corner", "edges")}
     ring = shapes["ring"]
     ring[2, 10:30, 10:30] = 1
     ring[2, 14:26, 14:26] = 0
     ring[2, 18:22, 18:22] = 1  # island in the hole
-    shapes["line"][3, 40, 5:60] = 1
+    shapes["Rückenmark – 脊髓"][3, 40, 5:60] = 1  # a one-voxel line
     shapes["corner"][4, 50, 50] = shapes["corner"][4, 51, 51] = 1
     shapes["edges"][0, 0, 0] = 1
     shapes["edges"][k - 1, rows - 3 :, columns - 4 :] = 1
-    node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Drawn")
+    node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Gezeichnet: Wirbelsäule")
     node.CreateDefaultDisplayNodes()
     node.SetReferenceImageGeometryParameterFromVolumeNode(ct)
     for name, array in shapes.items():
@@ -150,7 +151,9 @@ def test_hard_shapes_drawn_in_slicer_read_back_exactly(slicer, demo, tmp_path):
     for style in HOLE_STYLES:
         out = tmp_path / style
         out.mkdir()
-        _assert_same_voxels(expected, _read_back(logic.exportRtStruct(node, ct, str(out), holeStyle=style), series))
+        path = logic.exportRtStruct(node, ct, str(out), holeStyle=style)
+        assert path == str(out / "RS_Gezeichnet_Wirbelsäule.dcm")
+        _assert_same_voxels(expected, _read_back(path, series))
         rows_ = {roi["name"]: roi for roi in logic.lastRtStructReport["rois"]}
         assert (rows_["ring"]["holes"], rows_["ring"]["pieces"]) == (1, 2)  # one hole, the ring and its island
 
