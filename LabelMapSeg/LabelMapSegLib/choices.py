@@ -123,11 +123,11 @@ HOLE_STYLE_CHOICES = (
     ),
     (
         "xor",
-        _("CLOSEDPLANAR_XOR (CP 2037; skipped by SlicerRT and plastimatch)"),
+        _("CLOSEDPLANAR_XOR (CP 2037; plastimatch skips it)"),
         _(
-            "Every boundary is a CLOSEDPLANAR_XOR contour, combined by exclusive or by definition (DICOM CP 2037). Readers "
-            "that do not know the type skip it: SlicerRT and plastimatch leave those contours out, dcmrtstruct2nii "
-            "returns empty masks."
+            "Every boundary is a CLOSEDPLANAR_XOR contour, combined by exclusive or by definition (DICOM CP 2037). "
+            "Readers that do not know the type misread it: plastimatch leaves those contours out, dcmrtstruct2nii "
+            "returns empty masks, SlicerRT ignores the type (it builds a surface from every contour)."
         ),
     ),
 )

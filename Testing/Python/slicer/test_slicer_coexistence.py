@@ -120,7 +120,7 @@ def test_rt_structure_sets_follow_xor_and_the_setting(slicer, study, use_for_all
     files, _, _ = study
     qt.QSettings().setValue("LabelMapSeg/UseForRtStructureSets", use_for_all)
     winners = _winners(slicer, files, ["xor", "plain"])
-    assert winners["xor"] == [OUR_RT]  # SlicerRT skips CLOSEDPLANAR_XOR: never left to it
+    assert winners["xor"] == [OUR_RT]  # SlicerRT ignores the geometric type: XOR files are never left to it
     assert winners["plain"] == ([OUR_RT] if use_for_all else [SLICER_RT])
 
 

@@ -200,7 +200,7 @@ def test_rtstruct_confidence_follows_xor_and_the_setting(slicer, study, tmp_path
     plugin = _plugin(slicer, "DICOMRtStructLabelMapPlugin")
     (with_xor,) = plugin.examineForImport([[rtstruct]])
     (without_xor,) = plugin.examineForImport([[plain]])
-    assert with_xor.confidence == 1.05  # always above SlicerRT's 1.0: SlicerRT skips XOR
+    assert with_xor.confidence == 1.05  # always above SlicerRT's 1.0: SlicerRT ignores the XOR type
     assert "CLOSEDPLANAR_XOR" in with_xor.tooltip and "exclusive or" in with_xor.tooltip
     assert without_xor.confidence == (0.9 if setting is False else 1.05)
     assert ("not chosen" in without_xor.tooltip) == (setting is False)

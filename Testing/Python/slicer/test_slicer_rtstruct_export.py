@@ -235,7 +235,7 @@ def test_export_plugin_without_a_dicom_reference_says_why(slicer, demo, tmp_path
 @pytest.mark.parametrize("use_for_all", [True, False], ids=["setting-on", "setting-off"])
 def test_exported_hole_style_and_the_browser_setting_decide_who_loads_it(slicer, demo, tmp_path, use_for_all):
     """Our keyhole file is plain CLOSED_PLANAR: with the setting off the browser leaves it to
-    SlicerRT; our XOR file always comes back to LabelMapSeg (SlicerRT skips XOR contours)."""
+    SlicerRT; our XOR file always comes back to LabelMapSeg (SlicerRT ignores the geometric type)."""
     import qt
 
     import LabelMapSeg
