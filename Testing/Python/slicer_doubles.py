@@ -14,6 +14,7 @@ sequence, ``fileForInstance`` ``""`` for an unknown instance).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import types
@@ -142,6 +143,7 @@ def _strings(array: Any) -> list[str]:
     return [array.GetValue(index) for index in range(array.GetNumberOfValues())]
 
 
+@functools.cache
 def vtk_dicom_loadable_class() -> type:
     """DICOMLib's C++ ``vtkSlicerDICOMLoadable`` (a vtkObject: it travels in a vtkCollection)."""
     import vtk

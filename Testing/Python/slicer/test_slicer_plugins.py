@@ -24,7 +24,7 @@ LABEL_MAP_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 @pytest.fixture
 def slicer(tmp_path):
     slicer = install(tmp_path)
-    slicer.hookParents = register_plugins(slicer)
+    register_plugins(slicer)
     return slicer
 
 
@@ -67,9 +67,11 @@ def _export_seg(slicer, study, tmp_path, syntax="rle"):
 def test_hook_modules_register_hidden_plugins(slicer):
     from DICOMLib import DICOMPlugin
 
-    assert set(OUR_PLUGINS) <= set(slicer.modules.dicomPlugins)
+    slicer.modules.dicomPlugins = {}
+    parents = register_plugins(slicer, OUR_PLUGINS)
+    assert set(slicer.modules.dicomPlugins) == set(OUR_PLUGINS)
     for name in OUR_PLUGINS:
-        parent = slicer.hookParents[name]
+        parent = parents[name]
         assert parent.hidden is True and "DICOM" in parent.dependencies
         assert issubclass(slicer.modules.dicomPlugins[name], DICOMPlugin)  # Slicer's own base class
 

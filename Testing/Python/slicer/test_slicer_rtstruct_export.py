@@ -22,12 +22,13 @@ from slicer_sources import browser_choice, export_dialog_choice, load_series, re
 
 HOLE_STYLES = ["keyhole", "nested", "xor"]
 
-# Until the core's writer (issue 20, item 1: rtstruct/writer.py) is merged beside this module code.
-pytest.importorskip("dicomlabelmap.rtstruct.writer", reason="the core's RT Structure Set writer is not in this checkout")
-
 
 @pytest.fixture
 def slicer(tmp_path):
+    # Until the core's writer (issue 20, item 1: rtstruct/writer.py) is merged beside this module
+    # code. (Not at module level: slicer-core's `import slicer` imports every module of a folder
+    # named slicer on sys.path, this one included.)
+    pytest.importorskip("dicomlabelmap.rtstruct.writer", reason="the core's RT Structure Set writer is not in this checkout")
     slicer = install(tmp_path)
     register_plugins(slicer)
     return slicer
