@@ -98,15 +98,13 @@ class DICOMLabelMapSegPluginClass(DICOMPlugin):
         dataNode = shNode.GetItemDataNode(subjectHierarchyItemID)
         if dataNode is None or not dataNode.IsA("vtkMRMLSegmentationNode"):
             return []
-        from LabelMapSegLib.scene import files_for_instances, instance_uids
+        from LabelMapSegLib.scene import dicom_reference_volume_node
 
         exportable = slicer.qSlicerDICOMExportable()
         exportable.name = self.loadType
         exportable.subjectHierarchyItemID = subjectHierarchyItemID
         exportable.pluginClass = self.__module__
-        reference = _referenceVolume(dataNode)
-        fromDicom = reference is not None and bool(files_for_instances(slicer.dicomDatabase, instance_uids(reference)))
-        if fromDicom:
+        if dicom_reference_volume_node(dataNode, slicer.dicomDatabase) is not None:
             exportable.confidence = 1.05
             exportable.tooltip = "Label Map Segmentation (Supplement 243): one instance per layer, verified after writing"
         else:
@@ -147,10 +145,11 @@ class DICOMLabelMapSegPluginClass(DICOMPlugin):
 
 
 def _referenceVolume(segmentationNode):
-    """The volume a segmentation's geometry was set from, or ``None``."""
-    if segmentationNode is None:
-        return None
-    return segmentationNode.GetNodeReference(segmentationNode.GetReferenceImageGeometryReferenceRole())
+    """The volume a segmentation lies on (its geometry's source, or the CT its DICOM series
+    references), or ``None``."""
+    from LabelMapSegLib.scene import reference_volume_node
+
+    return reference_volume_node(segmentationNode)
 
 
 class DICOMLabelMapSegPlugin:

@@ -2,7 +2,7 @@
 standard's rules for holes (nested CLOSED_PLANAR, keyholes, CLOSEDPLANAR_XOR).
 
 Confidence 1.05 (chosen over SlicerRT's 1.0) when the file holds CLOSEDPLANAR_XOR contours,
-which SlicerRT does not read, or when the setting "Use LabelMapSeg for RT structure sets" is on
+whose type SlicerRT ignores (it reads them as plain contours), or when the setting "Use LabelMapSeg for RT structure sets" is on
 (the default); otherwise 0.9, so that SlicerRT is chosen. numpy, pydicom and the core are
 imported inside the methods.
 """

@@ -72,6 +72,7 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.ui.importRtStructButton.connect("clicked(bool)", self.onImportRtStruct)
         self.ui.exportSegButton.connect("clicked(bool)", self.onExportLabelMapSeg)
+        self.ui.exportRtStructButton.connect("clicked(bool)", self.onExportRtStruct)
         self.ui.convertButton.connect("clicked(bool)", self.onConvertSeg)
         self.ui.exportLabelmapButton.connect("clicked(bool)", self.onExportLabelmap)
         self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
@@ -114,8 +115,23 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self._describeChoices()
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
             self._updateButtons()
+
+    def _describeChoices(self) -> None:
+        """A tooltip per combo box item (connectGui fills the items with each choice's label)."""
+        import qt
+        from LabelMapSegLib.choices import HoleStyleChoice, OverlapChoice, PhotometricChoice, TransferSyntaxChoice
+
+        for comboBox, choices in (
+            (self.ui.transferSyntaxComboBox, TransferSyntaxChoice),
+            (self.ui.photometricComboBox, PhotometricChoice),
+            (self.ui.overlapComboBox, OverlapChoice),
+            (self.ui.holeStyleComboBox, HoleStyleChoice),
+        ):
+            for index, choice in enumerate(choices):
+                comboBox.setItemData(index, choice.tooltip(), qt.Qt.ToolTipRole)
 
     def _updateButtons(self, caller=None, event=None) -> None:
         p = self._parameterNode
@@ -129,6 +145,7 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
             qt.QSettings().setValue(LABEL_SCHEME_SETTING, p.rtStructSchemePath)
         self.ui.exportSegButton.enabled = bool(p.exportSegmentation and p.exportReferenceVolume and p.exportDirectory)
+        self.ui.exportRtStructButton.enabled = bool(p.rtExportSegmentation and p.rtExportReferenceVolume and p.rtExportDirectory)
         self.ui.convertButton.enabled = bool(p.convertInputPath and p.convertOutputDirectory)
         self.ui.exportLabelmapButton.enabled = bool(p.labelmapSegmentation and p.labelmapReferenceVolume)
 
@@ -215,13 +232,30 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     p.exportSegmentation,
                     p.exportReferenceVolume,
                     p.exportDirectory,
-                    transferSyntax=p.transferSyntax,
-                    paletteColor=p.photometricInterpretation == "PALETTE COLOR",
-                    overlapHandling=p.overlapHandling,
+                    transferSyntax=p.transferSyntax.value,
+                    paletteColor=p.photometricInterpretation.value == "PALETTE COLOR",
+                    overlapHandling=p.overlapHandling.value,
                     seriesDescription=p.seriesDescription,
                     progressCallback=self._progress,
                 )
                 self.ui.exportResultLabel.text = self.logic.lastExportSummary
+        finally:
+            self._endOperation()
+
+    def onExportRtStruct(self) -> None:
+        p = self._parameterNode
+        self._startOperation()
+        try:
+            with slicer.util.tryWithErrorDisplay(_("RT Structure Set export failed."), waitCursor=True):
+                self.logic.exportRtStruct(
+                    p.rtExportSegmentation,
+                    p.rtExportReferenceVolume,
+                    p.rtExportDirectory,
+                    holeStyle=p.holeStyle.value,
+                    seriesDescription=p.rtExportSeriesDescription or None,
+                    progressCallback=self._progress,
+                )
+                self.ui.rtExportResultLabel.text = self.logic.lastExportSummary
         finally:
             self._endOperation()
 
@@ -231,7 +265,7 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         try:
             with slicer.util.tryWithErrorDisplay(_("SEG conversion failed."), waitCursor=True):
                 results = self.logic.convertSegFiles(
-                    p.convertInputPath, p.convertOutputDirectory, transferSyntax=p.transferSyntax, progressCallback=self._progress
+                    p.convertInputPath, p.convertOutputDirectory, transferSyntax=p.transferSyntax.value, progressCallback=self._progress
                 )
                 self.ui.convertResultLabel.text = "\n".join(results)
         finally:
@@ -266,6 +300,8 @@ class LabelMapSegTest(ScriptedLoadableModuleTest):
         self.test_LabelmapExportHasReferenceGeometry()
         self.setUp()
         self.test_RtStructImportWithLabelScheme()
+        self.setUp()
+        self.test_RtStructExportReadsBackExactly()
         self.setUp()
         self.test_PluginsAreRegistered()
 
@@ -365,6 +401,40 @@ class LabelMapSegTest(ScriptedLoadableModuleTest):
                     self.assertAlmostEqual(a.GetElement(row, column), b.GetElement(row, column), places=6)
         self.delayDisplay("Test passed")
 
+    def test_RtStructExportReadsBackExactly(self):
+        self.delayDisplay("RT Structure Set export: every hole style reads back as the same voxels")
+        import tempfile
+
+        import numpy as np
+        from DICOMLib import DICOMUtils
+        from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node
+
+        ctNode, rtStructPath = self._loadDemoCase()
+        logic = LabelMapSegLogic()
+        segmentationNode = logic.importRtStruct(rtStructPath, ctNode)
+
+        def masks(node):
+            volumes = label_volumes_from_segmentation_node(node, ctNode)
+            return {segment.label: volume.array == segment.number for volume in volumes for segment in volume.segments}
+
+        expected = masks(segmentationNode)
+        for holeStyle in ("keyhole", "nested", "xor"):
+            outputFolder = tempfile.mkdtemp(prefix="LabelMapSegRtExport")
+            path = logic.exportRtStruct(segmentationNode, ctNode, outputFolder, holeStyle=holeStyle)
+            self.assertEqual({roi["round_trip"] for roi in logic.lastRtStructReport["rois"]}, {"identical"})
+            # Back through the DICOM browser: the database and the plugin the browser picks.
+            DICOMUtils.importDicom(outputFolder)
+            seriesUID = slicer.dicomDatabase.seriesForFile(path)
+            loaded = [slicer.mrmlScene.GetNodeByID(i) for i in DICOMUtils.loadSeriesByUID([seriesUID])]
+            segmentations = [node for node in loaded if node.IsA("vtkMRMLSegmentationNode")]
+            self.assertEqual(len(segmentations), 1)
+            found = masks(segmentations[0])
+            self.assertEqual(sorted(found), sorted(expected))
+            for name, mask in expected.items():
+                np.testing.assert_array_equal(found[name], mask)
+        self.delayDisplay("Test passed")
+
     def test_PluginsAreRegistered(self):
         self.assertIn("DICOMLabelMapSegPlugin", slicer.modules.dicomPlugins)
         self.assertIn("DICOMRtStructLabelMapPlugin", slicer.modules.dicomPlugins)
+        self.assertIn("DICOMRtStructExportPlugin", slicer.modules.dicomPlugins)

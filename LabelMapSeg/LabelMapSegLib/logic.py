@@ -7,20 +7,14 @@ Slicer imports this module at start-up through ``LabelMapSeg.py``: numpy, pydico
 
 import logging
 import os
-from typing import Annotated
 
 import slicer
 import vtk
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
-from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
+from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic
 
-#: Transfer syntaxes offered for export (command-line names of the core); RLE first: every
-#: reader (Slicer core/dcmqi, highdicom, OHIF) decodes it and nothing extra is installed.
-TRANSFER_SYNTAXES = ("rle", "explicit", "deflated", "jpegls", "jpeg2000", "deflated-frame")
-PHOTOMETRIC_INTERPRETATIONS = ("MONOCHROME2", "PALETTE COLOR")
-#: "layers": one instance per segmentation layer; "single": refuse when there is more than one.
-OVERLAP_HANDLING = ("layers", "single")
+from LabelMapSegLib.choices import OVERLAP_HANDLING, HoleStyleChoice, OverlapChoice, PhotometricChoice, TransferSyntaxChoice
 
 #
 # Parameter node
@@ -55,10 +49,16 @@ class LabelMapSegParameterNode:
     exportSegmentation: vtkMRMLSegmentationNode
     exportReferenceVolume: vtkMRMLScalarVolumeNode
     exportDirectory: str = ""
-    transferSyntax: Annotated[str, Choice(list(TRANSFER_SYNTAXES))] = "rle"
-    photometricInterpretation: Annotated[str, Choice(list(PHOTOMETRIC_INTERPRETATIONS))] = "MONOCHROME2"
-    overlapHandling: Annotated[str, Choice(list(OVERLAP_HANDLING))] = "layers"
+    # Stored as the command line's words (LabelMapSegLib.choices); shown by their labels.
+    transferSyntax: TransferSyntaxChoice = TransferSyntaxChoice["rle"]
+    photometricInterpretation: PhotometricChoice = PhotometricChoice["MONOCHROME2"]
+    overlapHandling: OverlapChoice = OverlapChoice["layers"]
     seriesDescription: str = "Label map segmentation"
+    rtExportSegmentation: vtkMRMLSegmentationNode
+    rtExportReferenceVolume: vtkMRMLScalarVolumeNode
+    rtExportDirectory: str = ""
+    holeStyle: HoleStyleChoice = HoleStyleChoice["keyhole"]
+    rtExportSeriesDescription: str = ""
     convertInputPath: str = ""
     convertOutputDirectory: str = ""
     labelmapSegmentation: vtkMRMLSegmentationNode
@@ -89,6 +89,9 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         self.lastExportSummary = ""
         #: The files the last export wrote.
         self.lastExportFiles = []
+        #: The last RT Structure Set export report (plain data: per ROI contours, points, holes,
+        #: pieces, round trip; left-out segments; findings).
+        self.lastRtStructReport = {}
 
     def getParameterNode(self):
         return LabelMapSegParameterNode(super().getParameterNode())
@@ -272,6 +275,62 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         self.lastExportSummary = "\n".join(lines)
         return self.lastExportFiles
 
+    # -- RT Structure Set out --------------------------------------------------------------
+    def exportRtStruct(
+        self,
+        segmentationNode,
+        referenceVolumeNode,
+        outputDirectory,
+        holeStyle="keyhole",
+        contourShape="midpoint",
+        seriesDescription=None,
+        skipEmpty=False,
+        referenceDirectory=None,
+        fileName=None,
+        overwrite=False,
+        progressCallback=None,
+    ):
+        """Write the segmentation as an RT Structure Set (one ROI per segment) on the reference
+        volume's DICOM series, into ``outputDirectory`` (file ``RS_<segmentation name>.dcm``, or
+        ``fileName``; an existing file is never replaced unless ``overwrite``).
+
+        Contours pass strictly between inside and outside voxel centres; holes are written as
+        ``holeStyle`` (``keyhole``, ``nested`` or ``xor``: LabelMapSegLib.choices says which
+        readers read which). The file is read back with LabelMapSeg's reader and every ROI
+        compared voxel for voxel with its segment before it is published: any difference fails
+        the export and nothing is written. Returns the path; ``lastRtStructReport`` holds the
+        per-ROI report (contours, points, holes, pieces, round trip) and ``lastExportSummary``
+        one readable line per ROI.
+        """
+        from pathlib import Path
+
+        from dicomlabelmap.errors import DicomLabelMapError
+        from dicomlabelmap.rtstruct.writer import ContourWriteOptions, write_rtstruct
+
+        from LabelMapSegLib.segmentations import label_volumes_from_segmentation_node
+
+        if segmentationNode is None or referenceVolumeNode is None:
+            raise DicomLabelMapError("select a segmentation and its reference volume")
+        name = segmentationNode.GetName()
+        options = ContourWriteOptions.from_words(
+            holeStyle, contourShape, skip_empty=skipEmpty, structure_set_label=name, series_description=seriesDescription or name
+        )
+        folder = Path(outputDirectory or "")
+        if not str(outputDirectory or "") or not folder.is_dir():
+            raise DicomLabelMapError(f"output folder '{folder}' does not exist")
+        reference = self.referenceSeries(referenceVolumeNode, referenceDirectory, requireDicom=True)
+        volumes = label_volumes_from_segmentation_node(segmentationNode, referenceVolumeNode)
+        if not volumes:
+            raise DicomLabelMapError(f"segmentation '{name}' has no segments")
+        path = folder / fileName if fileName else _freePath(folder, f"RS_{_fileStem(name)}", ".dcm")
+        result = write_rtstruct(volumes, reference, path, options, overwrite=overwrite, progress=progressCallback)
+        self.lastRtStructReport = result.to_dict()
+        self.lastExportFiles = [str(result.path)]
+        self.lastExportSummary = rtStructSummary(self.lastRtStructReport)
+        for finding in result.findings:
+            logging.warning(f"LabelMapSeg: {result.path.name}: {finding}")
+        return str(result.path)
+
     # -- Label Map SEG in ------------------------------------------------------------------
     def loadLabelMapSeg(self, paths, referenceVolumeNode=None, name=None):
         """Load Label Map SEG instances of one series (or any DICOM SEG) as one segmentation
@@ -348,6 +407,39 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
                 created.append(node)
                 nodes.append(node)
         return nodes
+
+
+def rtStructSummary(report):
+    """Readable lines of an RT Structure Set export report (``ContourWriteResult.to_dict()``)."""
+    rois = report.get("rois", [])
+    lines = [f"{os.path.basename(report['output'])}: {len(rois)} ROI(s), holes as {report['holes']}, read back and compared"]
+    for roi in rois:
+        lines.append(
+            f"{roi['name']}: {roi['contours']} contour(s), {roi['points']} point(s), {roi['holes']} hole(s), "
+            f"{roi['pieces']} piece(s), round trip: {roi['round_trip']}"
+        )
+    lines += [f"left out: {item['name']} ({item['reason']})" for item in report.get("left_out", [])]
+    for finding in report.get("findings", []):
+        where = f"{finding['roi_name']}: " if finding.get("roi_name") else ""
+        lines.append(f"{finding['severity']}: {where}{finding['message']}")
+    return "\n".join(lines)
+
+
+def _fileStem(text):
+    """A file name stem from a node name: letters and digits of any script, '-', '_' and '.'."""
+    import re
+
+    stem = re.sub(r"_+", "_", re.sub(r"[^\w.-]+", "_", text)).strip("._-")[:64]
+    return stem or "segmentation"
+
+
+def _freePath(folder, stem, suffix):
+    """``folder/stem+suffix``, or with ``_2``, ``_3``... when taken: an export never replaces another file."""
+    path, number = folder / f"{stem}{suffix}", 1
+    while path.exists():
+        number += 1
+        path = folder / f"{stem}_{number}{suffix}"
+    return path
 
 
 def _json(data):

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import slicer
+
 #: Attribute Slicer's DICOM plugins set on loaded volumes: the SOP Instance UIDs, space separated.
 INSTANCE_UIDS_ATTRIBUTE = "DICOM.instanceUIDs"
 #: Attribute on a segmentation node holding the import report as JSON.
@@ -59,6 +61,34 @@ def volume_node_for_instances(scene: Any, uids: set[str]) -> Any:
         if count > best_count:
             best, best_count = node, count
     return best if best_count == len(uids) else None
+
+
+#: Subject hierarchy attribute DICOM plugins set on a loaded series: the instances it references.
+REFERENCED_INSTANCES_ATTRIBUTE = "DICOM.ReferencedInstanceUIDs"
+
+
+def reference_volume_node(segmentation_node: Any) -> Any:
+    """The volume a segmentation lies on: the node its reference geometry was set from, else the
+    scalar volume loaded from the instances its subject hierarchy item references (a structure
+    set or SEG loaded from the DICOM browser before its CT: the browser loads series in plugin
+    order), or ``None``."""
+    if segmentation_node is None:
+        return None
+    node = segmentation_node.GetNodeReference(segmentation_node.GetReferenceImageGeometryReferenceRole())
+    if node is not None:
+        return node
+    scene = segmentation_node.GetScene()
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene) if scene is not None else None
+    item = sh.GetItemByDataNode(segmentation_node) if sh is not None else 0
+    uids = set(sh.GetItemAttribute(item, REFERENCED_INSTANCES_ATTRIBUTE).split()) if item else set()
+    return volume_node_for_instances(scene, uids) if uids else None
+
+
+def dicom_reference_volume_node(segmentation_node: Any, database: Any) -> Any:
+    """The segmentation's reference volume when it was loaded from DICOM files that ``database``
+    holds (what a DICOM export needs), else ``None``."""
+    node = reference_volume_node(segmentation_node)
+    return node if node is not None and files_for_instances(database, instance_uids(node)) else None
 
 
 @contextmanager

@@ -1,8 +1,10 @@
 """Shared fixtures. Tests build their DICOM in memory (dicomlabelmap.synthetic) or read the
-real files in ../shared/data, skipping with a reason when that folder is absent."""
+real files in ../shared/data, skipping with a reason when that folder is absent. The environment
+variable LABELMAPSEG_SHARED names another shared folder (a clone elsewhere, a git worktree)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import pytest
 from dicomlabelmap.model.geometry import ImageGeometry
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPOSITORY.parent / "shared" / "data"
+SHARED = Path(os.environ.get("LABELMAPSEG_SHARED") or REPOSITORY.parent / "shared")
+SHARED_DATA = SHARED / "data"
+NO_SHARED = "the shared folder is not beside this clone; LABELMAPSEG_SHARED names another"
 
 # Tests are grouped in one folder per family of the core; a test may use another family's
 # fixtures and builders (``from test_seg import make_volume``): every folder is importable, and
@@ -25,7 +29,7 @@ def shared_file(relative: str) -> Path:
     """A file or folder of ../shared/data, or skip the test when it is absent."""
     path = SHARED_DATA / relative
     if not path.exists():
-        pytest.skip(f"real test data {relative} not found in {SHARED_DATA} (the shared data folder is not beside this clone)")
+        pytest.skip(f"real test data {relative} not found in {SHARED_DATA} ({NO_SHARED})")
     return path
 
 

@@ -23,8 +23,8 @@ def import_slicer():
 
 
 def new_scene():
-    """A scene with the application and Segmentations logics, also set as ``slicer.mrmlScene``
-    and ``slicer.modules.segmentations`` for code that reaches them."""
+    """A scene with the application, Segmentations and Volumes logics, also set as
+    ``slicer.mrmlScene`` and ``slicer.modules.segmentations`` / ``volumes`` for code that reaches them."""
     slicer = import_slicer()
     scene = slicer.vtkMRMLScene()
     application = slicer.vtkSlicerApplicationLogic()
@@ -33,9 +33,16 @@ def new_scene():
     segmentations.SetMRMLApplicationLogic(application)
     segmentations.SetMRMLScene(scene)
     application.SetModuleLogic("Segmentations", segmentations)
+    volumes = slicer.vtkSlicerVolumesLogic()
+    volumes.SetMRMLApplicationLogic(application)
+    volumes.SetMRMLScene(scene)
+    application.SetModuleLogic("Volumes", volumes)
     slicer.mrmlScene = scene
-    slicer.modules = types.SimpleNamespace(segmentations=types.SimpleNamespace(logic=lambda: segmentations))
+    slicer.modules = types.SimpleNamespace(
+        segmentations=types.SimpleNamespace(logic=lambda: segmentations), volumes=types.SimpleNamespace(logic=lambda: volumes)
+    )
     scene._test_application_logic = application  # keep the logics alive with the scene
+    scene._test_logics = (segmentations, volumes)
     return scene
 
 

@@ -147,6 +147,30 @@ def test_label_map_seg_round_trip_keeps_everything(slicer, demo, tmp_path, synta
         np.testing.assert_array_equal(a.array, b.array)
 
 
+def test_export_choices_show_labels_and_store_command_line_words(slicer):
+    """Slicer's parameter node wrapper shows an Enum field in a combo box by ``label(member)``
+    (guiConnectors.QComboBoxToEnumConnector) and stores ``member.name`` (serializers.EnumSerializer):
+    the names are the command line's words, read back by name, and the words are what the
+    logic's round-trip test above exports with."""
+    from LabelMapSegLib.choices import TRANSFER_SYNTAXES, OverlapChoice, PhotometricChoice, TransferSyntaxChoice
+
+    import LabelMapSeg
+
+    for choices in (TransferSyntaxChoice, PhotometricChoice, OverlapChoice):
+        label = getattr(choices, "label", lambda member: member.name)  # as the connector looks it up
+        shown, stored = [label(member) for member in choices], [member.name for member in choices]
+        assert stored == [member.value for member in choices]
+        assert all(choices[name] is member for name, member in zip(stored, choices, strict=True))
+        assert not set(shown) & set(stored) and all(member.tooltip() for member in choices)
+    assert list(TRANSFER_SYNTAXES) == ["rle", "explicit", "deflated", "jpegls", "jpeg2000", "deflated-frame"]
+    parameters = LabelMapSeg.LabelMapSegLogic().getParameterNode()
+    assert (parameters.transferSyntax.name, parameters.photometricInterpretation.name, parameters.overlapHandling.name) == (
+        "rle",
+        "MONOCHROME2",
+        "layers",
+    )
+
+
 def _terminology(segment):
     from dicomlabelmap.model.terminology import to_terminology_string
 

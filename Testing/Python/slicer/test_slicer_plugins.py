@@ -1,5 +1,8 @@
-"""The two DICOM plugins' examine / load / export on real Slicer C++ (slicer-core), with a
-pydicom-backed DICOM database and DICOMLib doubles (slicer_doubles; testing layer 4).
+"""The two DICOM plugins' examine / load / export on real Slicer C++ (slicer-core) and Slicer
+5.12's own Python DICOMLib (``DICOMPlugin``, ``DICOMLoadable``, ``DICOMUtils``) from
+../shared/slicer-5.12, with a pydicom-backed DICOM database (slicer_doubles; testing layer 4). The
+CT is imported with ``DICOMUtils.importDicom`` and loaded by Slicer's own scalar volume plugin
+(ITK's DICOM reader in slicer-core) through ``DICOMUtils.loadSeriesByUID``, as in the application.
 
 Proves: Label Map SEG is offered above Slicer core's SEG plugin (0.95) with its reference series
 referenced, loads onto the CT's grid, exports verified files into the database; RT Structure Sets
@@ -13,6 +16,7 @@ import numpy as np
 import pytest
 from slicer_doubles import install
 from slicer_scene import volume_node
+from slicer_sources import OUR_PLUGINS, load_series, register_plugins
 
 LABEL_MAP_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 
@@ -20,26 +24,21 @@ LABEL_MAP_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 @pytest.fixture
 def slicer(tmp_path):
     slicer = install(tmp_path)
-    import DICOMLabelMapSegPlugin
-    import DICOMRtStructLabelMapPlugin
-
-    parent = type("Parent", (), {})()
-    DICOMLabelMapSegPlugin.DICOMLabelMapSegPlugin(parent)
-    DICOMRtStructLabelMapPlugin.DICOMRtStructLabelMapPlugin(parent)
+    register_plugins(slicer)
     return slicer
 
 
 @pytest.fixture
 def study(slicer, tmp_path):
-    """Demo CT + RTSTRUCT in the database; the CT loaded as Slicer's scalar volume plugin would."""
+    """Demo CT + RTSTRUCT imported into the database; the CT loaded by Slicer's scalar volume plugin."""
     from dicomlabelmap.dicom.scan import read_reference_series
     from dicomlabelmap.synthetic import write_demo_case
+    from DICOMLib import DICOMUtils
 
     ct_folder, rtstruct = write_demo_case(tmp_path / "demo")
-    slicer.dicomDatabase.importFolder(tmp_path / "demo")
+    assert DICOMUtils.importDicom(str(tmp_path / "demo"))
     series = read_reference_series(ct_folder)
-    ct = volume_node(slicer.mrmlScene, series.geometry, "CT")
-    ct.SetAttribute("DICOM.instanceUIDs", " ".join(s.sop_instance_uid for s in series.slices))
+    (ct,) = [node for node in load_series(slicer, [series.series_instance_uid]) if node.IsA("vtkMRMLScalarVolumeNode")]
     return ct, series, str(rtstruct)
 
 
@@ -66,12 +65,25 @@ def _export_seg(slicer, study, tmp_path, syntax="rle"):
 
 
 def test_hook_modules_register_hidden_plugins(slicer):
-    import DICOMLabelMapSegPlugin
+    from DICOMLib import DICOMPlugin
 
-    assert set(slicer.modules.dicomPlugins) == {"DICOMLabelMapSegPlugin", "DICOMRtStructLabelMapPlugin"}
-    parent = type("Parent", (), {})()
-    DICOMLabelMapSegPlugin.DICOMLabelMapSegPlugin(parent)
-    assert parent.hidden is True and "DICOM" in parent.dependencies
+    slicer.modules.dicomPlugins = {}
+    parents = register_plugins(slicer, OUR_PLUGINS)
+    assert set(slicer.modules.dicomPlugins) == set(OUR_PLUGINS)
+    for name in OUR_PLUGINS:
+        parent = parents[name]
+        assert parent.hidden is True and "DICOM" in parent.dependencies
+        assert issubclass(slicer.modules.dicomPlugins[name], DICOMPlugin)  # Slicer's own base class
+
+
+def test_ct_loaded_by_slicers_plugin_is_on_our_grid(slicer, study):
+    """The reference volume as Slicer's scalar volume plugin (ITK) makes it: the grid our core
+    reads from the same files, and the instance UIDs our plugins look it up by."""
+    from LabelMapSegLib.segmentations import geometry_from_volume_node
+
+    ct, series, rtstruct = study
+    assert geometry_from_volume_node(ct).is_close(series.geometry, 1e-4)
+    assert ct.GetAttribute("DICOM.instanceUIDs").split() == [s.sop_instance_uid for s in series.slices]
 
 
 def test_label_map_seg_examine_and_load(slicer, study, tmp_path):
@@ -190,7 +202,7 @@ def test_rtstruct_confidence_follows_xor_and_the_setting(slicer, study, tmp_path
     plugin = _plugin(slicer, "DICOMRtStructLabelMapPlugin")
     (with_xor,) = plugin.examineForImport([[rtstruct]])
     (without_xor,) = plugin.examineForImport([[plain]])
-    assert with_xor.confidence == 1.05  # always above SlicerRT's 1.0: SlicerRT skips XOR
+    assert with_xor.confidence == 1.05  # always above SlicerRT's 1.0: SlicerRT ignores the XOR type
     assert "CLOSEDPLANAR_XOR" in with_xor.tooltip and "exclusive or" in with_xor.tooltip
     assert without_xor.confidence == (0.9 if setting is False else 1.05)
     assert ("not chosen" in without_xor.tooltip) == (setting is False)

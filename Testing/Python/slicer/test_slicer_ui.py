@@ -15,8 +15,17 @@ from conftest import REPOSITORY
 
 UI = REPOSITORY / "LabelMapSeg" / "Resources" / "UI" / "LabelMapSeg.ui"
 MODULE = REPOSITORY / "LabelMapSeg" / "LabelMapSeg.py"
-#: The module's Logic and parameter node (constants of the export choices live there).
+#: The module's Logic and parameter node.
 LOGIC = REPOSITORY / "LabelMapSeg" / "LabelMapSegLib" / "logic.py"
+#: The export choices: (command-line word, label, tooltip) tables and their enums.
+CHOICES = REPOSITORY / "LabelMapSeg" / "LabelMapSegLib" / "choices.py"
+#: Combo box -> (table in choices.py, its enum, parameter node field).
+CHOICE_COMBOS = {
+    "transferSyntaxComboBox": ("TRANSFER_SYNTAX_CHOICES", "TransferSyntaxChoice", "transferSyntax"),
+    "photometricComboBox": ("PHOTOMETRIC_CHOICES", "PhotometricChoice", "photometricInterpretation"),
+    "overlapComboBox": ("OVERLAP_CHOICES", "OverlapChoice", "overlapHandling"),
+    "holeStyleComboBox": ("HOLE_STYLE_CHOICES", "HoleStyleChoice", "holeStyle"),
+}
 
 
 def _tree():
@@ -32,12 +41,28 @@ def _used_names():
     return set(re.findall(r"self\.ui\.(\w+)", MODULE.read_text()))
 
 
-def _module_constant(name):
-    tree = ast.parse(LOGIC.read_text())
+def _translated_literal(node):
+    """A literal whose strings may be wrapped in ``_()`` (Slicer's translation call)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_" and len(node.args) == 1:
+        return _translated_literal(node.args[0])
+    if isinstance(node, ast.Tuple):
+        return tuple(_translated_literal(element) for element in node.elts)
+    return ast.literal_eval(node)
+
+
+def _choice_rows(name):
+    """(word, label, tooltip) rows of a choice table in choices.py, read without importing Slicer."""
+    tree = ast.parse(CHOICES.read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return ast.literal_eval(node.value)
+            return _translated_literal(node.value)
     raise KeyError(name)
+
+
+def _parameter_annotations():
+    tree = ast.parse(LOGIC.read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "LabelMapSegParameterNode")
+    return {n.target.id: ast.unparse(n.annotation) for n in cls.body if isinstance(n, ast.AnnAssign)}
 
 
 def _parameter_fields():
@@ -80,18 +105,56 @@ def test_parameter_node_fields_are_bound_to_widgets():
     assert set(bound) == _parameter_fields()
 
 
-def test_combo_boxes_offer_what_the_logic_accepts():
+def test_combo_boxes_show_readable_labels_for_the_command_line_words():
+    """Each export combo box lists its choices' labels (what Slicer's enum connector shows), in
+    the order of the table that maps each label to the command line's word; the parameter node
+    field is that enum (stored by member name = the word); every choice has a tooltip."""
     widgets = _widgets()
-
-    def items(name):
-        return [item.find("property/string").text for item in widgets[name].findall("item")]
-
-    assert items("transferSyntaxComboBox") == list(_module_constant("TRANSFER_SYNTAXES"))
-    assert items("photometricComboBox") == list(_module_constant("PHOTOMETRIC_INTERPRETATIONS"))
-    assert items("overlapComboBox") == list(_module_constant("OVERLAP_HANDLING"))
+    annotations = _parameter_annotations()
+    for combo, (table, enum_name, field) in CHOICE_COMBOS.items():
+        rows = _choice_rows(table)
+        items = [item.find("property/string").text for item in widgets[combo].findall("item")]
+        assert items == [label for _word, label, _tooltip in rows], combo
+        assert _bound(widgets[combo]) == field and annotations[field] == enum_name
+        for word, label, tooltip in rows:
+            assert label != word and " " in label and len(label) <= 70, label  # readable, fits the panel
+            assert len(tooltip) > len(label), word
     from dicomlabelmap.dicom.codecs import TransferSyntax
 
-    assert {TransferSyntax(s) for s in _module_constant("TRANSFER_SYNTAXES")} == set(TransferSyntax.writable_syntaxes())
+    words = [word for word, _label, _tooltip in _choice_rows("TRANSFER_SYNTAX_CHOICES")]
+    assert words[0] == "rle" and {TransferSyntax(w) for w in words} == set(TransferSyntax.writable_syntaxes())
+    assert [w for w, _l, _t in _choice_rows("PHOTOMETRIC_CHOICES")] == ["MONOCHROME2", "PALETTE COLOR"]
+    assert [w for w, _l, _t in _choice_rows("OVERLAP_CHOICES")] == ["layers", "single"]
+    assert [w for w, _l, _t in _choice_rows("HOLE_STYLE_CHOICES")] == ["keyhole", "nested", "xor"]
+
+
+def test_labels_state_what_the_reader_matrix_measured():
+    """The transfer syntax labels agree with README's reader matrix: a syntax is called read by
+    Slicer's dcmqi and OHIF exactly when the matrix says "yes" in both columns."""
+    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    matrix = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        found = re.fullmatch(r"`([a-z0-9-]+)`( \(default\))?", cells[0]) if len(cells) == 7 else None
+        if found:
+            size = float(cells[6].removesuffix(" MB"))
+            matrix[found.group(1)] = {"highdicom": cells[1], "dcmqi": cells[2], "ohif": cells[4], "size": size}
+    rows = {word: label for word, label, _tooltip in _choice_rows("TRANSFER_SYNTAX_CHOICES")}
+    assert set(matrix) == set(rows)
+    for word, label in rows.items():
+        readers = matrix[word]
+        everyone = readers["dcmqi"] == readers["ohif"] == readers["highdicom"] == "yes"
+        nobody = readers["dcmqi"] == readers["ohif"] == readers["highdicom"] == "no"
+        refused = "not read by Slicer's dcmqi or OHIF" in label or "only LabelMapSeg" in label
+        assert refused == (readers["dcmqi"] == readers["ohif"] == "no"), word
+        assert ("only LabelMapSeg" in label) == nobody, word
+        assert ("read by Slicer, OHIF, highdicom" in label or "all read" in label or "every reader" in label) == everyone, word
+    # ... and the sizes in the same table (61 labels, 512x512x224)
+    sizes = {word: readers["size"] for word, readers in matrix.items()}
+    read_by_all = [w for w, r in matrix.items() if r["dcmqi"] == r["ohif"] == r["highdicom"] == "yes"]
+    assert "smallest" in rows[min(read_by_all, key=sizes.__getitem__)]
+    assert "largest" in rows[max(sizes, key=sizes.__getitem__)]
+    assert all(sizes[w] > sizes["rle"] for w, label in rows.items() if "larger than RLE" in label)
 
 
 def test_scene_reaches_every_node_selector():
@@ -136,9 +199,9 @@ def test_ui_loads_offscreen_with_pyside6():
     assert type(widget).__name__ == "qMRMLWidget"
     found = {child.objectName(): child for child in widget.findChildren(QtWidgets.QWidget)}
     assert _used_names() <= set(found)
-    assert [found["transferSyntaxComboBox"].itemText(i) for i in range(found["transferSyntaxComboBox"].count())] == list(
-        _module_constant("TRANSFER_SYNTAXES")
-    )
+    for combo, (table, _enum, _field) in CHOICE_COMBOS.items():
+        shown = [found[combo].itemText(i) for i in range(found[combo].count())]
+        assert shown == [label for _word, label, _tooltip in _choice_rows(table)]
     assert found["exportSegmentationSelector"].property("SlicerParameterName") == "exportSegmentation"
     assert isinstance(found["reportTable"], QtWidgets.QTableWidget)
     assert isinstance(found["progressBar"], QtWidgets.QProgressBar)
