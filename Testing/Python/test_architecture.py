@@ -186,7 +186,7 @@ def test_test_files_mirror_the_families_with_unique_names():
     names = [p.name for p in tests.rglob("test_*.py")]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
     folders = {p.parent.name for p in tests.rglob("test_*.py") if p.parent != tests}
-    assert folders <= set(FAMILIES) | {"interop", "slicer"}, folders
+    assert folders <= set(FAMILIES) | {"interop", "inslicer"}, folders
 
 
 def _third_party(path: Path) -> set[str]:
