@@ -61,15 +61,12 @@ def write_rtstruct_outputs(conversion: RtStructConversion, settings: BatchSettin
 
     image = _decode_image(conversion.reference, settings)
     volumes, absent = conversion.label_volumes, conversion.absent_labels()
-    suffixes = settings.label_file_suffixes()
-    for index, suffix in enumerate(suffixes):
-        # labels.seg.nrrd and labels.nrrd would share labels.labels.*: the tables go with the last
+    for suffix in settings.label_file_suffixes():  # each label file with its own tables (labels.nrrd.labels.json)
         write_label_file(
             staging / f"{LABELS_STEM}{suffix}",
             volumes,
             split_layers=settings.split_layers and suffix != ".seg.nrrd",
             compression_level=settings.compression_level,
-            label_table=index == len(suffixes) - 1,
             absent_labels=absent,
         )
     if OutputFormat.LABELMAP_SEG in settings.formats:

@@ -59,13 +59,13 @@ def test_every_output_of_rtstruct_for_every_input(two_patients, tmp_path):
         expected = rtstruct_to_labels(rs, ct, scheme=scheme_from_dict(PRIORITY_SCHEME))
         assert sorted(result.outputs) == sorted(
             [
-                "LabelMapSEG_001.dcm", "coco.json", "image.nii.gz", "labels.labels.json", "labels.labels.txt", "labels.nii.gz",
+                "LabelMapSEG_001.dcm", "coco.json", "image.nii.gz", "labels.nii.gz.labels.json", "labels.nii.gz.labels.txt", "labels.nii.gz",
                 MASK_FOLDER, "preview.png",
             ]
         )  # fmt: skip
         (labels,) = read_label_file(folder / f"{LABELS_STEM}.nii.gz")
         np.testing.assert_array_equal(labels.array, expected.label_volumes[0].array)
-        table = json.loads((folder / "labels.labels.json").read_text())["labels"]
+        table = json.loads((folder / "labels.nii.gz.labels.json").read_text())["labels"]
         assert [e["value"] for e in table] == [1, 3, 4, 7, 9]  # every label of the scheme, in every patient
         masks = json.loads((folder / MASK_FOLDER / "labels.json").read_text())["labels"]
         for entry, (_, mask) in zip([m for m in masks if m["file"]], expected.label_masks(), strict=True):
@@ -155,7 +155,8 @@ def test_batch_command_line_writes_every_output_type(two_patients, tmp_path, cap
     summary = json.loads(capsys.readouterr().out)
     for result in summary["results"]:
         names = set(result["outputs"])
-        assert {"labels.nrrd", "labels.seg.nrrd", "labels.labels.json", "image.nrrd", "masks", "LabelMapSEG_001.dcm"} <= names
+        assert {"labels.nrrd", "labels.nrrd.labels.json", "labels.seg.nrrd", "labels.seg.nrrd.labels.json", "image.nrrd", "masks"} <= names
+        assert "LabelMapSEG_001.dcm" in names  # each label file keeps its own tables
     with pytest.raises(SystemExit):  # a closed set: argparse refuses (exit code 2)
         main(["batch", str(root), str(out), "--label-suffix", ".png"])
 

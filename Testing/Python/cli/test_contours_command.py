@@ -78,7 +78,7 @@ def test_a_nifti_with_its_label_table(case, capsys):
     write_label_file(folder / "labels.nii.gz", [layer])
     names = [segment.label for segment in layer.segments]
     assert main(["contours", str(folder / "labels.nii.gz"), "-r", str(folder / "ct"), "-o", str(folder / "rs.dcm")]) == EXIT_OK
-    assert "segment names, colours and codes from labels.labels.json" in capsys.readouterr().err
+    assert "segment names, colours and codes from labels.nii.gz.labels.json" in capsys.readouterr().err
     dataset = pydicom.dcmread(folder / "rs.dcm")
     assert [str(item.ROIName) for item in dataset.StructureSetROISequence] == names
     assert [list(item.ROIDisplayColor) for item in dataset.ROIContourSequence] == [list(s.color) for s in layer.segments]
@@ -113,7 +113,7 @@ def test_interpreted_types_survive_a_nifti_and_its_table(case):
     folder, reference, volumes, masks = case
     segment = Segment(1, "Body", properties={"RtRoiInterpretedType": "EXTERNAL"})
     write_label_file(folder / "body.nii.gz", [LabelVolume(masks["border"].astype(np.uint8), reference.geometry, [segment])])
-    assert json.loads((folder / "body.labels.json").read_text())["labels"][0]["interpreted_type"] == "EXTERNAL"
+    assert json.loads((folder / "body.nii.gz.labels.json").read_text())["labels"][0]["interpreted_type"] == "EXTERNAL"
     segmentation_to_rtstruct(folder / "body.nii.gz", folder / "ct", folder / "rs.dcm")
     assert pydicom.dcmread(folder / "rs.dcm").RTROIObservationsSequence[0].RTROIInterpretedType == "EXTERNAL"
 

@@ -50,7 +50,7 @@ def test_every_patient_lists_every_label_of_the_scheme(tmp_path):
         assert [(e["value"], e["name"]) for e in table] == [(1, "heart"), (3, "lung_left"), (4, "lung_right"), (7, "gtv"), (9, "bladder")]
     assert [e["present"] for e in tables["a"]] == [True, True, True, True, False]
     assert [e["present"] for e in tables["b"]] == [True, True, True, False, False]
-    texts = [(tmp_path / name / "labels.labels.txt").read_text() for name in ("a", "b")]
+    texts = [(tmp_path / name / "labels.nrrd.labels.txt").read_text() for name in ("a", "b")]
     assert [line.split('"')[1] for line in texts[1].splitlines() if '"' in line] == [
         "Clear Label",
         "heart",
@@ -62,7 +62,7 @@ def test_every_patient_lists_every_label_of_the_scheme(tmp_path):
 
 
 def test_encode_reads_the_table_beside_a_nifti(tmp_path, capsys):
-    """rtstruct -> train.nii.gz (+ train.labels.json) -> encode train.nii.gz: the Label Map SEG's
+    """rtstruct -> train.nii.gz (+ train.nii.gz.labels.json) -> encode train.nii.gz: the Label Map SEG's
     segments carry the scheme's names, colours, codes and the ROIs' algorithm type."""
     pytest.importorskip("nibabel", reason="nibabel is not installed")
     ct, rs = patient(tmp_path, PATIENT_A)
@@ -73,7 +73,7 @@ def test_encode_reads_the_table_beside_a_nifti(tmp_path, capsys):
     capsys.readouterr()
     assert main(["encode", str(train), "-r", str(ct), "-o", str(tmp_path / "seg")]) == 0
     err = capsys.readouterr().err
-    assert "from " + str(tmp_path / "train.labels.json") in err and "does not hold" not in err  # bladder is marked absent
+    assert "from " + str(tmp_path / "train.nii.gz.labels.json") in err and "does not hold" not in err  # bladder is marked absent
     reference = read_reference_series(ct)
     (path,) = sorted((tmp_path / "seg").glob("*.dcm"))
     contents = read_seg(path, reference)
@@ -86,7 +86,7 @@ def test_encode_reads_the_table_beside_a_nifti(tmp_path, capsys):
     # the same table given explicitly (as --metadata of another label file) is accepted too
     other = tmp_path / "model_output.nii.gz"
     other.write_bytes(train.read_bytes())
-    assert main(["encode", str(other), "-r", str(ct), "-o", str(tmp_path / "seg2"), "--metadata", str(tmp_path / "train.labels.json")]) == 0
+    assert main(["encode", str(other), "-r", str(ct), "-o", str(tmp_path / "seg2"), "--metadata", str(tmp_path / "train.nii.gz.labels.json")]) == 0
     (again,) = sorted((tmp_path / "seg2").glob("*.dcm"))
     assert [s.label for s in read_seg(again, reference).segments if s.number] == ["heart", "lung_left", "lung_right", "gtv"]
 
@@ -119,3 +119,21 @@ def test_label_tables_and_schemes_are_told_apart(tmp_path):
     path.write_text(json.dumps({"labels": [{"value": 2, "name": "x", "present": True, "colour": [1, 2, 3]}]}))
     with pytest.raises(Exception, match=r"labels\[0\]: unknown key\(s\) colour"):
         load_metadata(path)
+
+
+def test_tables_are_found_by_the_whole_name_first_then_the_older_name(tmp_path):
+    """``lung1.nii.gz.labels.json`` belongs to ``lung1.nii.gz``; a table written by earlier versions
+    (``lung1.labels.json``) is still read when there is none of the new name; never another file's."""
+    from dicomlabelmap.files.labeltables import found_table
+
+    label_file = tmp_path / "lung1.nii.gz"
+    assert found_table(label_file, ".labels.json") is None
+    older = tmp_path / "lung1.labels.json"
+    older.write_text("{}")
+    assert found_table(label_file, ".labels.json") == older
+    newer = tmp_path / "lung1.nii.gz.labels.json"
+    newer.write_text("{}")
+    assert found_table(label_file, ".labels.json") == newer
+    assert found_table(tmp_path / "lung1.seg.nrrd", ".labels.json") == older  # same stem, older naming
+    assert found_table(tmp_path / "lung2.nii.gz", ".labels.json") is None
+    assert found_table(label_file, ".labels.txt") is None
