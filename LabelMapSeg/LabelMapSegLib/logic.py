@@ -312,8 +312,15 @@ class LabelMapSegLogic(ScriptedLoadableModuleLogic):
         if segmentationNode is None or referenceVolumeNode is None:
             raise DicomLabelMapError("select a segmentation and its reference volume")
         name = segmentationNode.GetName()
+        # The node's name is the structure set's: whole in Structure Set Name (LO, 64 characters),
+        # its start in Structure Set Label (SH, 16), which planning systems list.
         options = ContourWriteOptions.from_words(
-            holeStyle, contourShape, skip_empty=skipEmpty, structure_set_label=name, series_description=seriesDescription or name
+            holeStyle,
+            contourShape,
+            skip_empty=skipEmpty,
+            structure_set_label=name[:16],
+            structure_set_name=name[:64],
+            series_description=seriesDescription or name[:64],
         )
         folder = Path(outputDirectory or "")
         if not str(outputDirectory or "") or not folder.is_dir():

@@ -25,6 +25,16 @@ for _folder in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.
         sys.path.append(str(_folder))
 
 
+def child_processes() -> set[int]:
+    """This process's children, alive or not yet reaped (Linux: /proc/self/task/*/children).
+    Tests compare the set before and after (other tests may leave long-lived children, such as
+    multiprocessing's resource tracker)."""
+    children: set[int] = set()
+    for path in Path("/proc/self/task").glob("*/children"):
+        children |= {int(pid) for pid in path.read_text().split()}
+    return children
+
+
 def shared_file(relative: str) -> Path:
     """A file or folder of ../shared/data, or skip the test when it is absent."""
     path = SHARED_DATA / relative

@@ -514,3 +514,36 @@ def _segments_intersect(p1: FloatArray, p2: FloatArray, q1: FloatArray, q2: Floa
 
     touching = on_segment(d1, p1, q1, q2) | on_segment(d2, p2, q1, q2) | on_segment(d3, q1, p1, p2) | on_segment(d4, q2, p1, p2)
     return proper | touching
+
+
+def fill_with_groups(
+    polygons: list[FloatArray], groups: list[list[int]], shape: tuple[int, int], tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Even-odd over the polygons, each crossing group first merged into its union.
+
+    Returns the mask and, per polygon, whether it covers a voxel centre on its own.
+    """
+    if not groups:
+        filled = fill_polygons(polygons, shape, tolerance)
+        return filled.mask, filled.covers_centre
+    covers = np.zeros(len(polygons), dtype=bool)
+    grouped = {member for group in groups for member in group}
+    single = [i for i in range(len(polygons)) if i not in grouped]
+    filled = fill_polygons([polygons[i] for i in single], shape, tolerance)
+    mask = filled.mask
+    covers[single] = filled.covers_centre
+    for group in groups:
+        union = np.zeros(shape, dtype=bool)
+        for member in group:
+            own = fill_polygons([polygons[member]], shape, tolerance)
+            union |= own.mask
+            covers[member] = bool(own.covers_centre[0])
+        mask ^= union
+    return mask, covers
+
+
+def mark_path(plane: np.ndarray, polygon: FloatArray, shape: tuple[int, int]) -> int:
+    """Set the voxels along a polygon's path; returns how many there are."""
+    rows, columns = path_pixels(polygon, shape)
+    plane[rows, columns] = True
+    return len(set(zip(rows.tolist(), columns.tolist(), strict=True)))

@@ -56,8 +56,8 @@ from .parallel import map_in_two_processes, split_rois, worth_forking
 from .polygons import (
     DEFAULT_BOUNDARY_TOLERANCE,
     DEFAULT_DUPLICATE_TOLERANCE,
-    fill_polygons,
-    path_pixels,
+    fill_with_groups,
+    mark_path,
     plane_relations,
     polygon_area,
     repeated_outlines,
@@ -457,7 +457,7 @@ def _draw_plane(
             kind="mixed_types",
         )
     groups = _crossing_groups(result, k, contours, relations.overlapping_pairs)
-    plane, covers = _fill_with_groups(polygons, groups, shape, options.boundary_tolerance)
+    plane, covers = fill_with_groups(polygons, groups, shape, options.boundary_tolerance)
     result.keyhole_count += int(np.count_nonzero(relations.self_touching))
     result.nested_count += int(np.count_nonzero(relations.depth))
     grouped = {member for group in groups for member in group}
@@ -470,7 +470,7 @@ def _draw_plane(
                 Severity.WARNING, f"{what} is a hole that encloses no voxel centre; it removes nothing", "ContourData", k, kind="empty_hole"
             )
         elif options.mark_unfilled_contours:
-            count = _mark_path(plane, polygons[position], shape)
+            count = mark_path(plane, polygons[position], shape)
             find(
                 Severity.WARNING,
                 f"{what} encloses no voxel centre; the {count} voxel(s) along it are set",
@@ -483,7 +483,7 @@ def _draw_plane(
     if not plane.any() and covers.any():
         outer = [position for position in range(len(contours)) if relations.depth[position] % 2 == 0]
         if options.mark_unfilled_contours:
-            count = sum(_mark_path(plane, polygons[position], shape) for position in outer)
+            count = sum(mark_path(plane, polygons[position], shape) for position in outer)
             find(
                 Severity.WARNING,
                 f"the contours enclose voxel centres but the holes remove all of them; the {count} voxel(s) along the outer contour(s) "
@@ -559,39 +559,6 @@ def _crossing_groups(result: RoiRaster, k: int, contours: list[Contour], pairs: 
             kind="crossing",
         )
     return groups
-
-
-def _fill_with_groups(
-    polygons: list[FloatArray], groups: list[list[int]], shape: tuple[int, int], tolerance: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Even-odd over the polygons, each crossing group first merged into its union.
-
-    Returns the mask and, per polygon, whether it covers a voxel centre on its own.
-    """
-    if not groups:
-        filled = fill_polygons(polygons, shape, tolerance)
-        return filled.mask, filled.covers_centre
-    covers = np.zeros(len(polygons), dtype=bool)
-    grouped = {member for group in groups for member in group}
-    single = [i for i in range(len(polygons)) if i not in grouped]
-    filled = fill_polygons([polygons[i] for i in single], shape, tolerance)
-    mask = filled.mask
-    covers[single] = filled.covers_centre
-    for group in groups:
-        union = np.zeros(shape, dtype=bool)
-        for member in group:
-            own = fill_polygons([polygons[member]], shape, tolerance)
-            union |= own.mask
-            covers[member] = bool(own.covers_centre[0])
-        mask ^= union
-    return mask, covers
-
-
-def _mark_path(plane: np.ndarray, polygon: FloatArray, shape: tuple[int, int]) -> int:
-    """Set the voxels along a polygon's path; returns how many there are."""
-    rows, columns = path_pixels(polygon, shape)
-    plane[rows, columns] = True
-    return len(set(zip(rows.tolist(), columns.tolist(), strict=True)))
 
 
 def _planarity_message(contour: Contour, geometry: ImageGeometry, spread: float, tolerance: float) -> str:

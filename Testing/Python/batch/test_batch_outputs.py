@@ -59,7 +59,8 @@ def test_every_output_of_rtstruct_for_every_input(two_patients, tmp_path):
         expected = rtstruct_to_labels(rs, ct, scheme=scheme_from_dict(PRIORITY_SCHEME))
         assert sorted(result.outputs) == sorted(
             [
-                "LabelMapSEG_001.dcm", "coco.json", "image.nii.gz", "labels.nii.gz.labels.json", "labels.nii.gz.labels.txt", "labels.nii.gz",
+                "LabelMapSEG_001.dcm", "coco.json", "image.nii.gz", "labels.nii.gz.labels.json", "labels.nii.gz.labels.txt",
+                "labels.nii.gz",
                 MASK_FOLDER, "preview.png",
             ]
         )  # fmt: skip

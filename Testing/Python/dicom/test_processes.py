@@ -4,10 +4,9 @@ frames of a Label Map SEG encoded by two processes are the very bytes one proces
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from conftest import child_processes
 from dicomlabelmap.dicom.codecs import TransferSyntax
 from dicomlabelmap.dicom.processes import can_fork, map_in_two_processes
 from dicomlabelmap.seg.writer import _encode_frames
@@ -15,15 +14,17 @@ from dicomlabelmap.seg.writer import _encode_frames
 pytestmark = pytest.mark.skipif(not can_fork(), reason="the helper process is forked on Linux only")
 
 
-def _no_child_left():
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+@pytest.fixture(autouse=True)
+def no_child_left():
+    """Every helper process is reaped: no child of this process is left that was not there before."""
+    before = child_processes()
+    yield
+    assert child_processes() <= before
 
 
 def test_results_come_back_in_place():
     found = map_in_two_processes(lambda index: {"square": index * index}, [0, 3], [1, 2, 4])
     assert found == {i: {"square": i * i} for i in range(5)}
-    _no_child_left()
 
 
 def test_a_failure_in_either_process_is_raised_and_the_helper_reaped():
@@ -36,7 +37,6 @@ def test_a_failure_in_either_process_is_raised_and_the_helper_reaped():
         map_in_two_processes(work, [0, 1], [2, 3])
     with pytest.raises(ValueError, match="item 2 is broken"):
         map_in_two_processes(work, [2, 3], [0, 1])
-    _no_child_left()
 
 
 def test_jpegls_frames_from_two_processes_are_the_same_bytes():
@@ -48,4 +48,3 @@ def test_jpegls_frames_from_two_processes_are_the_same_bytes():
     one = _encode_frames(frames, TransferSyntax.JPEG_LS)
     two = _encode_frames(frames, TransferSyntax.JPEG_LS, processes=2)
     assert two == one and two[5] == two[3] and len(set(two[10:14])) == 1
-    _no_child_left()

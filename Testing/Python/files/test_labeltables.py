@@ -86,7 +86,10 @@ def test_encode_reads_the_table_beside_a_nifti(tmp_path, capsys):
     # the same table given explicitly (as --metadata of another label file) is accepted too
     other = tmp_path / "model_output.nii.gz"
     other.write_bytes(train.read_bytes())
-    assert main(["encode", str(other), "-r", str(ct), "-o", str(tmp_path / "seg2"), "--metadata", str(tmp_path / "train.nii.gz.labels.json")]) == 0
+    assert (
+        main(["encode", str(other), "-r", str(ct), "-o", str(tmp_path / "seg2"), "--metadata", str(tmp_path / "train.nii.gz.labels.json")])
+        == 0
+    )
     (again,) = sorted((tmp_path / "seg2").glob("*.dcm"))
     assert [s.label for s in read_seg(again, reference).segments if s.number] == ["heart", "lung_left", "lung_right", "gtv"]
 

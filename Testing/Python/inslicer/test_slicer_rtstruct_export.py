@@ -14,6 +14,7 @@ back by the DICOM browser as the same voxels, by the plugin Slicer's own selecti
 from __future__ import annotations
 
 import numpy as np
+import pydicom
 import pytest
 from conftest import shared_file
 from slicer_doubles import install
@@ -157,6 +158,8 @@ def test_hard_shapes_drawn_in_slicer_read_back_exactly(slicer, demo, tmp_path):
         _assert_same_voxels(expected, _read_back(path, series))
         rows_ = {roi["name"]: roi for roi in logic.lastRtStructReport["rois"]}
         assert (rows_["ring"]["holes"], rows_["ring"]["pieces"]) == (1, 2)  # one hole, the ring and its island
+        header = pydicom.dcmread(path, stop_before_pixels=True)  # the node's name: whole as the name, its start as the label
+        assert (header.StructureSetName, header.StructureSetLabel) == ("Gezeichnet: Wirbelsäule", "Gezeichnet: Wirb")
 
 
 def test_refusals_and_cancel_leave_no_file(slicer, demo, tmp_path):

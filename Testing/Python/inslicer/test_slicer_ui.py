@@ -132,8 +132,10 @@ def test_labels_state_what_the_reader_matrix_measured():
     """The transfer syntax labels agree with README's reader matrix: a syntax is called read by
     Slicer's dcmqi and OHIF exactly when the matrix says "yes" in both columns."""
     readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Which reader opens which file")
+    section = readme[start : readme.index("\n## ", start + 1)]  # the Label Map SEG matrix (not the RT Structure Set one)
     matrix = {}
-    for line in readme.splitlines():
+    for line in section.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         found = re.fullmatch(r"`([a-z0-9-]+)`( \(default\))?", cells[0]) if len(cells) == 7 else None
         if found:
