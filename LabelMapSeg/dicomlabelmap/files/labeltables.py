@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DicomLabelMapError
-from ..model.labels import LabelVolume, present_values
+from ..model.labels import LabelVolume
 from ..model.segment import Code, Segment
 from ..outputs import atomic_output, check_output_file, double_suffix
 
@@ -75,7 +75,7 @@ def table_entries(
     """
     entries = []
     for layer, volume in enumerate(volumes):
-        filled = set(present_values(volume.array))
+        filled = volume.present_numbers()
         for segment in volume.segments:
             entry = segment_entry(segment, segment.number in filled)
             entry["layer"] = layer + 1

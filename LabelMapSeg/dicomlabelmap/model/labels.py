@@ -106,6 +106,13 @@ class LabelVolume:
             np.copyto(region, np.asarray(number, dtype=self._dtype), where=mask.crop[first - mask.offset[0] : last - mask.offset[0]])
         return out
 
+    def present_numbers(self) -> set[int]:
+        """The non-zero values the layer holds; a layer still to be painted answers from its
+        masks (each non-empty, none overlapping) without painting."""
+        if self._array is None:
+            return {number for number, _mask in self._masks}
+        return set(present_values(self._array)) - {0}
+
     def segment(self, number: int) -> Segment:
         for segment in self.segments:
             if segment.number == number:

@@ -151,3 +151,15 @@ def test_the_most_segments_a_label_map_holds_are_packed_in_one_pass():
             if segment.label.startswith("box"):
                 mask = next(m for s, m in items if s.number == segment.number)
                 np.testing.assert_array_equal(volume.array == segment.number, mask.full())
+
+
+def test_present_numbers_without_painting_the_layer():
+    """A packed layer says which values it holds from its masks (the label tables ask for every
+    layer; painting them all would hold every layer in memory at once); the same answer once painted."""
+    geometry = axial_geometry((4, 6, 6))
+    inside, empty = np.zeros(geometry.shape, bool), np.zeros(geometry.shape, bool)
+    inside[1:3, 2:4, 2:4] = True
+    items = [(Segment(2, "a"), BoxMask.from_full(inside)), (Segment(5, "empty"), BoxMask.from_full(empty))]
+    (volume,) = build_label_volumes(geometry, items)
+    assert volume.present_numbers() == {2} and not volume.materialized
+    assert set(np.unique(volume.array)) - {0} == volume.present_numbers() == {2}
