@@ -366,10 +366,11 @@ def _volume_from_array(data_kji: np.ndarray, ijk_to_lps: np.ndarray) -> LabelVol
     array = np.ascontiguousarray(data_kji)
     shape = tuple(int(n) for n in array.shape)
     geometry = ImageGeometry.from_ijk_to_lps(shape, ijk_to_lps)  # type: ignore[arg-type]
-    values = [v for v in present_values(array) if v != 0]
-    volume = LabelVolume(array, geometry, [Segment(v, f"Segment {v}") for v in values])
-    _fit_dtype([volume])
-    return volume
+    values = [v for v in present_values(array) if v != 0]  # ascending
+    dtype = np.uint8 if not values or values[-1] <= 255 else np.uint16
+    if array.dtype != dtype:
+        array = array.astype(dtype)
+    return LabelVolume(array, geometry, [Segment(v, f"Segment {v}") for v in values], present=values)
 
 
 def _fit_dtype(volumes: list[LabelVolume]) -> None:

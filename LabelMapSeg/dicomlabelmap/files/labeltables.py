@@ -206,13 +206,8 @@ def apply_itksnap_table(volumes: Sequence[LabelVolume], table: dict[int, tuple[t
     """The layers with their segments named and coloured by an ITK-SNAP table (values it does
     not list keep their names)."""
     return [
-        LabelVolume(
-            volume.array,
-            volume.geometry,
-            [
-                replace(s, label=table[s.number][1] or s.label, color=table[s.number][0]) if s.number in table else s
-                for s in volume.segments
-            ],
+        volume.with_segments(
+            [replace(s, label=table[s.number][1] or s.label, color=table[s.number][0]) if s.number in table else s for s in volume.segments]
         )
         for volume in volumes
     ]

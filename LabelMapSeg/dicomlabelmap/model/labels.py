@@ -6,8 +6,9 @@ keeps them (shared labelmaps) and as Label Map SEG needs them (one instance per 
 
 from __future__ import annotations
 
+import copy
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -33,9 +34,13 @@ class LabelVolume:
     keeps it.
     """
 
-    def __init__(self, array: npt.NDArray[np.integer], geometry: ImageGeometry, segments: list[Segment]) -> None:
+    def __init__(
+        self, array: npt.NDArray[np.integer], geometry: ImageGeometry, segments: list[Segment], present: Iterable[int] | None = None
+    ) -> None:
         self._array: npt.NDArray[np.integer] | None = array
         self._masks: list[tuple[int, BoxMask]] = []
+        #: The values ``array`` holds, when its maker counted them already (a SEG reader does).
+        self._present: set[int] | None = set(present) - {0} if present is not None else None
         self._dtype: np.dtype = np.dtype(array.dtype)
         self.geometry = geometry
         self.segments = segments
@@ -48,7 +53,7 @@ class LabelVolume:
         """A layer of segments whose masks do not overlap, each mask painted with its segment's
         number when the layer is read (:meth:`slab`, :attr:`array`)."""
         volume = cls.__new__(cls)
-        volume._array = None
+        volume._array, volume._present = None, None
         volume._dtype = np.dtype(dtype)
         volume._masks = [(segment.number, mask) for segment, mask in zip(segments, masks, strict=True) if not mask.is_empty()]
         volume.geometry = geometry
@@ -76,7 +81,7 @@ class LabelVolume:
     def array(self, value: npt.NDArray[np.integer]) -> None:
         if tuple(value.shape) != self.geometry.shape:
             raise DicomLabelMapError(f"label array shape {value.shape} differs from its grid's {self.geometry.shape}")
-        self._array, self._masks, self._dtype = value, [], np.dtype(value.dtype)
+        self._array, self._masks, self._dtype, self._present = value, [], np.dtype(value.dtype), None
 
     @property
     def dtype(self) -> np.dtype:
@@ -108,10 +113,21 @@ class LabelVolume:
 
     def present_numbers(self) -> set[int]:
         """The non-zero values the layer holds; a layer still to be painted answers from its
-        masks (each non-empty, none overlapping) without painting."""
+        masks (each non-empty, none overlapping) without painting, a layer whose reader counted
+        its values (the SEG reader, frame by frame) from that count."""
         if self._array is None:
             return {number for number, _mask in self._masks}
+        if self._present is not None:
+            return set(self._present)
         return set(present_values(self._array)) - {0}
+
+    def with_segments(self, segments: list[Segment]) -> LabelVolume:
+        """The same voxels described by other segments (renamed, recoloured, coded): shares the
+        array, or the masks of a layer still to be painted, and what is known of its values."""
+        volume = copy.copy(self)
+        volume.segments = segments
+        volume._check_numbers()
+        return volume
 
     def segment(self, number: int) -> Segment:
         for segment in self.segments:

@@ -259,7 +259,7 @@ def apply_metadata(volumes: list[LabelVolume], metadata: Metadata) -> tuple[list
             else:
                 used.add((layer if len(metadata.layers) > 1 else 0, segment.number))
                 segments.append(found.describe(segment))
-        described.append(LabelVolume(volume.array, volume.geometry, segments))
+        described.append(volume.with_segments(segments))
     for index, table in enumerate(metadata.layers):
         for value, spec in sorted(table.items()):
             if (index, value) not in used and value not in metadata.absent:

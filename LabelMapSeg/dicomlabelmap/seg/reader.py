@@ -412,11 +412,14 @@ def _labelmap_volume(
         labels = raw  # every value present is its own label (the usual file): no remapping pass
     else:
         labels = lookup.astype(dtype)[raw]
+    # what the frames held, as labels (exact: no two frames share a position, tiles are counted on the volume)
+    counted: set[int] | None = {int(lookup[value]) for value in present}
     if covered_slices is not None and not backgrounds:
         missing = np.ones(geometry.shape[0], dtype=bool)
         missing[covered_slices] = False
         labels[missing] = 0
-    return LabelVolume(labels, geometry, segments)
+        counted = None  # slices cleared: count again when asked
+    return LabelVolume(labels, geometry, segments, counted)
 
 
 def _paste_frames(

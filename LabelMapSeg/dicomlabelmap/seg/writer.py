@@ -41,7 +41,7 @@ from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE
 from ..errors import DicomLabelMapError, GeometryError, OutputError
 from ..findings import Finding, Severity
 from ..model.geometry import ImageGeometry, describe_difference
-from ..model.labels import LabelVolume, present_values
+from ..model.labels import LabelVolume
 from ..model.segment import Code
 from ..outputs import staged_series, write_verified
 from ..progress import ProgressCallback, report
@@ -240,8 +240,7 @@ def _validate(volume: LabelVolume, reference: ReferenceSeries, options: SegWrite
         )
     if any(s.number < 1 for s in volume.segments):
         raise DicomLabelMapError("segment numbers must be 1 or more (0 is the background)")
-    present = set(present_values(volume.array)) - {0}
-    missing = present - {s.number for s in volume.segments}
+    missing = volume.present_numbers() - {s.number for s in volume.segments}
     if missing:
         raise DicomLabelMapError(f"label values {sorted(missing)} have no segment description")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import axial_geometry
 from dicomlabelmap.errors import DicomLabelMapError
-from dicomlabelmap.model.labels import assign_layers, build_label_volumes, label_dtype
+from dicomlabelmap.model.labels import LabelVolume, assign_layers, build_label_volumes, label_dtype
 from dicomlabelmap.model.masks import BoxMask
 from dicomlabelmap.model.segment import Segment
 
@@ -163,3 +163,27 @@ def test_present_numbers_without_painting_the_layer():
     (volume,) = build_label_volumes(geometry, items)
     assert volume.present_numbers() == {2} and not volume.materialized
     assert set(np.unique(volume.array)) - {0} == volume.present_numbers() == {2}
+
+
+def test_present_numbers_from_the_makers_count_until_the_array_is_replaced():
+    geometry = axial_geometry((2, 3, 3))
+    array = np.zeros(geometry.shape, np.uint8)
+    array[0, 0, 0] = 4
+    volume = LabelVolume(array, geometry, [Segment(4, "a"), Segment(6, "b")], present=[0, 4])
+    assert volume.present_numbers() == {4}
+    volume.array = np.full(geometry.shape, 6, np.uint8)  # a new array: counted again
+    assert volume.present_numbers() == {6}
+    assert LabelVolume(array, geometry, [Segment(4, "a")]).present_numbers() == {4}
+
+
+def test_with_segments_shares_the_voxels_and_paints_nothing():
+    geometry = axial_geometry((3, 4, 4))
+    inside = np.zeros(geometry.shape, bool)
+    inside[1, 1:3, 1:3] = True
+    (volume,) = build_label_volumes(geometry, [(Segment(3, "a"), BoxMask.from_full(inside))])
+    renamed = volume.with_segments([Segment(3, "renamed", color=(1, 2, 3))])
+    assert not renamed.materialized and renamed.present_numbers() == {3}
+    assert [s.label for s in volume.segments] == ["a"] and [s.label for s in renamed.segments] == ["renamed"]
+    np.testing.assert_array_equal(renamed.array, inside * 3)
+    with pytest.raises(DicomLabelMapError, match="repeat"):
+        volume.with_segments([Segment(3, "x"), Segment(3, "y")])

@@ -87,6 +87,7 @@ def test_round_trip_every_syntax(tmp_path, syntax, sixteen_bit, omit_empty, pale
     (found,) = read_seg(path, reference).volumes
     assert found.geometry is reference.geometry
     np.testing.assert_array_equal(found.array, volume.array)
+    assert found.present_numbers() == set(np.unique(volume.array).tolist()) - {0}  # the reader's own count
     assert _segment_summary(found.segments) == _segment_summary(volume.segments)
     # Without the reference the grid comes from the frames present: slices 0..5 when every
     # frame is written; 1..5 when empty frames are omitted (slice 3, omitted inside, is still
@@ -96,6 +97,7 @@ def test_round_trip_every_syntax(tmp_path, syntax, sixteen_bit, omit_empty, pale
     assert alone.geometry.shape == (6 - first, 34, 40)
     assert np.allclose(alone.geometry.origin, reference.geometry.slice_positions()[first], atol=1e-4)
     np.testing.assert_array_equal(alone.array, volume.array[first:])
+    assert alone.present_numbers() == set(np.unique(volume.array[first:]).tolist()) - {0}
 
 
 def _segment_summary(segments):
