@@ -44,6 +44,13 @@ class InvalidDicomError(DicomLabelMapError):
         super().__init__(prefix + message)
 
 
+class RoiNotFoundError(InvalidDicomError, KeyError):
+    """An ROI asked for by name or number is not in the structure set (the message lists its
+    ROIs); also a ``KeyError``, as a look-up that finds nothing."""
+
+    __str__ = Exception.__str__  # the message, not KeyError's quoted repr
+
+
 class NotDicomError(InvalidDicomError):
     """The file is not DICOM at all (text, an image, an empty file): neither the ``DICM`` marker
     at byte 128 nor a DICOM data element at its start."""

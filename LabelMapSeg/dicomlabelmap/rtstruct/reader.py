@@ -22,7 +22,7 @@ from pydicom.valuerep import validate_value
 from ..dicom.rawsequence import RawFormatError
 from ..dicom.read import read_dataset
 from ..dicom.uids import RT_STRUCTURE_SET_STORAGE
-from ..errors import InvalidDicomError, malformed_input
+from ..errors import InvalidDicomError, RoiNotFoundError, malformed_input
 from ..findings import Finding, Severity
 from ..model.geometry import FloatArray
 from .contourdata import (
@@ -122,7 +122,11 @@ class StructureSet:
         for roi in self.rois:
             if roi.number == name_or_number or roi.name == name_or_number:
                 return roi
-        raise KeyError(name_or_number)
+        raise RoiNotFoundError(
+            f"no ROI {name_or_number!r} in the RT Structure Set; its ROIs: " + ", ".join(f"{r.number} '{r.name}'" for r in self.rois),
+            self.path,
+            "StructureSetROISequence",
+        )
 
     #: SOP Instance UIDs of the RT Referenced Series' Contour Image Sequences (the images the
     #: structure set was drawn on, when the exporter lists them).

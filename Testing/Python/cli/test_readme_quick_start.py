@@ -59,3 +59,18 @@ def test_the_everyday_commands_run_as_pasted_after_the_demo(tmp_path, monkeypatc
     original_masks = {s.label: volume.array == s.number for volume in original for s in volume.segments}
     for roi in back.rois:
         assert np.array_equal(roi.full_mask(), original_masks[roi.roi.name]), roi.roi.name
+
+
+def test_the_python_examples_run_as_pasted_beside_the_demo(tmp_path, monkeypatch):
+    """README's "Python" section, both blocks, in a folder holding the demo's output."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Python")
+    blocks = re.findall(r"```python\n(.*?)```", text[start : text.index("\n## ", start + 1)], flags=re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "demo-output"]) == EXIT_OK
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - README's own example
+    assert len(namespace["points"]) >= 1 and Path("python.seg.nrrd").is_file()
+    assert namespace["contents"].volumes[0].geometry.shape == namespace["reference"].geometry.shape

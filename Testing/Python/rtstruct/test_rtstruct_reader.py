@@ -33,6 +33,11 @@ def test_reads_rois_contours_and_metadata():
     assert [c.geometric_type for c in good.contours] == [ContourGeometricType.CLOSED_PLANAR, ContourGeometricType.POINT]
     np.testing.assert_allclose(geometry.to_ijk(good.contours[0].points)[:, :2], SQUARE, atol=1e-6)
     assert len(good.points_of_type(ContourGeometricType.POINT)) == 1
+    assert structure_set.roi(2) is good
+    with pytest.raises(KeyError) as missing:  # a look-up that finds nothing, and our error naming the ROIs there are
+        structure_set.roi("Isocenter")
+    assert isinstance(missing.value, InvalidDicomError)
+    assert str(missing.value) == "no ROI 'Isocenter' in the RT Structure Set; its ROIs: 1 'Bad', 2 'Good'"
     assert good.contours[0].referenced_sop_instance_uids
     assert structure_set.referenced_series_uids and structure_set.frame_of_reference_uids
     assert not structure_set.findings and not good.findings
