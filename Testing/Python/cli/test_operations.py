@@ -153,10 +153,18 @@ def _batch_input(folder: Path, count: int) -> Path:
 
 
 def wait_for_first_result(target: Path, limit: float = 120) -> None:
-    """Until the first input of a running batch is finished (a folder holds result.json);
-    ``limit`` only guards against a hang."""
+    """Until the first input of a running batch is finished (its folder, renamed into place from
+    its staging folder, holds result.json: a staging folder gets result.json before the rename,
+    and an interrupt in between rightly leaves nothing); ``limit`` only guards against a hang."""
+    from dicomlabelmap.batch.jobs import staging_folder
+
+    staging_suffix = staging_folder(Path("x")).name.removeprefix("x")  # ".partial"
+
+    def finished(folder: Path) -> bool:
+        return not folder.name.endswith(staging_suffix) and (folder / "result.json").exists()
+
     deadline = time.monotonic() + limit
-    while not (target.is_dir() and any((p / "result.json").exists() for p in target.iterdir() if p.is_dir())):
+    while not (target.is_dir() and any(finished(p) for p in target.iterdir())):
         assert time.monotonic() < deadline, "no input of the batch finished"
         time.sleep(0.02)
 
