@@ -76,9 +76,8 @@ class DICOMLabelMapSegPluginClass(DICOMPlugin):
     def load(self, loadable):
         """A segmentation node on the reference volume's grid; False (and the nodes removed)
         on failure, with the reason in the log and in ``loadable.warning``."""
+        from LabelMapSegLib.logic import LabelMapSegLogic
         from LabelMapSegLib.scene import volume_node_for_instances
-
-        from LabelMapSeg import LabelMapSegLogic
 
         try:
             referenceNode = volume_node_for_instances(slicer.mrmlScene, set(getattr(loadable, "referencedInstanceUIDs", [])))
@@ -119,7 +118,7 @@ class DICOMLabelMapSegPluginClass(DICOMPlugin):
 
     def export(self, exportables):
         """Write each exportable's segmentation; returns "" on success, else the error message."""
-        from LabelMapSeg import LabelMapSegLogic
+        from LabelMapSegLib.logic import LabelMapSegLogic
 
         shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
         for exportable in exportables:

@@ -63,9 +63,8 @@ class DICOMRtStructExportPluginClass(DICOMPlugin):
 
     def export(self, exportables):
         """Write each exportable's segmentation; returns "" on success, else the error message."""
+        from LabelMapSegLib.logic import LabelMapSegLogic
         from LabelMapSegLib.scene import reference_volume_node
-
-        from LabelMapSeg import LabelMapSegLogic
 
         shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
         for exportable in exportables:

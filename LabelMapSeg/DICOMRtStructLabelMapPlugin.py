@@ -12,15 +12,11 @@ import mmap
 
 import slicer
 from DICOMLib import DICOMLoadable, DICOMPlugin
+from LabelMapSegLib.settings import dicomLabelScheme, useLabelMapSegForAll
 
 RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 PREFERRED_CONFIDENCE = 1.05
 DEFERRING_CONFIDENCE = 0.9
-#: Use LabelMapSeg (not SlicerRT) for every RT Structure Set, not only XOR ones (the module's box).
-USE_FOR_RTSTRUCT_SETTING = "LabelMapSeg/UseForRtStructureSets"
-#: A label scheme JSON applied to RT Structure Sets loaded from the DICOM browser ("" for none);
-#: set in the module (its "Use for DICOM-browser imports too" box).
-LABEL_SCHEME_SETTING = "LabelMapSeg/DicomRtStructLabelScheme"
 
 
 def containsXorContours(path):
@@ -31,15 +27,6 @@ def containsXorContours(path):
             return data.find(b"CLOSEDPLANAR_XOR") >= 0
     except (OSError, ValueError):
         return False
-
-
-def useLabelMapSegForAll():
-    return slicer.util.settingsValue(USE_FOR_RTSTRUCT_SETTING, True, converter=slicer.util.toBool)
-
-
-def dicomLabelScheme():
-    """The label scheme path for DICOM-browser imports, or None."""
-    return slicer.util.settingsValue(LABEL_SCHEME_SETTING, "") or None
 
 
 class DICOMRtStructLabelMapPluginClass(DICOMPlugin):
@@ -121,9 +108,8 @@ class DICOMRtStructLabelMapPluginClass(DICOMPlugin):
     def load(self, loadable):
         """A segmentation node (binary labelmap source representation) on the reference
         volume's grid; False (nodes removed, reason logged and in ``loadable.warning``) on failure."""
+        from LabelMapSegLib.logic import LabelMapSegLogic
         from LabelMapSegLib.scene import volume_node_for_instances
-
-        from LabelMapSeg import LabelMapSegLogic
 
         try:
             logic = LabelMapSegLogic()

@@ -4,7 +4,7 @@
 The Widget only wires the GUI; ``LabelMapSegLogic`` (in ``LabelMapSegLib/logic.py``) is the Python
 API (also for the console). numpy, pydicom and the core (``dicomlabelmap``) are imported inside
 the functions that use them, so that Slicer's start-up does not pay for them. The settings keys
-of DICOM-browser imports are defined once, in ``DICOMRtStructLabelMapPlugin``.
+of DICOM-browser imports are defined once, in ``LabelMapSegLib/settings.py``.
 """
 
 import os
@@ -77,7 +77,7 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.exportLabelmapButton.connect("clicked(bool)", self.onExportLabelmap)
         self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
         self.ui.cancelButton.enabled = False
-        from DICOMRtStructLabelMapPlugin import LABEL_SCHEME_SETTING, USE_FOR_RTSTRUCT_SETTING
+        from LabelMapSegLib.settings import LABEL_SCHEME_SETTING, USE_FOR_RTSTRUCT_SETTING
 
         self.ui.useForRtStructCheckBox.checked = slicer.util.settingsValue(USE_FOR_RTSTRUCT_SETTING, True, converter=slicer.util.toBool)
         self.ui.useForRtStructCheckBox.connect("toggled(bool)", self.onUseForRtStructToggled)
@@ -141,7 +141,7 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.schemeForDicomCheckBox.enabled = bool(p.rtStructSchemePath) or self.ui.schemeForDicomCheckBox.checked
         if self.ui.schemeForDicomCheckBox.checked:  # the browser follows the scheme chosen here
             import qt
-            from DICOMRtStructLabelMapPlugin import LABEL_SCHEME_SETTING
+            from LabelMapSegLib.settings import LABEL_SCHEME_SETTING
 
             qt.QSettings().setValue(LABEL_SCHEME_SETTING, p.rtStructSchemePath)
         self.ui.exportSegButton.enabled = bool(p.exportSegmentation and p.exportReferenceVolume and p.exportDirectory)
@@ -173,14 +173,14 @@ class LabelMapSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onUseForRtStructToggled(self, checked) -> None:
         import qt
-        from DICOMRtStructLabelMapPlugin import USE_FOR_RTSTRUCT_SETTING
+        from LabelMapSegLib.settings import USE_FOR_RTSTRUCT_SETTING
 
         qt.QSettings().setValue(USE_FOR_RTSTRUCT_SETTING, bool(checked))
 
     def onSchemeForDicomToggled(self, checked) -> None:
         """DICOM-browser imports use the scheme chosen here (the setting holds its path)."""
         import qt
-        from DICOMRtStructLabelMapPlugin import LABEL_SCHEME_SETTING
+        from LabelMapSegLib.settings import LABEL_SCHEME_SETTING
 
         path = self._parameterNode.rtStructSchemePath if (checked and self._parameterNode) else ""
         qt.QSettings().setValue(LABEL_SCHEME_SETTING, path)

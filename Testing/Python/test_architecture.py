@@ -202,3 +202,20 @@ def _third_party(path: Path) -> set[str]:
 def _submodules(package: str) -> set[str]:
     folder = CORE.parent.joinpath(*package.split("."))
     return {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if p.is_dir()}
+
+
+def test_the_slicer_module_file_is_the_top_of_the_slicer_side():
+    """``LabelMapSeg.py`` (the module: widget, self-test) may import the plugins' neighbours and
+    ``LabelMapSegLib``; nothing imports it back (a plugin takes the logic and the settings keys from
+    ``LabelMapSegLib``), so the Slicer side has no import loop either."""
+    import ast
+
+    slicer_side = [*(REPOSITORY / "LabelMapSeg").glob("DICOM*Plugin.py"), *(REPOSITORY / "LabelMapSeg" / "LabelMapSegLib").glob("*.py")]
+    offenders = []
+    for path in slicer_side:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names.append(node.module or "")
+            offenders += [f"{path.name} imports {name}" for name in names if name == "LabelMapSeg"]
+    assert len(slicer_side) >= 8 and offenders == []
