@@ -119,11 +119,12 @@ class DICOMLabelMapSegPluginClass(DICOMPlugin):
     def export(self, exportables):
         """Write each exportable's segmentation; returns "" on success, else the error message."""
         from LabelMapSegLib.logic import LabelMapSegLogic
+        from LabelMapSegLib.scene import reference_volume_node
 
         shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
         for exportable in exportables:
             segmentationNode = shNode.GetItemDataNode(exportable.subjectHierarchyItemID)
-            reference = _referenceVolume(segmentationNode)
+            reference = reference_volume_node(segmentationNode)
             if reference is None:
                 return f"Segmentation '{segmentationNode.GetName()}' has no reference volume (set its source geometry from the CT)."
             try:
@@ -141,14 +142,6 @@ class DICOMLabelMapSegPluginClass(DICOMPlugin):
             for path in paths:
                 slicer.dicomDatabase.insert(path)
         return ""
-
-
-def _referenceVolume(segmentationNode):
-    """The volume a segmentation lies on (its geometry's source, or the CT its DICOM series
-    references), or ``None``."""
-    from LabelMapSegLib.scene import reference_volume_node
-
-    return reference_volume_node(segmentationNode)
 
 
 class DICOMLabelMapSegPlugin:
