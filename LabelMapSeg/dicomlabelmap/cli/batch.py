@@ -215,4 +215,5 @@ def _progress() -> Any:
         from tqdm import tqdm
     except ImportError:
         return None
+    tqdm.monitor_interval = 0  # no monitor thread: the batch process forks its workers (batch/pool.py)
     return tqdm(total=0, disable=None, file=sys.stderr, unit="input")

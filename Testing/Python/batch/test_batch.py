@@ -5,6 +5,7 @@ second run that does no work."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -185,6 +186,37 @@ def crashing_runner(job, settings):
     if name.startswith("bug"):
         raise TypeError("a bug in the converter")
     return JobResult(job.path, job.kind, JobStatus.OK, job.output_dir)
+
+
+def pid_runner(job, settings):
+    from dicomlabelmap.batch.jobs import JobResult, JobStatus
+
+    return JobResult(job.path, job.kind, JobStatus.OK, job.output_dir, reason=f"{os.getpid()} {'dicomlabelmap.seg.convert' in sys.modules}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is how Linux starts workers; others spawn")
+def test_workers_are_forked_with_the_conversion_modules_when_no_other_thread_runs(tmp_path):
+    """One fresh process per job, forked from a process that has imported what jobs use (no
+    half-second start-up per job); with another thread running, fork is unsafe and they are spawned."""
+    import threading
+
+    from dicomlabelmap.batch.jobs import InputKind, Job
+    from dicomlabelmap.batch.pool import PRELOAD, _context, run_pool
+
+    jobs = [Job(InputKind.RTSTRUCT, f"{tmp_path}/{n}", [], str(tmp_path / n)) for n in ("a", "b", "c")]
+    if threading.active_count() == 1:
+        assert _context().get_start_method() == "fork" and all(name in sys.modules for name in PRELOAD)
+        results = run_pool(jobs, settings(), 2, lambda r: None, runner=pid_runner)
+        pids = {r.reason.split()[0] for r in results}
+        assert len(pids) == 3 and str(os.getpid()) not in pids and {r.reason.split()[1] for r in results} == {"True"}
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert _context().get_start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
 
 
 def test_a_dying_worker_fails_only_its_own_input(tmp_path):
