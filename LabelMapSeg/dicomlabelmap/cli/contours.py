@@ -59,6 +59,7 @@ def write_options(arguments: argparse.Namespace) -> ContourWriteOptions:
         skip_empty=arguments.skip_empty,
         structure_set_label=arguments.label,
         series_description=arguments.series_description,
+        processes=2,  # the read-back check of a large set in two processes (the library's default is one)
     )
 
 

@@ -83,6 +83,9 @@ class ContourWriteOptions:
     structure_set_name: str = ""
     series_description: str = "RT Structure Set"
     series_number: int = 301
+    #: 2: the read-back check draws part of the ROIs in a forked helper process (Linux, the
+    #: command line; the same check). The library's default stays one process.
+    processes: int = 1
 
     @classmethod
     def from_words(cls, holes: str | HoleStyle = "keyhole", shape: str | ContourShape = "midpoint", **options: Any) -> ContourWriteOptions:
@@ -210,7 +213,7 @@ def write_rtstruct(
     write_verified(
         target,
         partial(save_structure_set, dataset),
-        partial(_verify, plans=plans, reference=reference, progress=scaled(progress, 0.6, 1.0)),
+        partial(_verify, plans=plans, reference=reference, progress=scaled(progress, 0.6, 1.0), processes=options.processes),
         overwrite,
     )
     report(progress, 1.0, "Written and verified")
@@ -312,12 +315,14 @@ def _patient_contours(loops: Loops, style: HoleStyle, reference: ReferenceSeries
 _EXPECTED_FINDINGS = {"ContourSequence"}
 
 
-def _verify(path: Path, plans: Sequence[RoiPlan], reference: ReferenceSeries, progress: ProgressCallback | None = None) -> None:
+def _verify(
+    path: Path, plans: Sequence[RoiPlan], reference: ReferenceSeries, progress: ProgressCallback | None = None, processes: int = 1
+) -> None:
     """Read the file back with our reader and compare every ROI with its segment, voxel for voxel."""
     structure_set = read_rtstruct(path)
     if len(structure_set.rois) != len(plans):
         raise OutputError(f"{path}: wrote {len(plans)} ROI(s) but read back {len(structure_set.rois)}")
-    rasters = rasterize_structure_set(structure_set, reference, progress=progress)
+    rasters = rasterize_structure_set(structure_set, reference, progress=progress, processes=processes)
     for plan, raster in zip(plans, rasters, strict=True):
         where = f"ROI {plan.number} '{raster.roi.name}'"
         if raster.roi.number != plan.number:

@@ -225,8 +225,17 @@ def test_a_reference_not_read_from_dicom_is_refused(hard, tmp_path):
         write_rtstruct(volumes, ReferenceSeries.from_geometry(volumes[0].geometry), tmp_path / "rs.dcm")
 
 
-def test_a_difference_on_reading_back_fails_the_write_and_leaves_nothing(hard, tmp_path, monkeypatch):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_difference_on_reading_back_fails_the_write_and_leaves_nothing(hard, tmp_path, monkeypatch, processes):
+    """With ``processes=2`` (the command line) a forked helper draws part of the ROIs read back
+    (on Linux; the threshold lowered so that this small case forks): the same check."""
+    from dicomlabelmap.rtstruct import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_POINTS", 0)
     reference, volumes, _ = hard
+    options = ContourWriteOptions(processes=processes)
+    write_rtstruct(volumes, reference, tmp_path / "good.dcm", options)
+    (tmp_path / "good.dcm").unlink()
     original = writer_module._patient_contours
 
     def shifted(loops, style, reference):
@@ -235,7 +244,7 @@ def test_a_difference_on_reading_back_fails_the_write_and_leaves_nothing(hard, t
 
     monkeypatch.setattr(writer_module, "_patient_contours", shifted)
     with pytest.raises(OutputError, match=r"ROI 1 'ring' reads back with \d+ voxel\(s\) changed on slice\(s\) 1-6; nothing was written"):
-        write_rtstruct(volumes, reference, tmp_path / "rs.dcm")
+        write_rtstruct(volumes, reference, tmp_path / "rs.dcm", options)
     assert list(tmp_path.iterdir()) == []
 
 
