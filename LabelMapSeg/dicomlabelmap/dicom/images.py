@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from ..errors import ReferenceSeriesError, malformed_input
 from ..findings import Finding, Severity
 from ..model.geometry import FloatArray, ImageGeometry
+from . import quick
 from .copied import copy_checked
 from .slices import ImageFrame
 
@@ -191,7 +192,7 @@ def _frame_name(frame: ImageFrame) -> str:
 
 def _check_consistent(frames: list[ImageFrame]) -> None:
     first = frames[0]
-    frame_of_reference = first.dataset.get("FrameOfReferenceUID")
+    frame_of_reference = quick.text(first.dataset, "FrameOfReferenceUID")
     for frame in frames[1:]:
         if frame.rows != first.rows or frame.columns != first.columns:
             raise ReferenceSeriesError(
@@ -208,7 +209,7 @@ def _check_consistent(frames: list[ImageFrame]) -> None:
                 f"Pixel Spacing differs within the series: {frame.pixel_spacing.tolist()} in {_frame_name(frame)}, "
                 f"{first.pixel_spacing.tolist()} in {_frame_name(first)}"
             )
-        if frame.dataset.get("FrameOfReferenceUID") != frame_of_reference:
+        if quick.text(frame.dataset, "FrameOfReferenceUID") != frame_of_reference:
             raise ReferenceSeriesError(f"Frame of Reference UID differs within the series: {_frame_name(frame)} and {_frame_name(first)}")
 
 
@@ -289,7 +290,7 @@ def _check_single_image_set(series_uid: str, frames: list[ImageFrame], distances
     where: dict[int, list[int]] = defaultdict(list)
     for index, frame in enumerate(frames):
         try:
-            where[int(frame.dataset.get("InstanceNumber"))].append(index)
+            where[_instance_number(frame)].append(index)
         except (TypeError, ValueError):
             continue
     repeated = [(number, found) for number, found in where.items() if len(found) > 1]
@@ -305,7 +306,7 @@ def _check_single_image_set(series_uid: str, frames: list[ImageFrame], distances
         return
     # Sets numbered on from each other interleave: along the normal their Instance Numbers
     # jump forwards and backwards in turn, or an attribute of the reconstruction alternates.
-    numbers = [_int_or_none(frame.dataset.get("InstanceNumber")) for frame in frames]
+    numbers = [_int_or_none(_instance_number(frame)) for frame in frames]
     if None not in numbers:
         steps = np.sign(np.diff(np.array(numbers, dtype=np.int64)))
         if np.all(steps[0::2] == steps[0]) and np.all(steps[1::2] == -steps[0]) and steps[0] != 0:
@@ -315,12 +316,20 @@ def _check_single_image_set(series_uid: str, frames: list[ImageFrame], distances
                 f"{_frame_name(frames[0])}, {_frame_name(frames[1])}, ...); {advice}"
             )
     for keyword in ("AcquisitionNumber", "ConvolutionKernel", "SliceThickness", "ReconstructionDiameter"):
-        values = [str(frame.dataset.get(keyword, "")) for frame in frames]
+        values = [quick.text(frame.dataset, keyword) if keyword in quick.TAGS else str(frame.dataset.get(keyword, "")) for frame in frames]
         if values[0] != values[1] and values[0::2] == [values[0]] * len(values[0::2]) and values[1::2] == [values[1]] * len(values[1::2]):
             raise ReferenceSeriesError(
                 f"series {series_uid} holds two interleaved image sets: {keyword} alternates between '{values[0]}' "
                 f"({_frame_name(frames[0])}) and '{values[1]}' ({_frame_name(frames[1])}) from slice to slice; {advice}"
             )
+
+
+def _instance_number(frame: ImageFrame) -> object:
+    """The Instance Number, read from its bytes where it is a plain integer (:mod:`.quick`)."""
+    try:
+        return int(quick.text(frame.dataset, "InstanceNumber"))
+    except ValueError:
+        return frame.dataset.get("InstanceNumber")
 
 
 def _int_or_none(value: object) -> int | None:

@@ -15,7 +15,7 @@ import os
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom.datadict import keyword_for_tag
 
@@ -110,46 +110,56 @@ def check_deflated_file(path: Path) -> None:
     (a 2 MB file that inflates to 2 GiB) would otherwise turn into an out-of-memory crash."""
     try:
         with open(path, "rb") as file:
-            head = file.read(4096)
-            if _DEFLATED_SYNTAX not in head:
+            check_deflated_stream(file, path)
+    except OSError:
+        return  # unreadable: the reader itself reports it
+
+
+def check_deflated_stream(file: BinaryIO, path: Path) -> None:
+    """:func:`check_deflated_file` on a file already open (read from its start; where it is left
+    is unspecified)."""
+    try:
+        file.seek(0)
+        head = file.read(4096)
+        if _DEFLATED_SYNTAX not in head:
+            return
+        start = _data_set_start(head)
+        if start is None:
+            return
+        file.seek(start)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        total = 0
+        prefix = bytearray()
+        ceiling = limits().max_bytes
+        implied: int | None = None
+        while chunk := file.read(_CHUNK):
+            pending = chunk
+            while True:
+                data = inflater.decompress(pending, _CHUNK)
+                progressed = bool(data) or len(inflater.unconsumed_tail) != len(pending)
+                total += len(data)
+                if implied is None and len(prefix) < _HEADER_PREFIX:
+                    prefix += data[: _HEADER_PREFIX - len(prefix)]
+                    implied = _implied_size(bytes(prefix))
+                    if implied is None and len(prefix) >= _HEADER_PREFIX:
+                        implied = _NON_IMAGE_CEILING
+                    if implied is not None:
+                        ceiling = min(ceiling, implied)
+                        prefix = bytearray()
+                if total > ceiling:
+                    raise ResourceLimitError(
+                        f"the deflated data set inflates to more than {_size(ceiling)}, more than its header describes "
+                        "(a decompression bomb?)",
+                        path,
+                        "TransferSyntaxUID",
+                    )
+                if not inflater.unconsumed_tail or not progressed:
+                    break
+                pending = inflater.unconsumed_tail
+            if inflater.eof:
                 return
-            start = _data_set_start(head)
-            if start is None:
-                return
-            file.seek(start)
-            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            total = 0
-            prefix = bytearray()
-            ceiling = limits().max_bytes
-            implied: int | None = None
-            while chunk := file.read(_CHUNK):
-                pending = chunk
-                while True:
-                    data = inflater.decompress(pending, _CHUNK)
-                    progressed = bool(data) or len(inflater.unconsumed_tail) != len(pending)
-                    total += len(data)
-                    if implied is None and len(prefix) < _HEADER_PREFIX:
-                        prefix += data[: _HEADER_PREFIX - len(prefix)]
-                        implied = _implied_size(bytes(prefix))
-                        if implied is None and len(prefix) >= _HEADER_PREFIX:
-                            implied = _NON_IMAGE_CEILING
-                        if implied is not None:
-                            ceiling = min(ceiling, implied)
-                            prefix = bytearray()
-                    if total > ceiling:
-                        raise ResourceLimitError(
-                            f"the deflated data set inflates to more than {_size(ceiling)}, more than its header describes "
-                            "(a decompression bomb?)",
-                            path,
-                            "TransferSyntaxUID",
-                        )
-                    if not inflater.unconsumed_tail or not progressed:
-                        break
-                    pending = inflater.unconsumed_tail
-                if inflater.eof:
-                    return
-                if not progressed:
-                    return  # zlib makes no progress (a corrupt stream): the reader reports it
+            if not progressed:
+                return  # zlib makes no progress (a corrupt stream): the reader reports it
     except (OSError, zlib.error):
         return  # unreadable or corrupt: the reader itself reports it
 

@@ -34,7 +34,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from ..errors import InvalidDicomError, NotDicomError, TruncatedFileError
-from .limits import check_deflated_file, check_not_truncated
+from .limits import check_deflated_stream, check_not_truncated
 from .rawheader import read_plain_header
 from .structure import Layout, Truncation, layout, pixel_data_truncation, walk
 
@@ -77,19 +77,24 @@ def looks_like_dicom(path: Path) -> bool:
 
 
 def _read(path: Path, what: str, pixels: bool) -> Dataset:
-    if path.is_dir():
-        raise InvalidDicomError(f"is a folder; give {what}", path)
-    if not path.exists():
-        raise InvalidDicomError("no such file", path)
-    check_deflated_file(path)
     try:
-        with open(path, "rb") as file:
-            return _read_open(file, path, pixels)
+        file = open(path, "rb")  # noqa: SIM115 - closed below; one open per file (a series is hundreds)
+    except IsADirectoryError:
+        raise InvalidDicomError(f"is a folder; give {what}", path) from None
+    except FileNotFoundError:
+        raise InvalidDicomError("no such file", path) from None
     except OSError as error:
         raise InvalidDicomError(f"cannot be opened ({error.strerror or error})", path) from error
+    with file:
+        check_deflated_stream(file, path)
+        try:
+            return _read_open(file, path, pixels)
+        except OSError as error:
+            raise InvalidDicomError(f"cannot be read ({error.strerror or error})", path) from error
 
 
 def _read_open(file: BinaryIO, path: Path, pixels: bool) -> Dataset:
+    file.seek(0)
     head = file.read(_HEAD)
     size = os.fstat(file.fileno()).st_size
     if not head:

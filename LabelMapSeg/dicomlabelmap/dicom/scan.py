@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..findings import Finding, Severity
 from ..progress import ProgressCallback, report
+from . import quick
 from .images import NO_SERIES_UID, ReferenceSeries, assemble
 from .read import quiet_pydicom, read_header
 from .slices import ImageFrame, frames_of, non_image_reason, walk_files
@@ -255,8 +256,8 @@ def _scan_file(path: Path, scan: SeriesScan, seen_instances: set[str]) -> None:
         return _skip(scan, path, "unreadable", error.reason)
     try:
         reason = non_image_reason(dataset)
-        sop_instance_uid = str(dataset.get("SOPInstanceUID", ""))
-        series_uid = str(dataset.get("SeriesInstanceUID", "")) or NO_SERIES_UID
+        sop_instance_uid = quick.text(dataset, "SOPInstanceUID")
+        series_uid = quick.text(dataset, "SeriesInstanceUID") or NO_SERIES_UID
     except DATA_ERRORS as error:
         logger.warning("skipping %s: unreadable header (%s)", path, error)
         return _skip(scan, path, "unreadable header", f"unreadable header ({error})")

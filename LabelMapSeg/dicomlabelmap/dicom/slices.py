@@ -4,6 +4,7 @@ their functional groups), read from the header only."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pydicom.dataset import Dataset
 
 from ..errors import InvalidDicomError
 from ..model.geometry import FloatArray, check_image_orientation
+from . import quick
 from .uids import NON_IMAGE_SOP_CLASSES
 
 logger = logging.getLogger(__name__)
@@ -41,11 +43,11 @@ class ImageFrame:
 
 
 def non_image_reason(dataset: Dataset) -> str | None:
-    sop_class = str(dataset.get("SOPClassUID", ""))
+    sop_class = quick.text(dataset, "SOPClassUID")
     if sop_class in NON_IMAGE_SOP_CLASSES:
         return f"not an image ({NON_IMAGE_SOP_CLASSES[sop_class]})"
     if "PixelData" not in dataset and "Rows" not in dataset:
-        modality = str(dataset.get("Modality", "")) or "unknown modality"
+        modality = quick.text(dataset, "Modality") or "unknown modality"
         return f"no image geometry ({modality})"
     return None
 
@@ -68,15 +70,40 @@ def _optional_float(value: object) -> float | None:
     return number if np.isfinite(number) and number > 0 else None
 
 
+def _numbers(dataset: Dataset, keyword: str, count: int, path: Path) -> FloatArray:
+    """A header's numbers (read from its bytes where possible: :mod:`.quick`), checked."""
+    found = quick.numbers(dataset, keyword)
+    if found is not None and len(found) == count:
+        return np.asarray(found, dtype=np.float64)
+    return _float_list(dataset.get(keyword), count, keyword, path)
+
+
+def _optional_number(dataset: Dataset, keyword: str) -> float | None:
+    found = quick.numbers(dataset, keyword)
+    if found is not None and len(found) == 1:
+        return found[0] if found[0] > 0 else None
+    return _optional_float(dataset.get(keyword))
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_orientation_once(orientation: tuple[float, ...]) -> FloatArray:
+    return check_image_orientation(orientation)
+
+
+def _checked_orientation(orientation: tuple[float, ...]) -> FloatArray:
+    """:func:`check_image_orientation`, done once per distinct value (a series repeats one)."""
+    return _checked_orientation_once(orientation).copy()
+
+
 def frames_of(path: Path, dataset: Dataset) -> list[ImageFrame]:
-    rows, columns = int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0))
+    rows, columns = quick.unsigned_short(dataset, "Rows"), quick.unsigned_short(dataset, "Columns")
     if rows < 1 or columns < 1:
         raise InvalidDicomError("Rows and Columns must be positive", path, "Rows")
     common = dict(
         path=path,
         dataset=dataset,
-        sop_class_uid=str(dataset.get("SOPClassUID", "")),
-        sop_instance_uid=str(dataset.get("SOPInstanceUID", "")),
+        sop_class_uid=quick.text(dataset, "SOPClassUID"),
+        sop_instance_uid=quick.text(dataset, "SOPInstanceUID"),
         rows=rows,
         columns=columns,
     )
@@ -87,11 +114,11 @@ def frames_of(path: Path, dataset: Dataset) -> list[ImageFrame]:
         return [
             ImageFrame(
                 frame_number=None,
-                orientation=check_image_orientation(_float_list(dataset.ImageOrientationPatient, 6, "ImageOrientationPatient", path)),
-                position=_float_list(dataset.ImagePositionPatient, 3, "ImagePositionPatient", path),
-                pixel_spacing=_float_list(dataset.PixelSpacing, 2, "PixelSpacing", path),
-                thickness=_optional_float(dataset.get("SliceThickness")),
-                spacing_between_slices=_optional_float(dataset.get("SpacingBetweenSlices")),
+                orientation=_checked_orientation(tuple(_numbers(dataset, "ImageOrientationPatient", 6, path).tolist())),
+                position=_numbers(dataset, "ImagePositionPatient", 3, path),
+                pixel_spacing=_numbers(dataset, "PixelSpacing", 2, path),
+                thickness=_optional_number(dataset, "SliceThickness"),
+                spacing_between_slices=_optional_number(dataset, "SpacingBetweenSlices"),
                 **common,  # type: ignore[arg-type]
             )
         ]
