@@ -289,10 +289,9 @@ def _check_single_image_set(series_uid: str, frames: list[ImageFrame], distances
         return
     where: dict[int, list[int]] = defaultdict(list)
     for index, frame in enumerate(frames):
-        try:
-            where[_instance_number(frame)].append(index)
-        except (TypeError, ValueError):
-            continue
+        number = _instance_number(frame)
+        if number is not None:
+            where[number].append(index)
     repeated = [(number, found) for number, found in where.items() if len(found) > 1]
     advice = "put each set in its own folder or give each its own Series Instance UID"
     if repeated and all(len(found) <= 2 for found in where.values()):
@@ -306,7 +305,7 @@ def _check_single_image_set(series_uid: str, frames: list[ImageFrame], distances
         return
     # Sets numbered on from each other interleave: along the normal their Instance Numbers
     # jump forwards and backwards in turn, or an attribute of the reconstruction alternates.
-    numbers = [_int_or_none(_instance_number(frame)) for frame in frames]
+    numbers = [_instance_number(frame) for frame in frames]
     if None not in numbers:
         steps = np.sign(np.diff(np.array(numbers, dtype=np.int64)))
         if np.all(steps[0::2] == steps[0]) and np.all(steps[1::2] == -steps[0]) and steps[0] != 0:
@@ -324,12 +323,12 @@ def _check_single_image_set(series_uid: str, frames: list[ImageFrame], distances
             )
 
 
-def _instance_number(frame: ImageFrame) -> object:
+def _instance_number(frame: ImageFrame) -> int | None:
     """The Instance Number, read from its bytes where it is a plain integer (:mod:`.quick`)."""
     try:
         return int(quick.text(frame.dataset, "InstanceNumber"))
     except ValueError:
-        return frame.dataset.get("InstanceNumber")
+        return _int_or_none(frame.dataset.get("InstanceNumber"))
 
 
 def _int_or_none(value: object) -> int | None:

@@ -17,24 +17,25 @@ import math
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 
 #: Tags read here, with the VR each has in the standard's dictionary.
 TAGS = {
-    "SOPClassUID": (0x00080016, "UI"),
-    "SOPInstanceUID": (0x00080018, "UI"),
-    "Modality": (0x00080060, "CS"),
-    "SliceThickness": (0x00180050, "DS"),
-    "SpacingBetweenSlices": (0x00180088, "DS"),
-    "ReconstructionDiameter": (0x00181100, "DS"),
-    "SeriesInstanceUID": (0x0020000E, "UI"),
-    "AcquisitionNumber": (0x00200012, "IS"),
-    "InstanceNumber": (0x00200013, "IS"),
-    "ImagePositionPatient": (0x00200032, "DS"),
-    "ImageOrientationPatient": (0x00200037, "DS"),
-    "FrameOfReferenceUID": (0x00200052, "UI"),
-    "Rows": (0x00280010, "US"),
-    "Columns": (0x00280011, "US"),
-    "PixelSpacing": (0x00280030, "DS"),
+    "SOPClassUID": (BaseTag(0x00080016), "UI"),
+    "SOPInstanceUID": (BaseTag(0x00080018), "UI"),
+    "Modality": (BaseTag(0x00080060), "CS"),
+    "SliceThickness": (BaseTag(0x00180050), "DS"),
+    "SpacingBetweenSlices": (BaseTag(0x00180088), "DS"),
+    "ReconstructionDiameter": (BaseTag(0x00181100), "DS"),
+    "SeriesInstanceUID": (BaseTag(0x0020000E), "UI"),
+    "AcquisitionNumber": (BaseTag(0x00200012), "IS"),
+    "InstanceNumber": (BaseTag(0x00200013), "IS"),
+    "ImagePositionPatient": (BaseTag(0x00200032), "DS"),
+    "ImageOrientationPatient": (BaseTag(0x00200037), "DS"),
+    "FrameOfReferenceUID": (BaseTag(0x00200052), "UI"),
+    "Rows": (BaseTag(0x00280010), "US"),
+    "Columns": (BaseTag(0x00280011), "US"),
+    "PixelSpacing": (BaseTag(0x00280030), "DS"),
 }
 
 
