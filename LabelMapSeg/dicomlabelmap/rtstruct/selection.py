@@ -55,11 +55,57 @@ class Selection:
     left_out: list[tuple[int, str, str]] = field(default_factory=list)
 
 
+#: Up to this many segments a layer is compared with each number in turn; more are counted
+#: slice by slice once (one pass, whatever their number).
+_FEW_SEGMENTS = 8
+
+
 def segment_masks(volume: LabelVolume) -> dict[int, BoxMask]:
-    """Each segment's mask, cropped to its box. The values each slice holds are counted once
-    (one pass over the occupied slices), so each segment is compared only on its own slices."""
-    array = volume.array
+    """Each segment's mask, cropped to its box. A layer of a few segments is compared with each
+    number over its occupied slices; a layer of many has the values of each slice counted once
+    (one pass), so each segment is compared only on its own slices. Values without a segment
+    are refused (named)."""
     numbers = [segment.number for segment in volume.segments]
+    if len(numbers) <= _FEW_SEGMENTS:
+        masks = _few_segment_masks(volume, numbers)
+        if masks is not None:
+            return masks
+    return _many_segment_masks(volume, numbers)
+
+
+def _few_segment_masks(volume: LabelVolume, numbers: list[int]) -> dict[int, BoxMask] | None:
+    """``None`` when the layer holds values without a segment (the slice-by-slice count names them)."""
+    array = volume.array
+    occupied = np.flatnonzero(array.reshape(array.shape[0], -1).any(axis=1))
+    if not len(occupied):
+        return {number: BoxMask.empty(volume.geometry.shape) for number in numbers}
+    top = int(occupied[0])
+    slab = array[top : int(occupied[-1]) + 1]
+    unaccounted = np.count_nonzero(slab)
+    masks = {}
+    for number in numbers:
+        equal = slab == number
+        found = np.count_nonzero(equal)
+        unaccounted -= found
+        if not found:
+            masks[number] = BoxMask.empty(volume.geometry.shape)
+            continue
+        slices = np.flatnonzero(equal.reshape(equal.shape[0], -1).any(axis=1))
+        first, last = int(slices[0]), int(slices[-1])
+        masks[number] = _cropped(volume, top + first, equal[first : last + 1])
+    return masks if unaccounted == 0 else None
+
+
+def _cropped(volume: LabelVolume, first: int, slab: np.ndarray) -> BoxMask:
+    """A segment's voxels from its first to its last slice, cropped to its rows and columns."""
+    footprint = slab.any(axis=0)  # the first and last slices hold the segment: only rows and columns to bound
+    rows, columns = np.flatnonzero(footprint.any(axis=1)), np.flatnonzero(footprint.any(axis=0))
+    crop = slab[:, rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1].copy()
+    return BoxMask(volume.geometry.shape, (first, int(rows[0]), int(columns[0])), crop)
+
+
+def _many_segment_masks(volume: LabelVolume, numbers: list[int]) -> dict[int, BoxMask]:
+    array = volume.array
     flat = array.reshape(array.shape[0], -1)
     occupied = np.flatnonzero(flat.any(axis=1))
     size = max(numbers + [0]) + 1
@@ -80,11 +126,7 @@ def segment_masks(volume: LabelVolume) -> dict[int, BoxMask]:
             masks[number] = BoxMask.empty(volume.geometry.shape)
             continue
         first, last = int(slices[0]), int(slices[-1])
-        slab = array[first : last + 1] == number
-        footprint = slab.any(axis=0)  # the first and last slices hold the segment: only rows and columns to bound
-        rows, columns = np.flatnonzero(footprint.any(axis=1)), np.flatnonzero(footprint.any(axis=0))
-        crop = slab[:, rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1].copy()
-        masks[number] = BoxMask(volume.geometry.shape, (first, int(rows[0]), int(columns[0])), crop)
+        masks[number] = _cropped(volume, first, array[first : last + 1] == number)
     return masks
 
 
