@@ -30,6 +30,7 @@ from ..dicom.codecs import TransferSyntax, decode_frame, register_with_pydicom
 from ..dicom.frames import FunctionalGroups
 from ..dicom.images import ReferenceSeries
 from ..dicom.limits import check_frames, check_voxels
+from ..dicom.processes import can_fork, map_in_two_processes
 from ..dicom.read import read_dataset
 from ..dicom.uids import LABEL_MAP_SEGMENTATION_STORAGE, SEGMENTATION_STORAGE
 from ..errors import DicomLabelMapError, GeometryError, InvalidDicomError, malformed_input
@@ -84,8 +85,12 @@ def read_seg(
     source: str | Path | Dataset,
     reference: ReferenceSeries | ImageGeometry | None = None,
     fractional_threshold: float = 0.5,
+    processes: int = 1,
 ) -> SegContents:
     """Read a DICOM Segmentation (Label Map or classic) into label layers.
+
+    ``processes=2`` decodes JPEG-LS and JPEG 2000 frames in two processes (a forked helper on
+    Linux; the command line does this); the result is the same.
 
     Raises
     ------
@@ -99,7 +104,7 @@ def read_seg(
     try:
         with malformed_input(path, "the Segmentation"), warnings.catch_warnings(record=True) as library:
             warnings.simplefilter("always", UserWarning)
-            contents = _read_dataset(dataset, path, reference, fractional_threshold)
+            contents = _read_dataset(dataset, path, reference, fractional_threshold, processes)
         # pydicom's own warnings (invalid values) become findings, once each, naming the file.
         where = f"{path.name}: " if path is not None else ""
         for message in dict.fromkeys(str(w.message) for w in library if issubclass(w.category, UserWarning)):
@@ -111,7 +116,9 @@ def read_seg(
         raise
 
 
-def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSeries | ImageGeometry | None, threshold: float) -> SegContents:
+def _read_dataset(
+    dataset: Dataset, path: Path | None, reference: ReferenceSeries | ImageGeometry | None, threshold: float, processes: int = 1
+) -> SegContents:
     sop_class = str(dataset.get("SOPClassUID", ""))
     if sop_class not in (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE):
         raise InvalidDicomError(f"not a Segmentation (SOP Class UID {sop_class or 'missing'})", path, "SOPClassUID")
@@ -138,7 +145,11 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
         backgrounds = _background_numbers(dataset, items, findings)
         _check_segment_numbers(described, bits, findings)
         covered = layout.covered_slices if layout.kind != "tiled" else None
-        volumes = [_labelmap_volume(_iter_frames(dataset, syntax), bits, placements, geometry, described, backgrounds, findings, covered)]
+        volumes = [
+            _labelmap_volume(
+                _iter_frames(dataset, syntax, processes), bits, placements, geometry, described, backgrounds, findings, covered
+            )
+        ]
         background = min(backgrounds) if backgrounds else None
     else:
         background = None
@@ -149,7 +160,7 @@ def _read_dataset(dataset: Dataset, path: Path | None, reference: ReferenceSerie
                 attribute="ReferencedSegmentNumber",
             )
         limit = threshold * float(dataset.get("MaximumFractionalValue", 255) or 255) if segmentation_type == "FRACTIONAL" else 1
-        volumes = _binary_volumes(_member_crops(dataset, syntax, limit), numbers, placements, geometry, described)
+        volumes = _binary_volumes(_member_crops(dataset, syntax, limit, processes), numbers, placements, geometry, described)
     return SegContents(path, segmentation_type, syntax, volumes, background, count, findings, dataset, groups, layout.kind)
 
 
@@ -169,8 +180,9 @@ def _pixel_layout(dataset: Dataset) -> tuple[int, int, int, int]:
     return rows, columns, count, bits
 
 
-def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArray[np.integer]]:
-    """Each frame as a ``(rows, columns)`` array (1-bit frames unpacked to 0/1), one at a time."""
+def _iter_frames(dataset: Dataset, syntax: TransferSyntax, processes: int = 1) -> Iterator[npt.NDArray[np.integer]]:
+    """Each frame as a ``(rows, columns)`` array (1-bit frames unpacked to 0/1), one at a time
+    (with ``processes=2``, JPEG-LS and JPEG 2000 frames a batch at a time, decoded in two processes)."""
     rows, columns, count, bits = _pixel_layout(dataset)
     pixels = rows * columns
     if syntax is TransferSyntax.EXPLICIT_BIG_ENDIAN:
@@ -189,6 +201,9 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArr
         fragments = list(generate_frames(data, number_of_frames=count))
         if len(fragments) != count:
             raise InvalidDicomError(f"Pixel Data holds {len(fragments)} frames, Number of Frames says {count}", attribute="PixelData")
+        if processes > 1 and syntax in _SLOW_SYNTAXES and len(fragments) >= 16 and can_fork():
+            yield from _frames_in_two_processes(fragments, rows, columns, bits, syntax)
+            return
         repeated: dict[bytes, npt.NDArray[np.integer]] = {}  # identical fragments (e.g. empty frames) decode once
         for fragment in fragments:
             frame = repeated.get(fragment)
@@ -231,10 +246,40 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax) -> Iterator[npt.NDArr
         yield frame.astype(dtype.newbyteorder("="))
 
 
+#: Syntaxes whose decoding is worth a second process (their codecs take most of a read).
+_SLOW_SYNTAXES = (TransferSyntax.JPEG_LS, TransferSyntax.JPEG_2000)
+#: Decoded bytes held at once when two processes decode: frames go in batches of this size.
+_PARALLEL_BATCH_BYTES = 64 << 20
+
+
+def _frames_in_two_processes(
+    fragments: list[bytes], rows: int, columns: int, bits: int, syntax: TransferSyntax
+) -> Iterator[npt.NDArray[np.integer]]:
+    """The fragments decoded as :func:`_iter_frames` does, each distinct one once, a batch at a
+    time: every other distinct fragment of a batch in a forked helper (:mod:`~dicomlabelmap.dicom.processes`)."""
+    per_frame = rows * columns * (2 if bits > 8 else 1)
+    batch = max(16, _PARALLEL_BATCH_BYTES // max(1, per_frame))
+    for start in range(0, len(fragments), batch):
+        part = fragments[start : start + batch]
+        first: dict[bytes, int] = {}
+        order = [first.setdefault(fragment, index) for index, fragment in enumerate(part)]
+        distinct = sorted(set(order))
+
+        def decode(index: int, part: list[bytes] = part) -> npt.NDArray[np.integer]:
+            decoded = decode_frame(part[index], rows, columns, bits, syntax)
+            if bits == 1:
+                return np.unpackbits(decoded.ravel().astype(np.uint8), bitorder="little")[: rows * columns].reshape(rows, columns)
+            return decoded
+
+        done = map_in_two_processes(decode, distinct[0::2], distinct[1::2]) if len(distinct) >= 16 else {i: decode(i) for i in distinct}
+        for index in order:
+            yield done[index]
+
+
 Crop = tuple[int, int, npt.NDArray[np.bool_]] | None
 
 
-def _member_crops(dataset: Dataset, syntax: TransferSyntax, limit: float) -> Iterator[Crop]:
+def _member_crops(dataset: Dataset, syntax: TransferSyntax, limit: float, processes: int = 1) -> Iterator[Crop]:
     """For each frame, the bounding box of its member pixels (value >= ``limit``) as
     ``(row, column, mask)``, or ``None`` when it has none. Native 1-bit frames that start and
     run on byte boundaries are boxed on their packed bytes and only the box is unpacked."""
@@ -264,7 +309,7 @@ def _member_crops(dataset: Dataset, syntax: TransferSyntax, limit: float) -> Ite
                 box = packed[index, row_first[index] : row_last[index] + 1, byte_first[index] : byte_last[index] + 1]
                 yield int(row_first[index]), int(byte_first[index]) * 8, np.unpackbits(box, axis=1, bitorder="little").view(bool)
         return
-    for frame in _iter_frames(dataset, syntax):
+    for frame in _iter_frames(dataset, syntax, processes):
         yield _crop(frame >= limit)
 
 

@@ -75,8 +75,9 @@ class SegWriteOptions:
     #: invalid one); without it such a series is refused. Viewers that match objects by Frame of
     #: Reference will not overlay such a SEG on its series.
     new_frame_of_reference: bool = False
-    #: 2: a forked helper process encodes half of the JPEG-LS or JPEG 2000 frames (Linux; the
-    #: ``encode`` command uses it). The library's default is this process only.
+    #: 2: a forked helper process encodes, and decodes again for the check, half of the JPEG-LS
+    #: or JPEG 2000 frames (Linux; the ``encode`` command uses it). The library's default is
+    #: this process only.
     processes: int = 1
 
     @classmethod
@@ -153,7 +154,9 @@ def write_label_map_segs(
         for index, (volume, name) in enumerate(zip(volumes, names, strict=True)):
             report(progress, index / max(1, len(volumes)), f"Writing layer {index + 1} of {len(volumes)}")
             dataset = build_label_map_seg(volume, reference, options, series_uid, index + 1, frame_uid)
-            write_verified(staging / name, partial(_save, dataset), partial(_verify, volume=volume, reference=verified_on))
+            write_verified(
+                staging / name, partial(_save, dataset), partial(_verify, volume=volume, reference=verified_on, processes=options.processes)
+            )
             logger.info("%s: layer %d, %d segment(s), written and verified", folder / name, index + 1, len(volume.segments))
     report(progress, 1.0, "Written and verified")
     return [folder / name for name in names]
@@ -505,10 +508,10 @@ def _write(dataset: Dataset, path: Path) -> None:
     path.write_bytes(header.getvalue() + deflated + b"\x00" * (len(deflated) & 1))
 
 
-def _verify(path: Path, volume: LabelVolume, reference: ReferenceSeries) -> None:
+def _verify(path: Path, volume: LabelVolume, reference: ReferenceSeries, processes: int = 1) -> None:
     from .reader import read_seg
 
-    contents = read_seg(path, reference)
+    contents = read_seg(path, reference, processes=processes)
     (found,) = contents.volumes
     if not np.array_equal(found.array, volume.array):
         raise OutputError(f"{path}: the voxels read back differ from the label map written")

@@ -48,3 +48,23 @@ def test_jpegls_frames_from_two_processes_are_the_same_bytes():
     one = _encode_frames(frames, TransferSyntax.JPEG_LS)
     two = _encode_frames(frames, TransferSyntax.JPEG_LS, processes=2)
     assert two == one and two[5] == two[3] and len(set(two[10:14])) == 1
+
+
+@pytest.mark.parametrize("syntax", [TransferSyntax.JPEG_LS, TransferSyntax.JPEG_2000])
+def test_frames_decoded_by_two_processes_are_the_frames_one_process_decodes(syntax, monkeypatch):
+    """In batches (made small here: three batches of 16 frames), repeated fragments decoded once."""
+    from dicomlabelmap.dicom.codecs import check_encoder
+    from dicomlabelmap.errors import MissingDependencyError
+    from dicomlabelmap.seg import reader
+
+    try:
+        check_encoder(syntax)
+    except MissingDependencyError:
+        pytest.skip(f"no {syntax.name} codec installed")
+    rng = np.random.default_rng(7)
+    frames = (rng.random((40, 32, 32)) > 0.6).astype(np.uint8) * rng.integers(1, 9, (40, 1, 1)).astype(np.uint8)
+    frames[20:30] = 0
+    fragments = _encode_frames(frames, syntax)
+    monkeypatch.setattr(reader, "_PARALLEL_BATCH_BYTES", 16 * 32 * 32)
+    two = list(reader._frames_in_two_processes(fragments, 32, 32, 8, syntax))
+    assert len(two) == 40 and all(np.array_equal(a, b) for a, b in zip(two, frames, strict=True))

@@ -199,7 +199,7 @@ def test_jpeg2000_refuses_small_frames(tmp_path):
 def test_failed_verification_leaves_nothing(tmp_path, monkeypatch):
     import dicomlabelmap.seg.writer as writer
 
-    def differ(path, volume, reference):
+    def differ(path, volume, reference, processes=1):
         raise OutputError(f"{path}: the voxels read back differ from the label map written")
 
     monkeypatch.setattr(writer, "_verify", differ)
