@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import DicomLabelMapError
 from ..findings import Finding, Severity
@@ -96,9 +97,9 @@ def _few_segment_masks(volume: LabelVolume, numbers: list[int]) -> dict[int, Box
     return masks if unaccounted == 0 else None
 
 
-def _cropped(volume: LabelVolume, first: int, slab: np.ndarray) -> BoxMask:
+def _cropped(volume: LabelVolume, first: int, slab: npt.NDArray[np.bool_]) -> BoxMask:
     """A segment's voxels from its first to its last slice, cropped to its rows and columns."""
-    footprint = slab.any(axis=0)  # the first and last slices hold the segment: only rows and columns to bound
+    footprint: npt.NDArray[np.bool_] = np.any(slab, axis=0)  # the first and last slices hold the segment: only rows and columns to bound
     rows, columns = np.flatnonzero(footprint.any(axis=1)), np.flatnonzero(footprint.any(axis=0))
     crop = slab[:, rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1].copy()
     return BoxMask(volume.geometry.shape, (first, int(rows[0]), int(columns[0])), crop)
