@@ -19,6 +19,7 @@ import numpy as np
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
+from ..dicom.processes import can_fork, map_in_two_processes
 from ..dicom.rawsequence import RawFormatError, RawItems
 from ..model.geometry import FloatArray
 
@@ -133,16 +134,51 @@ def numbers(value: bytes | None) -> FloatArray:
     return data
 
 
-def fast_contour(node: Node, make: Callable[..., Any], types: Callable[[str], Any], max_points: int) -> Any:
+#: Contour Data of at least this many bytes in all is parsed by two processes when asked (about
+#: a third of a second of parsing; less costs more to fork and send back than it saves).
+PARALLEL_MIN_BYTES = 8 << 20
+
+
+def parse_contour_data(nodes: list[Node], processes: int = 1) -> list[FloatArray | None]:
+    """Each contour item's Contour Data parsed as :func:`numbers` does, ``None`` where it is not
+    plain (the item is then read in full, and reported). With ``processes=2`` and much data,
+    half of the items are parsed by a forked helper (:mod:`~dicomlabelmap.dicom.processes`)."""
+    values: list[bytes | None] = []
+    for node in nodes:
+        try:
+            values.append(node.value(CONTOUR_DATA))
+        except (Unusual, RawFormatError):
+            values.append(None)
+
+    def parse(index: int) -> FloatArray | None:
+        try:
+            return numbers(values[index])
+        except Unusual:
+            return None
+
+    total = sum(len(value) for value in values if value)
+    if processes < 2 or total < PARALLEL_MIN_BYTES or not can_fork():
+        return [parse(index) for index in range(len(values))]
+    # Two halves of the bytes, each sent back as one list (a pickle, not one per contour).
+    cumulative = np.cumsum([len(value) if value else 0 for value in values])
+    middle = int(np.searchsorted(cumulative, total / 2))
+    halves = [range(0, middle), range(middle, len(values))]
+    done = map_in_two_processes(lambda half: [parse(index) for index in halves[half]], [0], [1])
+    return done[0] + done[1]
+
+
+def fast_contour(node: Node, make: Callable[..., Any], types: Callable[[str], Any], max_points: int, data: FloatArray | None = None) -> Any:
     """A well-formed contour item as ``make(geometric_type, points, references, slab)``;
-    :class:`Unusual` for anything the reader's pydicom path must look at."""
+    :class:`Unusual` for anything the reader's pydicom path must look at. ``data``: its Contour
+    Data already parsed (:func:`parse_contour_data`)."""
     try:
         geometric_type = types(text(node.value(CONTOUR_GEOMETRIC_TYPE)) or "")
     except ValueError as error:
         raise Unusual from error
     if node.value(CONTOUR_OFFSET_VECTOR):
         raise Unusual
-    data = numbers(node.value(CONTOUR_DATA))
+    if data is None:
+        data = numbers(node.value(CONTOUR_DATA))
     if data.size == 0 or data.size % 3 or data.size > 3 * max_points:
         raise Unusual
     points = data.reshape(-1, 3)

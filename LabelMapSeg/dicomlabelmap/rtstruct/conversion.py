@@ -378,7 +378,7 @@ def rtstruct_to_labels(
     converted are left out of the layers and carry an ERROR finding.
     """
     report(progress, 0.0, "Reading the RT Structure Set")
-    structure_set = _structure_set(rtstruct)
+    structure_set = _structure_set(rtstruct, processes)
     assignments: list[RoiAssignment] = []
     scheme_findings: list[Finding] = []
     if scheme is None:
@@ -427,8 +427,8 @@ def _note_missing_slices(series: ReferenceSeries, structure_set: StructureSet) -
         )
 
 
-def _structure_set(rtstruct: str | Path | StructureSet) -> StructureSet:
-    structure_set = rtstruct if isinstance(rtstruct, StructureSet) else read_rtstruct(rtstruct)
+def _structure_set(rtstruct: str | Path | StructureSet, processes: int = 1) -> StructureSet:
+    structure_set = rtstruct if isinstance(rtstruct, StructureSet) else read_rtstruct(rtstruct, processes)
     contours = sum(len(roi.contours) for roi in structure_set.rois)
     logger.info("RT Structure Set %s: %d ROI(s), %d contour(s)", structure_set.path or "(data set)", len(structure_set.rois), contours)
     return structure_set

@@ -33,6 +33,7 @@ from .contourdata import (
     Unusual,
     fast_contour,
     integer,
+    parse_contour_data,
     roi_contour_nodes,
     text,
 )
@@ -147,8 +148,11 @@ class StructureSet:
         )
 
 
-def read_rtstruct(source: str | Path | Dataset) -> StructureSet:
+def read_rtstruct(source: str | Path | Dataset, processes: int = 1) -> StructureSet:
     """Read an RT Structure Set file (or an already read dataset).
+
+    ``processes=2`` parses the Contour Data of a large structure set in two processes (a forked
+    helper on Linux; the command line does this); the result is the same.
 
     Raises
     ------
@@ -162,7 +166,7 @@ def read_rtstruct(source: str | Path | Dataset) -> StructureSet:
         # pydicom's value warnings do not name the element; the names and labels read are
         # checked against their VR here instead (_checked_text), once, naming the attribute.
         warnings.simplefilter("ignore", UserWarning)
-        return _read_structure_set(dataset, path)
+        return _read_structure_set(dataset, path, processes)
 
 
 def _checked_text(item: Dataset, keyword: str, findings: list[Finding], where: str, roi: tuple[int, str] | None = None) -> str:
@@ -178,7 +182,7 @@ def _checked_text(item: Dataset, keyword: str, findings: list[Finding], where: s
     return str(element)
 
 
-def _read_structure_set(dataset: Dataset, path: Path | None) -> StructureSet:
+def _read_structure_set(dataset: Dataset, path: Path | None, processes: int = 1) -> StructureSet:
     sop_class = str(dataset.get("SOPClassUID", ""))
     if sop_class != RT_STRUCTURE_SET_STORAGE and dataset.get("Modality") != "RTSTRUCT":
         raise InvalidDicomError(
@@ -212,7 +216,7 @@ def _read_structure_set(dataset: Dataset, path: Path | None) -> StructureSet:
         )
     rois = _read_rois(dataset, structure_set)
     _read_observations(dataset, rois)
-    _read_contours(dataset, rois, structure_set)
+    _read_contours(dataset, rois, structure_set, processes)
     for roi in rois:
         if not roi.contours and not roi.has_errors:
             roi._finding(Severity.WARNING, "the ROI has no contours: it converts to an empty segment", "ContourSequence")
@@ -356,7 +360,7 @@ def _read_observations(dataset: Dataset, rois: list[Roi]) -> None:
             )
 
 
-def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSet) -> None:
+def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSet, processes: int = 1) -> None:
     # Walked as bytes where possible (contourdata): thousands of contour items, no look-up per attribute.
     items = list(enumerate(roi_contour_nodes(dataset)))
     defined = {roi.number for roi in rois}
@@ -382,6 +386,7 @@ def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSe
                 )
             )
     paired, ambiguous = _match_items(rois, items)
+    todo: list[tuple[Roi, int, Node]] = []
     for roi in rois:
         if roi.number in ambiguous:
             positions = ", ".join(str(p + 1) for p in ambiguous[roi.number])
@@ -405,18 +410,22 @@ def _read_contours(dataset: Dataset, rois: list[Roi], structure_set: StructureSe
             continue
         node = paired[roi.position][1]
         roi.color = _node_color(node, roi)
-        for index, contour_node in enumerate(_contour_nodes(node)):
-            try:
-                contour = fast_contour(
-                    contour_node,
-                    lambda kind, points, references, slab, index=index: Contour(index, kind, points, references, slab, None),
-                    ContourGeometricType,
-                    MAX_POINTS_PER_CONTOUR,
-                )
-            except (Unusual, RawFormatError):  # read, and reported, as pydicom gives it
-                contour = _read_contour(contour_node.dataset(), index, roi)
-            if contour is not None:
-                roi.contours.append(contour)
+        contour_nodes = _contour_nodes(node)
+        todo.extend((roi, index, contour_node) for index, contour_node in enumerate(contour_nodes))
+    parsed = parse_contour_data([contour_node for _, _, contour_node in todo], processes)
+    for (roi, index, contour_node), data in zip(todo, parsed, strict=True):
+        try:
+            contour = fast_contour(
+                contour_node,
+                lambda kind, points, references, slab, index=index: Contour(index, kind, points, references, slab, None),
+                ContourGeometricType,
+                MAX_POINTS_PER_CONTOUR,
+                data,
+            )
+        except (Unusual, RawFormatError):  # read, and reported, as pydicom gives it
+            contour = _read_contour(contour_node.dataset(), index, roi)
+        if contour is not None:
+            roi.contours.append(contour)
 
 
 def _contour_nodes(node: Node) -> list[Node]:

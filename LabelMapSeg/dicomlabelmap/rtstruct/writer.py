@@ -319,7 +319,7 @@ def _verify(
     path: Path, plans: Sequence[RoiPlan], reference: ReferenceSeries, progress: ProgressCallback | None = None, processes: int = 1
 ) -> None:
     """Read the file back with our reader and compare every ROI with its segment, voxel for voxel."""
-    structure_set = read_rtstruct(path)
+    structure_set = read_rtstruct(path, processes)
     if len(structure_set.rois) != len(plans):
         raise OutputError(f"{path}: wrote {len(plans)} ROI(s) but read back {len(structure_set.rois)}")
     rasters = rasterize_structure_set(structure_set, reference, progress=progress, processes=processes)

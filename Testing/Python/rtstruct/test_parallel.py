@@ -77,3 +77,33 @@ def test_a_failure_in_the_helper_is_raised_here_and_the_helper_reaped():
     found = map_in_two_processes(lambda index: np.full(2, index), [0, 2], [1, 3])
     assert {k: v.tolist() for k, v in found.items()} == {0: [0, 0], 1: [1, 1], 2: [2, 2], 3: [3, 3]}
     assert child_processes() <= before
+
+
+def test_contour_data_parsed_by_two_processes_reads_as_one_process_reads(monkeypatch, tmp_path):
+    """The same ROIs, contours and findings, in order, whichever process parsed the numbers; an
+    odd Contour Data value (here: not a number) is read and reported by the full path alike."""
+    from dicomlabelmap.rtstruct import contourdata
+
+    geometry = axial_geometry()
+    images = make_image_series(geometry)
+    rois = [SyntheticRoi(f"Ring {n}", [SyntheticContour(k, circle(8, 8, 2 + n, 40 + n)) for k in range(6)]) for n in range(5)]
+    dataset = make_rtstruct(images, geometry, rois)
+    dataset.ROIContourSequence[2].ContourSequence[3].ContourData[4] = 1.23456789  # then made not a number in the file
+    broken = tmp_path / "broken.dcm"
+    dataset.save_as(broken, enforce_file_format=True)
+    assert broken.read_bytes().count(b"1.23456789") == 1
+    broken.write_bytes(broken.read_bytes().replace(b"1.23456789", b"1.2345678x"))
+    one = read_rtstruct(broken)
+    monkeypatch.setattr(contourdata, "PARALLEL_MIN_BYTES", 0)
+    before = child_processes()
+    two = read_rtstruct(broken, processes=2)
+    assert child_processes() <= before
+
+    def summary(structure_set):
+        return [
+            (roi.name, [(c.index, c.geometric_type, c.points.tolist(), c.referenced_sop_instance_uids) for c in roi.contours], roi.findings)
+            for roi in structure_set.rois
+        ]
+
+    assert summary(two) == summary(one)
+    assert any("Contour Data" in str(f) for f in one.rois[2].findings)
