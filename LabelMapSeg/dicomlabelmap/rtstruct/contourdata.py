@@ -143,26 +143,27 @@ def parse_contour_data(nodes: list[Node], processes: int = 1) -> list[FloatArray
     """Each contour item's Contour Data parsed as :func:`numbers` does, ``None`` where it is not
     plain (the item is then read in full, and reported). With ``processes=2`` and much data,
     half of the items are parsed by a forked helper (:mod:`~dicomlabelmap.dicom.processes`)."""
-    values: list[bytes | None] = []
-    for node in nodes:
+
+    def value(index: int) -> bytes | None:
         try:
-            values.append(node.value(CONTOUR_DATA))
+            return nodes[index].value(CONTOUR_DATA)
         except (Unusual, RawFormatError):
-            values.append(None)
+            return None
 
     def parse(index: int) -> FloatArray | None:
         try:
-            return numbers(values[index])
+            return numbers(value(index))
         except Unusual:
             return None
 
-    total = sum(len(value) for value in values if value)
+    # The sizes first (each value fetched and let go: the text is not held all at once).
+    sizes = np.array([len(value(index) or b"") for index in range(len(nodes))] if processes > 1 else [0], dtype=np.int64)
+    total = int(sizes.sum())
     if processes < 2 or total < PARALLEL_MIN_BYTES or not can_fork():
-        return [parse(index) for index in range(len(values))]
+        return [parse(index) for index in range(len(nodes))]
     # Two halves of the bytes, each sent back as one list (a pickle, not one per contour).
-    cumulative = np.cumsum([len(value) if value else 0 for value in values])
-    middle = int(np.searchsorted(cumulative, total / 2))
-    halves = [range(0, middle), range(middle, len(values))]
+    middle = int(np.searchsorted(np.cumsum(sizes), total / 2))
+    halves = [range(0, middle), range(middle, len(nodes))]
     done = map_in_two_processes(lambda half: [parse(index) for index in halves[half]], [0], [1])
     return done[0] + done[1]
 
