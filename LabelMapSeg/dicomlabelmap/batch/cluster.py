@@ -116,18 +116,7 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
 
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO  # Dask's own log lines only with -v
     if quiet:
-        # Shutting a local cluster down on an interrupt makes its parts log lost connections;
-        # our own message says what happened.
-        for name in (
-            "distributed",
-            "distributed.scheduler",
-            "distributed.nanny",
-            "distributed.core",
-            "distributed.http.proxy",
-            "tornado",
-            "asyncio",
-        ):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+        quiet_dask_logs()
     settings = {
         # a task whose worker died is retried once; a second death fails it (KilledWorker)
         "distributed.scheduler.allowed-failures": 1,
@@ -173,6 +162,32 @@ def cluster_client(spec: ClusterSpec) -> Iterator[Any]:
         finally:
             if cluster is not None:
                 cluster.close(timeout=10)
+
+
+#: Loggers of Dask and the libraries under it. Importing ``distributed`` gives some more a level
+#: of their own (``tornado.application``: error, ``distributed.gc``: warning), which a level set
+#: on their parent leaves alone: those are quieted too.
+DASK_LOGGERS = (
+    "distributed",
+    "distributed.scheduler",
+    "distributed.nanny",
+    "distributed.core",
+    "distributed.client",
+    "distributed.http.proxy",
+    "tornado",
+    "tornado.application",
+    "asyncio",
+)
+
+
+def quiet_dask_logs() -> None:
+    """Only critical records from Dask's parts: shutting a local cluster down on an interrupt
+    makes them log lost connections (and tracebacks); our own message says what happened."""
+    roots = {name.split(".")[0] for name in DASK_LOGGERS}
+    present = [name for name in logging.root.manager.loggerDict if name.split(".")[0] in roots]
+    for name in (*DASK_LOGGERS, *present):
+        if name in DASK_LOGGERS or logging.getLogger(name).level != logging.NOTSET:  # the others inherit from these
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def check_reachable(spec: ClusterSpec) -> None:

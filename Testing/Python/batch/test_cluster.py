@@ -256,3 +256,24 @@ def test_an_unreachable_scheduler_fails_at_once_and_leaves_no_folder(mixed_folde
 )
 def test_memory_per_task_is_echoed_in_the_unit_given(text, shown):
     assert parse_scheduler("local:1", text).memory_text == shown
+
+
+def test_quiet_dask_logs_covers_the_levels_distributed_sets_itself():
+    """Without -v, no record below CRITICAL from Dask's parts reaches stderr, also from the loggers
+    to which importing ``distributed`` gives a level of their own (a lost-connection traceback
+    from ``tornado.application`` once broke an interrupted run's one-line output)."""
+    import logging
+
+    pytest.importorskip("distributed")
+    from dicomlabelmap.batch.cluster import DASK_LOGGERS, quiet_dask_logs
+
+    names = {name for name in logging.root.manager.loggerDict if name.split(".")[0] in ("distributed", "tornado", "asyncio")}
+    own_level = {name for name in names if logging.getLogger(name).level not in (logging.NOTSET, logging.CRITICAL)}
+    before = {name: logging.getLogger(name).level for name in (*DASK_LOGGERS, *names)}
+    try:
+        quiet_dask_logs()
+        assert "tornado.application" in DASK_LOGGERS
+        assert all(logging.getLogger(name).getEffectiveLevel() == logging.CRITICAL for name in (*DASK_LOGGERS, *own_level))
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
