@@ -3,8 +3,8 @@ a crash costs only its own input), its result sent back through a pipe.
 
 Workers are forked from the batch process, which has imported the conversion modules once
 (numpy, pydicom and ours: about half a second a spawned process spends before its first file);
-each job still gets a process of its own, with nothing of the previous jobs in it. Where fork
-is missing (Windows) or unsafe (the process runs other threads), workers are spawned.
+each job still gets a process of its own, with nothing of the previous jobs in it. Elsewhere
+than on Linux, or when the process runs other threads (fork would be unsafe), workers are spawned.
 """
 
 from __future__ import annotations
@@ -76,14 +76,14 @@ PRELOAD = (
 
 
 def _context() -> Any:
-    """Forked processes, with the conversion modules already imported, where that is safe: on a
-    platform with fork, from a process running no other thread (a thread could hold a lock the
-    child would inherit held). Spawned processes otherwise."""
+    """Forked processes, with the conversion modules already imported, where that is safe: on
+    Linux (macOS system libraries are not fork-safe; Windows has no fork), from a process running
+    no other thread (a thread could hold a lock the child would inherit held). Spawned otherwise."""
     import importlib
     import multiprocessing
     import threading
 
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
         return multiprocessing.get_context("spawn")
     for name in PRELOAD:
         importlib.import_module(name)
