@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .dicom.images import ReferenceSeries
+from .dicom.processes import alongside
 from .dicom.scan import read_reference_series
 from .errors import DicomLabelMapError
 from .files.labelfiles import LABEL_FILE_SUFFIXES, read_label_file
@@ -132,11 +134,12 @@ def _label_file(
     progress: ProgressCallback | None,
     allow_missing_slices: bool = False,
 ) -> LabelInput:
-    volumes = read_label_file(path)
+    # The label file is read by a thread while this one reads the reference headers.
+    headers = partial(_reference, reference, series_uid, None, (), scaled(progress, 0.0, 0.8), allow_missing_slices)
+    volumes, series = alongside(partial(read_label_file, path), headers)
     notes: list[str] = []
     if double_suffix(path) != ".seg.nrrd":  # a .seg.nrrd names its segments itself (as encode reads it)
         volumes = _named_by_table(path, volumes, notes)
-    series = _reference(reference, series_uid, None, (), scaled(progress, 0.0, 0.8), allow_missing_slices)
     placed = [volume.on_grid(series.geometry) for volume in volumes]
     if any(mine is not theirs for mine, theirs in zip(placed, volumes, strict=True)):
         notes.append(

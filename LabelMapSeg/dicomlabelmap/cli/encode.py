@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ def run(arguments: argparse.Namespace) -> int:
     check_input_file(arguments.labels, "the label file (.seg.nrrd, .nrrd, .nii.gz or .nii)")
     check_seg_folder(arguments.output, arguments.overwrite)
     check_seg_encoding(arguments)
+    from ..dicom.processes import alongside
     from ..dicom.scan import read_reference_series
     from ..files.labelfiles import read_label_file
     from ..seg.metadata import apply_metadata, load_metadata
@@ -45,13 +47,15 @@ def run(arguments: argparse.Namespace) -> int:
     elif sidecar is not None:
         metadata = load_metadata(sidecar, label_file=arguments.labels.name)
         print(f"note: segment names, colours and codes from {sidecar} (the label table beside the label file)", file=sys.stderr)
-    volumes = read_label_file(arguments.labels)
-    if metadata is not None:
-        volumes, header, notes = apply_metadata(volumes, metadata)
-        for note in notes:
-            print(f"  {note}", file=sys.stderr)
     with progress_bar() as progress:
-        reference = read_reference_series(arguments.reference, progress=progress)
+        # The label file is read by a thread while this one reads the reference headers.
+        volumes, reference = alongside(
+            partial(read_label_file, arguments.labels), partial(read_reference_series, arguments.reference, progress=progress)
+        )
+        if metadata is not None:
+            volumes, header, notes = apply_metadata(volumes, metadata)
+            for note in notes:
+                print(f"  {note}", file=sys.stderr)
         told = len(reference.findings)
         for finding in reference.findings:
             print(f"  {finding}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Work split between this process and one forked helper process (Linux), for the command line.
+"""Work split between this process and one forked helper process (Linux), for the command line;
+and two independent reads at once (:func:`alongside`).
 
 Drawing ROIs and encoding JPEG-LS or JPEG 2000 frames are independent item by item and hold
 the interpreter lock (or, for OpenJPEG through pylibjpeg-openjpeg, are not thread-safe): threads
@@ -18,7 +19,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+First = TypeVar("First")
+Second = TypeVar("Second")
 
 
 def can_fork() -> bool:
@@ -58,7 +63,7 @@ def map_in_two_processes(work: Callable[[int], Any], mine: list[int], theirs: li
         _, status = os.waitpid(pid, 0)
         pid = 0
         if status != 0 or not received:
-            raise RuntimeError("the helper process drawing ROIs ended without its results")
+            raise RuntimeError("the helper process ended without its results (killed, or out of memory?)")
         theirs_results, failure = pickle.loads(b"".join(received))
         if failure is not None:
             raise failure
@@ -78,3 +83,23 @@ def _drain(descriptor: int, into: list[bytes]) -> None:
     with os.fdopen(descriptor, "rb") as pipe:
         while chunk := pipe.read(1 << 20):
             into.append(chunk)
+
+
+def alongside(background: Callable[[], First], foreground: Callable[[], Second]) -> tuple[First, Second]:
+    """``(background(), foreground())``, the first run by a thread while this one runs the second:
+    a label file read (file reads, decompression and array copies, which release the interpreter
+    lock) beside a series' headers (Python). Errors as if run one after the other: the
+    background's first. An interrupt is raised at once (the thread's read ends on its own)."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dicomlabelmap-read")
+    future = executor.submit(background)
+    try:
+        try:
+            second = foreground()
+        except Exception:
+            failure = future.exception()  # waits for it
+            if failure is not None:
+                raise failure from None
+            raise
+        return future.result(), second
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)

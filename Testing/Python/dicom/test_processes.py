@@ -68,3 +68,45 @@ def test_frames_decoded_by_two_processes_are_the_frames_one_process_decodes(synt
     monkeypatch.setattr(reader, "_PARALLEL_BATCH_BYTES", 16 * 32 * 32)
     two = list(reader._frames_in_two_processes(fragments, 32, 32, 8, syntax))
     assert len(two) == 40 and all(np.array_equal(a, b) for a, b in zip(two, frames, strict=True))
+
+
+def test_alongside_runs_the_first_in_a_thread_and_returns_both():
+    import threading
+
+    from dicomlabelmap.dicom.processes import alongside
+
+    here = threading.get_ident()
+    (first, first_thread), second = alongside(lambda: ("a", threading.get_ident()), lambda: "b")
+    assert (first, second) == ("a", "b") and first_thread != here
+
+
+@pytest.mark.parametrize(("fails", "raised"), [("background", "background"), ("foreground", "foreground"), ("both", "background")])
+def test_alongside_raises_as_if_run_one_after_the_other(fails, raised):
+    from dicomlabelmap.dicom.processes import alongside
+
+    def step(name):
+        def run():
+            if fails in (name, "both"):
+                raise ValueError(name)
+            return name
+
+        return run
+
+    with pytest.raises(ValueError, match=f"^{raised}$"):
+        alongside(step("background"), step("foreground"))
+
+
+def test_an_interrupt_is_raised_without_waiting_for_the_thread():
+    import threading
+
+    from dicomlabelmap.dicom.processes import alongside
+
+    release = threading.Event()
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        alongside(release.wait, interrupted)
+    assert not release.is_set()  # the thread still waits: nothing waited for it
+    release.set()
