@@ -53,8 +53,11 @@ def run_pool(
     try:
         while queue or running:
             while queue and len(running) < max(1, workers):
-                worker = _start(context, queue.pop(0), settings, runner)
-                running[worker.results] = worker
+                # Started and registered in one step: an interrupt arriving meanwhile is delivered
+                # once the worker is in ``running``, so that it is stopped with the others.
+                with _interrupts_blocked():
+                    worker = _start(context, queue.pop(0), settings, runner)
+                    running[worker.results] = worker
             for ready in wait(list(running)):
                 result = _collect(running.pop(ready))  # type: ignore[call-overload]
                 results.append(result)
@@ -98,8 +101,7 @@ def _start(context: Any, job: Job, settings: BatchSettings, runner: Runner) -> _
         name=f"dicomlabelmap-batch-{Path(job.path).name}",
         daemon=True,
     )
-    with _interrupts_blocked():  # the worker starts with them blocked, then ignores them
-        process.start()
+    process.start()  # the caller holds interrupts back: the worker starts with them blocked, then ignores them
     sending.close()  # the worker holds the only sending end: its death is an end of file here
     logger.info("worker %d converts %s", process.pid, job.path)
     return _Worker(job, process, receiving)
