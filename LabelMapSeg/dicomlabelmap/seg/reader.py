@@ -478,7 +478,7 @@ def _paste_frames(
     for frame, (k, row, column) in zip(frames, placements.tolist(), strict=True):
         paste(raw[k], frame, row, column)
         if whole_frames and len(seen) and frame.shape == raw.shape[1:] and frame.dtype == raw.dtype:
-            seen[np.bincount(frame.reshape(-1), minlength=len(seen)) > 0] = True
+            _mark_present(seen, frame)
         else:
             whole_frames = False
     if not (whole_frames and len(seen)):
@@ -486,6 +486,17 @@ def _paste_frames(
     if len(placements) < raw.shape[0]:
         seen[fill] = True  # slices without a frame hold the fill value
     return [int(v) for v in np.flatnonzero(seen)]
+
+
+def _mark_present(seen: npt.NDArray[np.bool_], frame: npt.NDArray[np.integer]) -> None:
+    """Mark the values a frame holds: its non-zero voxels counted (most of a label map's frame is
+    background: about half the work of counting every voxel), zero when any voxel is zero."""
+    flat = frame.reshape(-1)
+    labelled = flat[flat != 0]
+    if labelled.size < flat.size:
+        seen[0] = True
+    if labelled.size:
+        seen[np.bincount(labelled, minlength=len(seen)) > 0] = True
 
 
 def _colors_from_palette(dataset: Dataset, segments: list[Segment]) -> None:
