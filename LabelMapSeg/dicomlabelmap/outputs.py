@@ -286,6 +286,29 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM only noted while the body runs, then delivered: for C libraries that
+    call back into Python, where the exception an interrupt becomes must not arise. (Holding the
+    signals back in this thread is not enough: another thread may take them, and Python still
+    runs their handlers here, in the callback.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {int(number): signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    replaced = {number: handler for number, handler in previous.items() if handler is not None}
+    for number in replaced:
+        signal.signal(number, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in replaced.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(received):
+            signal.raise_signal(number)
+
+
 def replace_folder(staging: Path, target: Path) -> None:
     """Put a finished staging folder in place of ``target`` (a data set folder): the old folder is
     moved aside, the new one renamed in, the old one removed, with SIGINT and SIGTERM held back

@@ -476,3 +476,55 @@ def test_library_warnings_become_one_finding_naming_file_and_attribute(demo, tmp
     assert "UserWarning" not in result.stderr and "pydicom" not in result.stderr
     seg = sorted((tmp_path / "seg").glob("*.dcm"))[0]
     assert pydicom.dcmread(seg, stop_before_pixels=True).StudyID == ""
+
+
+JPEG2000_STOPPED = """
+import os, sys
+from dicomlabelmap.dicom.codecs import jpeg2000
+encode, main_process = jpeg2000.encode, os.getpid()
+def announced(frame):
+    if os.getpid() == main_process:  # not in the forked helper
+        os.write(1, b"encoding\\n")  # the test's event: OpenJPEG is at work here
+    return encode(frame)
+jpeg2000.encode = announced
+from dicomlabelmap.cli.main import run
+sys.argv = ["dicomlabelmap", *sys.argv[1:]]
+sys.exit(run())
+"""
+
+
+def test_sigterm_while_openjpeg_encodes_ends_cleanly(tmp_path):
+    """SIGTERM arrives while OpenJPEG encodes a 512x512 frame (an event: the first frame
+    announced): it is held back until the frame is done, then the encode stops as any interrupt
+    does: exit 130, one line, no crash (it ended in a segmentation fault, with the staging folder
+    and the helper process left behind), no folder, no helper left."""
+    pytest.importorskip("openjpeg")
+    from dicomlabelmap.model.geometry import ImageGeometry
+    from dicomlabelmap.synthetic import make_image_series, save
+
+    geometry = ImageGeometry((20, 512, 512), [0.0, 0.0, 0.0], [1.0, 1.0, 2.0], np.eye(3), "1.2.826.0.1.3680043.8.498.7")
+    ct = tmp_path / "ct"
+    save(make_image_series(geometry), ct)
+    rng = np.random.default_rng(3)  # frames that take OpenJPEG milliseconds each: the signal lands in one
+    array = (rng.random(geometry.shape) > 0.5).astype(np.uint8) * rng.integers(1, 30, geometry.shape, dtype=np.uint8)
+    labels = tmp_path / "labels.seg.nrrd"
+    segments = [Segment(number, f"S{number}") for number in range(1, 30)]
+    write_label_file(labels, [LabelVolume(array, geometry, segments)])
+    out = tmp_path / "seg"
+    stopped = [sys.executable, "-X", "faulthandler", "-c", JPEG2000_STOPPED]  # a crash prints where
+    command = [*stopped, "encode", str(labels), "-r", str(ct), "-o", str(out), "-t", "jpeg2000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)  # noqa: PLW1509
+    assert process.stdout.readline().strip() == "encoding"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)  # only a guard against a hang
+    assert process.returncode == 130, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1].startswith("dicomlabelmap: interrupted; ") and "Fatal Python error" not in stderr
+    left = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _readable(p) and str(out).encode() in _readable(p)]
+    assert not out.exists() and not left  # not even a helper process, orphaned
+
+
+def _readable(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""

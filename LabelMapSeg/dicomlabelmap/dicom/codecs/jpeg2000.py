@@ -1,4 +1,11 @@
-"""JPEG 2000 Lossless (1.2.840.10008.1.2.4.90) through pylibjpeg-openjpeg."""
+"""JPEG 2000 Lossless (1.2.840.10008.1.2.4.90) through pylibjpeg-openjpeg.
+
+SIGINT and SIGTERM are only noted while OpenJPEG codes a frame and delivered after it
+(:func:`~dicomlabelmap.outputs.signals_deferred`): the command line turns them into an
+exception, and one raised while OpenJPEG runs (it calls back into Python) crashed the process
+with a segmentation fault (an encode stopped with SIGTERM, every time), leaving its staging
+folder and helper process behind.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import DicomLabelMapError, InvalidDicomError, optional_import
+from ...outputs import signals_deferred
 from .jpegls import _checked
 
 NAME = "pylibjpeg-openjpeg"
@@ -30,12 +38,14 @@ def encode(frame: npt.NDArray[np.integer]) -> bytes:
             f"{frame.shape[0]}x{frame.shape[1]}; choose another transfer syntax"
         )
     bits = 16 if frame.dtype.itemsize == 2 else 8
-    return bytes(_module().encode(np.ascontiguousarray(frame), bits_stored=bits, photometric_interpretation=0, use_mct=False))
+    with signals_deferred():  # see the module description
+        return bytes(_module().encode(np.ascontiguousarray(frame), bits_stored=bits, photometric_interpretation=0, use_mct=False))
 
 
 def decode(data: bytes, rows: int, columns: int, bits_allocated: int) -> npt.NDArray[np.integer]:
     try:
-        array = _module().decode(data)
+        with signals_deferred():  # see the module description
+            array = _module().decode(data)
     except (RuntimeError, ValueError) as error:
         raise InvalidDicomError(f"JPEG 2000 frame cannot be decoded ({error})", attribute="PixelData") from error
     if bits_allocated == 1:
