@@ -26,7 +26,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 
-from ..dicom.codecs import TransferSyntax, decode_frame, register_with_pydicom
+from ..dicom.codecs import SLOW_SYNTAXES, TransferSyntax, decode_frame, register_with_pydicom
 from ..dicom.frames import FunctionalGroups
 from ..dicom.images import ReferenceSeries
 from ..dicom.limits import check_frames, check_voxels
@@ -201,7 +201,7 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax, processes: int = 1) -
         fragments = list(generate_frames(data, number_of_frames=count))
         if len(fragments) != count:
             raise InvalidDicomError(f"Pixel Data holds {len(fragments)} frames, Number of Frames says {count}", attribute="PixelData")
-        if processes > 1 and syntax in _SLOW_SYNTAXES and len(fragments) >= 16 and can_fork():
+        if processes > 1 and syntax in SLOW_SYNTAXES and len(fragments) >= 16 and can_fork():
             yield from _frames_in_two_processes(fragments, rows, columns, bits, syntax)
             return
         repeated: dict[bytes, npt.NDArray[np.integer]] = {}  # identical fragments (e.g. empty frames) decode once
@@ -246,8 +246,6 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax, processes: int = 1) -
         yield frame.astype(dtype.newbyteorder("="))
 
 
-#: Syntaxes whose decoding is worth a second process (their codecs take most of a read).
-_SLOW_SYNTAXES = (TransferSyntax.JPEG_LS, TransferSyntax.JPEG_2000)
 #: Decoded bytes held at once when two processes decode: frames go in batches of this size.
 _PARALLEL_BATCH_BYTES = 64 << 20
 

@@ -32,7 +32,7 @@ from pydicom.uid import UID, generate_uid
 
 from .._version import __version__
 from ..dicom import rawencode
-from ..dicom.codecs import TransferSyntax, encode_frame, register_with_pydicom
+from ..dicom.codecs import SLOW_SYNTAXES, TransferSyntax, encode_frame, register_with_pydicom
 from ..dicom.copied import invalid_uid
 from ..dicom.icc import srgb_profile
 from ..dicom.images import NO_SERIES_UID, ReferenceSeries
@@ -446,10 +446,6 @@ def _pixel_data(dataset: Dataset, frames: npt.NDArray[np.integer], syntax: Trans
         dataset["PixelData"].VR = "OW" if frames.dtype.itemsize == 2 else "OB"
 
 
-#: Syntaxes whose frames are worth a second process (their codecs take most of an encode).
-_SLOW_SYNTAXES = (TransferSyntax.JPEG_LS, TransferSyntax.JPEG_2000)
-
-
 def _encode_frames(frames: npt.NDArray[np.integer], syntax: TransferSyntax, processes: int = 1) -> list[bytes]:
     """Each frame encoded; identical frames (empty slices above all) are encoded once. With
     ``processes=2`` a forked helper encodes every other distinct frame of the slow syntaxes."""
@@ -461,7 +457,7 @@ def _encode_frames(frames: npt.NDArray[np.integer], syntax: TransferSyntax, proc
             first[key] = index
         order.append(first.get(key, index))
     distinct = sorted(set(order))
-    if processes > 1 and syntax in _SLOW_SYNTAXES and len(distinct) >= 16 and can_fork():
+    if processes > 1 and syntax in SLOW_SYNTAXES and len(distinct) >= 16 and can_fork():
         done = map_in_two_processes(lambda index: encode_frame(frames[index], syntax), distinct[0::2], distinct[1::2])
     else:
         done = {index: encode_frame(frames[index], syntax) for index in distinct}

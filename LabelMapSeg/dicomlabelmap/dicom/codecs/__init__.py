@@ -92,6 +92,10 @@ _BACKENDS: dict[TransferSyntax, tuple[str, ...]] = {
 }
 
 
+#: Syntaxes whose codecs take most of an encode or a read: worth a second process on the command line.
+SLOW_SYNTAXES = (TransferSyntax.JPEG_LS, TransferSyntax.JPEG_2000)
+
+
 def register_with_pydicom() -> None:
     """pydicom 3.0 predates Deflated Image Frame Compression (DICOM 2025a) and refuses to
     write a transfer syntax it does not know; add the UID to its table when it is missing.
