@@ -30,6 +30,8 @@ from .errors import OutputError
 #: Prefix of staging folders and temporary files; leftovers of a killed run are removed by the next.
 STAGING_PREFIX = ".labelmapseg-staging-"
 
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
 
 def double_suffix(path: Path) -> str:
     """The file type suffix, counting ``.seg.nrrd`` and ``.nii.gz`` as one."""
@@ -274,37 +276,35 @@ def _staged(folder: Path, names: Sequence[str], overwrite: bool, replaces: str, 
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (they are delivered afterwards) while the body runs."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    """Hold SIGINT and SIGTERM back while the body runs; they are delivered when it ends.
 
-
-@contextmanager
-def signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM only noted while the body runs, then delivered: for C libraries that
-    call back into Python, where the exception an interrupt becomes must not arise. (Holding the
-    signals back in this thread is not enough: another thread may take them, and Python still
-    runs their handlers here, in the callback.)"""
+    Two mechanisms, because either alone leaks. The signals are blocked in this thread (a
+    process forked meanwhile inherits the block), but the kernel hands a signal sent to the
+    process to any thread that does not block it (a reader thread, a pipe drainer), and Python
+    then runs its handler in the main thread all the same, here, at the next instruction: so
+    their handlers are also replaced by one that only notes them. That also covers C libraries
+    that call back into Python (OpenJPEG crashed when an interrupt's exception arose in its
+    callback). Outside the main thread (where handlers cannot be set) the body just runs.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
-    previous = {int(number): signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-    replaced = {number: handler for number, handler in previous.items() if handler is not None}
-    for number in replaced:
-        signal.signal(number, lambda signum, frame: received.append(signum))
+    replaced = {}
+    for number in _INTERRUPTS:
+        handler = signal.getsignal(number)
+        if handler is not None and handler is not signal.SIG_IGN:  # None: set outside Python, left alone
+            replaced[number] = handler
+            signal.signal(number, lambda signum, frame: received.append(signum))
+    blocked = hasattr(signal, "pthread_sigmask")
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS) if blocked else set()
     try:
         yield
     finally:
         for number, handler in replaced.items():
             signal.signal(number, handler)
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # one pending here meets its own handler
         for number in dict.fromkeys(received):
             signal.raise_signal(number)
 

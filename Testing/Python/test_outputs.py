@@ -333,3 +333,63 @@ def test_an_interrupt_right_after_the_folders_appear_leaves_none(tmp_path, monke
         with folders_created(tmp_path / "a" / "b"):
             pass
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def other_thread():
+    """A thread that does not block signals, running beside the test (as a label file reader or a
+    pipe drainer does): the kernel may hand it a signal meant for the process."""
+    import threading
+
+    stop = threading.Event()
+    waiter = threading.Thread(target=stop.wait)
+    waiter.start()
+    yield waiter
+    stop.set()
+    waiter.join()
+
+
+def _interrupted_in(thread, function):
+    """``function``, then SIGINT taken by ``thread``; returns once Python's C-level handler has run
+    there (it writes the signal to the wake-up descriptor), so that Python would raise the
+    KeyboardInterrupt at the very next instruction of the main thread unless it is held."""
+    import signal
+
+    def wrapper(*arguments, **options):
+        result = function(*arguments, **options)
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        try:
+            signal.pthread_kill(thread.ident, signal.SIGINT)
+            assert os.read(read_end, 1) == bytes([signal.SIGINT])  # the event: the handler has run
+        finally:
+            signal.set_wakeup_fd(previous)
+            os.close(read_end)
+            os.close(write_end)
+        return result
+
+    return wrapper
+
+
+def test_an_interrupt_taken_by_another_thread_is_held_back_too(tmp_path, monkeypatch, ctrl_c, other_thread):
+    """CI once found a staging folder left behind: the interrupt came while it was created with
+    the signals blocked in the main thread only; another thread took it, and Python raised it in
+    the main thread all the same, before the folder was remembered for cleanup."""
+    import tempfile
+
+    from dicomlabelmap.outputs import signals_held
+
+    (tmp_path / "LabelMapSEG_001.dcm").write_text("old")
+    monkeypatch.setattr(tempfile, "mkdtemp", _interrupted_in(other_thread, tempfile.mkdtemp))
+    with pytest.raises(KeyboardInterrupt):
+        with staged_series(tmp_path, ["LabelMapSEG_001.dcm"], True, "LabelMapSEG_*.dcm") as staging:
+            (staging / "LabelMapSEG_001.dcm").write_text("new")
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"LabelMapSEG_001.dcm": "old"}
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            _interrupted_in(other_thread, done.append)("body finished")
+            done.append("after the signal")
+    assert done == ["body finished", "after the signal"]

@@ -13,13 +13,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from ..outputs import signals_held
 from .jobs import BatchSettings, Job, JobResult, remove_tree, run_job, staging_folder
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def run_pool(
             while queue and len(running) < max(1, workers):
                 # Started and registered in one step: an interrupt arriving meanwhile is delivered
                 # once the worker is in ``running``, so that it is stopped with the others.
-                with _interrupts_blocked():
+                with signals_held():
                     worker = _start(context, queue.pop(0), settings, runner)
                     running[worker.results] = worker
             for ready in wait(list(running)):
@@ -144,20 +144,6 @@ def _stop(workers: list[_Worker]) -> None:
     for worker in workers:
         worker.process.join(timeout=60)
         worker.results.close()
-
-
-@contextmanager
-def _interrupts_blocked() -> Iterator[None]:
-    """SIGINT and SIGTERM held back in this thread (a process started meanwhile inherits the
-    mask); delivered when the block ends."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _work(results: Connection, runner: Runner, job: Job, settings: BatchSettings, log_levels: tuple[int, int]) -> None:

@@ -1,7 +1,7 @@
 """JPEG 2000 Lossless (1.2.840.10008.1.2.4.90) through pylibjpeg-openjpeg.
 
-SIGINT and SIGTERM are only noted while OpenJPEG codes a frame and delivered after it
-(:func:`~dicomlabelmap.outputs.signals_deferred`): the command line turns them into an
+SIGINT and SIGTERM are held back while OpenJPEG codes a frame and delivered after it
+(:func:`~dicomlabelmap.outputs.signals_held`): the command line turns them into an
 exception, and one raised while OpenJPEG runs (it calls back into Python) crashed the process
 with a segmentation fault (an encode stopped with SIGTERM, every time), leaving its staging
 folder and helper process behind.
@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import DicomLabelMapError, InvalidDicomError, optional_import
-from ...outputs import signals_deferred
+from ...outputs import signals_held
 from .jpegls import _checked
 
 NAME = "pylibjpeg-openjpeg"
@@ -38,13 +38,13 @@ def encode(frame: npt.NDArray[np.integer]) -> bytes:
             f"{frame.shape[0]}x{frame.shape[1]}; choose another transfer syntax"
         )
     bits = 16 if frame.dtype.itemsize == 2 else 8
-    with signals_deferred():  # see the module description
+    with signals_held():  # see the module description
         return bytes(_module().encode(np.ascontiguousarray(frame), bits_stored=bits, photometric_interpretation=0, use_mct=False))
 
 
 def decode(data: bytes, rows: int, columns: int, bits_allocated: int) -> npt.NDArray[np.integer]:
     try:
-        with signals_deferred():  # see the module description
+        with signals_held():  # see the module description
             array = _module().decode(data)
     except (RuntimeError, ValueError) as error:
         raise InvalidDicomError(f"JPEG 2000 frame cannot be decoded ({error})", attribute="PixelData") from error
