@@ -50,7 +50,8 @@ def run(arguments: argparse.Namespace) -> int:
             raise DicomLabelMapError("--image writes the reference series: give it with -r/--reference")
         check_image_output(arguments.image, arguments.overwrite)
     reference = read_reference_series(arguments.reference) if arguments.reference else None
-    series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold)
+    # JPEG-LS and JPEG 2000 frames decoded in two processes (the library's default is one)
+    series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold, processes=2)
     if reference is not None and arguments.image is not None and not series.geometry.is_close(reference.geometry, 1e-6):
         raise DicomLabelMapError("the label maps are not on the reference series' grid, so --image would not match them")
     image = decode_image(reference) if arguments.image is not None else None

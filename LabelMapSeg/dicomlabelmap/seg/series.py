@@ -94,8 +94,10 @@ def read_seg_series(
     reference: ReferenceSeries | ImageGeometry | None = None,
     series_instance_uid: str | None = None,
     fractional_threshold: float = 0.5,
+    processes: int = 1,
 ) -> SegSeries:
-    """Read one Segmentation series from files and folders.
+    """Read one Segmentation series from files and folders (``processes``: as for
+    :func:`~dicomlabelmap.seg.reader.read_seg`).
 
     Raises
     ------
@@ -118,7 +120,7 @@ def read_seg_series(
         chosen = next(iter(by_series))
     paths = [path for _, path in sorted(by_series[chosen], key=lambda entry: (entry[0], str(entry[1])))]
     grid = reference if reference is not None or len(paths) == 1 else _common_grid(paths)  # None: each instance on its own frames
-    contents = [read_seg(path, grid, fractional_threshold) for path in paths]
+    contents = [read_seg(path, grid, fractional_threshold, processes=processes) for path in paths]
     shapes = {content.geometry.shape for content in contents}
     if len(shapes) > 1:
         raise DicomLabelMapError(f"the instances of series {chosen} lie on different grids: {sorted(shapes)}")

@@ -144,3 +144,39 @@ def test_a_multi_layer_series_reads_back_from_a_folder_or_several_files(tmp_path
     uid = str(pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID)
     assert main(["decode", str(tmp_path / "seg"), "--series-uid", uid, "-o", str(tmp_path / "x.seg.nrrd")]) == EXIT_OK
     assert len(read_label_file(tmp_path / "x.seg.nrrd")) == 3
+
+
+def test_decode_reads_jpegls_frames_in_two_processes_and_gets_the_same_labels(tmp_path, monkeypatch, capsys):
+    """The command line decodes JPEG-LS frames with a forked helper (the library's default is one
+    process); the label map it writes is the one encoded."""
+    pytest.importorskip("jpeg_ls")
+    from conftest import axial_geometry
+    from dicomlabelmap.dicom.processes import can_fork
+    from dicomlabelmap.files.labelfiles import write_label_file
+    from dicomlabelmap.model.labels import LabelVolume
+    from dicomlabelmap.model.segment import Segment
+    from dicomlabelmap.seg import reader
+    from dicomlabelmap.synthetic import make_image_series, save
+
+    if not can_fork():
+        pytest.skip("two processes only where the command line forks (Linux)")
+    geometry = axial_geometry(shape=(30, 48, 48))
+    save(make_image_series(geometry), tmp_path / "ct")
+    rng = np.random.default_rng(11)
+    array = (rng.random(geometry.shape) > 0.5).astype(np.uint8) * rng.integers(1, 4, geometry.shape).astype(np.uint8)
+    write_label_file(tmp_path / "in.seg.nrrd", [LabelVolume(array, geometry, [Segment(n, f"S{n}") for n in (1, 2, 3)])])
+    encode = ["encode", str(tmp_path / "in.seg.nrrd"), "-r", str(tmp_path / "ct"), "-o", str(tmp_path / "seg"), "-t", "jpegls"]
+    assert main(encode) == EXIT_OK
+    helpers = []
+
+    def counted(work, mine, theirs):
+        helpers.append(len(theirs))
+        return split(work, mine, theirs)
+
+    split = reader.map_in_two_processes
+    monkeypatch.setattr(reader, "map_in_two_processes", counted)
+    out = tmp_path / "out.nrrd"
+    assert main(["decode", str(tmp_path / "seg"), "-r", str(tmp_path / "ct"), "-o", str(out)]) == EXIT_OK
+    assert helpers == [15]  # every other one of the 30 distinct frames
+    (decoded,) = read_label_file(out)
+    np.testing.assert_array_equal(decoded.array, array)
