@@ -32,7 +32,7 @@ SUBCOMMANDS = (rtstruct, contours, series, encode, decode, convert, info, valida
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    configure_logging(arguments.verbose)
+    configure_logging(arguments.verbose + arguments.verbose_after)
     previous = _terminate_as_interrupt()
     try:
         return int(arguments.handler(arguments))
@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(commands)
+    for subcommand in commands.choices.values():  # -v after the subcommand counts as well
+        subcommand.add_argument("-v", "--verbose", dest="verbose_after", action="count", default=0, help="as -v before the subcommand")
     return parser
 
 

@@ -71,3 +71,15 @@ def test_v_shows_the_batch_workers_steps(demo, tmp_path):
     assert any(re.fullmatch(r"worker \d+ converts .*RS_demo\.dcm", t) for t in ours), ours
     assert sum(bool(re.match(r"ROI \d+ '", t)) for t in ours) == 6  # logged by the worker process
     assert not [line for line in lines if line[0] == "DEBUG"]
+
+
+def test_v_after_the_subcommand_counts_as_before_it(demo, tmp_path):
+    _, ct, rs = demo
+    assert (
+        subprocess.run([*CLI, "rtstruct", str(rs), "-r", str(ct), "-o", str(tmp_path / "seg"), "--format", "labelmap-seg"]).returncode == 0
+    )
+    after = _log(["decode", str(tmp_path / "seg"), "-o", str(tmp_path / "a.seg.nrrd"), "-v"])
+    assert {name for _, name, _ in after} == {"dicomlabelmap.files.labelfiles"}
+    split = _log(["-v", "decode", "-v", str(tmp_path / "seg"), "-o", str(tmp_path / "b.seg.nrrd")])  # -v twice: -vv
+    assert any(name.startswith("pylibjpeg") and level == "DEBUG" for level, name, _ in split), split
+    assert _log(["decode", str(tmp_path / "seg"), "-o", str(tmp_path / "c.seg.nrrd")]) == []
