@@ -104,10 +104,13 @@ def segmentation_to_rtstruct(
     fractional_threshold: float = 0.5,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    allow_missing_slices: bool = False,
 ) -> tuple[ContourWriteResult, LabelInput]:
     """Read labels onto the reference (:func:`read_labels`) and write them as an RT Structure
     Set, verified by reading back (:func:`~dicomlabelmap.rtstruct.writer.write_rtstruct`)."""
-    labels = read_labels(sources, reference, series_instance_uid, seg_series_uid, fractional_threshold, scaled(progress, 0.0, 0.3))
+    labels = read_labels(
+        sources, reference, series_instance_uid, seg_series_uid, fractional_threshold, scaled(progress, 0.0, 0.3), allow_missing_slices
+    )
     result = write_rtstruct(labels.volumes, labels.reference, output, options, scheme, overwrite, scaled(progress, 0.3, 1.0))
     return result, labels
 

@@ -305,8 +305,8 @@ def signals_held() -> Iterator[None]:
             signal.signal(number, handler)
         if blocked:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # one pending here meets its own handler
-        for number in dict.fromkeys(received):
-            signal.raise_signal(number)
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)
 
 
 def replace_folder(staging: Path, target: Path) -> None:

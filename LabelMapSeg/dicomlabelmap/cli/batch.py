@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from .common import EXIT_OK, EXIT_PARTIAL, check_output_folder
-from .options import add_compression_option, add_contour_options, add_scheme_options, add_seg_options, scheme, seg_options, subcommand
+from .options import (
+    add_compression_option,
+    add_contour_options,
+    add_missing_slices_option,
+    add_scheme_options,
+    add_seg_options,
+    scheme,
+    seg_options,
+    subcommand,
+)
 from .rtstruct import add_skip_option
 
 if TYPE_CHECKING:
@@ -105,11 +114,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--overwrite", action="store_true", help="convert inputs finished by an earlier run again (default: skip them)")
-    parser.add_argument(
-        "--allow-missing-slices",
-        action="store_true",
-        help="accept reference series with missing slices (regular grid kept, reported; the image holds the series' lowest value there)",
-    )
+    add_missing_slices_option(parser, "reference series")
     add_skip_option(parser)
 
 

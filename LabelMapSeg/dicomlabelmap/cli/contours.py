@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DicomLabelMapError
 from .common import EXIT_OK, progress_bar
-from .options import add_contour_options, add_reference_option, add_scheme_options, scheme, subcommand
+from .options import add_contour_options, add_missing_slices_option, add_reference_option, add_scheme_options, scheme, subcommand
 
 if TYPE_CHECKING:
     from ..rtstruct.writer import ContourWriteOptions, ContourWriteResult
@@ -34,6 +34,7 @@ def add_parser(commands: Any) -> None:
         "or DICOM SEG file(s)/folder(s) of one series",
     )
     add_reference_option(parser, required=True)
+    add_missing_slices_option(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, help="the RT Structure Set file to write (.dcm)")
     add_contour_options(parser)
     parser.add_argument("--skip-empty", action="store_true", help="leave out segments without voxels (default: ROIs without contours)")
@@ -90,6 +91,7 @@ def run(arguments: argparse.Namespace) -> int:
             arguments.fractional_threshold,
             arguments.overwrite,
             progress,
+            arguments.allow_missing_slices,
         )
     for note in labels.notes:
         print(f"note: {note}", file=sys.stderr)

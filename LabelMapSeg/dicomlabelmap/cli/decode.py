@@ -9,7 +9,15 @@ from typing import Any
 
 from ..errors import DicomLabelMapError
 from .common import check_label_output, exit_for, sizes
-from .options import add_compression_option, add_image_option, add_reference_option, decode_image, subcommand, write_image
+from .options import (
+    add_compression_option,
+    add_image_option,
+    add_missing_slices_option,
+    add_reference_option,
+    decode_image,
+    subcommand,
+    write_image,
+)
 
 
 def add_parser(commands: Any) -> None:
@@ -22,6 +30,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("seg", type=Path, nargs="+", help="Segmentation file(s) or folder(s) holding one series")
     add_reference_option(parser, default_note="default: the grid of the SEG's own frames")
+    add_missing_slices_option(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, help="output file: .seg.nrrd, .nrrd, .nii.gz or .nii")
     parser.add_argument("--series-uid", help="Series Instance UID of the Segmentation series, when the folder holds several")
     parser.add_argument(
@@ -49,7 +58,9 @@ def run(arguments: argparse.Namespace) -> int:
         if not arguments.reference:
             raise DicomLabelMapError("--image writes the reference series: give it with -r/--reference")
         check_image_output(arguments.image, arguments.overwrite)
-    reference = read_reference_series(arguments.reference) if arguments.reference else None
+    reference = (
+        read_reference_series(arguments.reference, allow_missing_slices=arguments.allow_missing_slices) if arguments.reference else None
+    )
     # JPEG-LS and JPEG 2000 frames decoded in two processes (the library's default is one)
     series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold, processes=2)
     if reference is not None and arguments.image is not None and not series.geometry.is_close(reference.geometry, 1e-6):

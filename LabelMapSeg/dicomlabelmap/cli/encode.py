@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from .common import check_input_file, check_seg_folder, exit_for, output_folder, progress_bar, sizes
-from .options import add_reference_option, add_seg_options, check_seg_encoding, seg_options, subcommand
+from .options import add_missing_slices_option, add_reference_option, add_seg_options, check_seg_encoding, seg_options, subcommand
 
 
 def add_parser(commands: Any) -> None:
     parser = subcommand(commands, "encode", help="write label maps (.seg.nrrd, .nrrd, .nii.gz) as Label Map SEG on a reference series")
     parser.add_argument("labels", type=Path, help="label file: .seg.nrrd, .nrrd, .nii.gz or .nii")
     add_reference_option(parser, required=True)
+    add_missing_slices_option(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (one file per label layer)")
     parser.add_argument(
         "--metadata",
@@ -50,7 +51,8 @@ def run(arguments: argparse.Namespace) -> int:
     with progress_bar() as progress:
         # The label file is read by a thread while this one reads the reference headers.
         volumes, reference = alongside(
-            partial(read_label_file, arguments.labels), partial(read_reference_series, arguments.reference, progress=progress)
+            partial(read_label_file, arguments.labels),
+            partial(read_reference_series, arguments.reference, progress=progress, allow_missing_slices=arguments.allow_missing_slices),
         )
         if metadata is not None:
             volumes, header, notes = apply_metadata(volumes, metadata)

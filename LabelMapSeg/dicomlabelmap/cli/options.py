@@ -45,6 +45,14 @@ def add_reference_option(parser: argparse.ArgumentParser, required: bool = False
     )
 
 
+def add_missing_slices_option(parser: argparse.ArgumentParser, what: str = "a reference series") -> None:
+    parser.add_argument(
+        "--allow-missing-slices",
+        action="store_true",
+        help=f"accept {what} with missing slices: keep its regular grid, leave those positions without an image (reported)",
+    )
+
+
 def add_compression_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compression-level",

@@ -22,6 +22,7 @@ from .common import (
 from .options import (
     add_compression_option,
     add_image_option,
+    add_missing_slices_option,
     add_reference_option,
     add_scheme_options,
     add_seg_options,
@@ -104,11 +105,7 @@ def add_raster_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-mark-small", action="store_true", help="do not set the voxels along contours that enclose no voxel centre")
     add_skip_option(parser)
-    parser.add_argument(
-        "--allow-missing-slices",
-        action="store_true",
-        help="accept a reference series with missing slices: keep its regular grid, leave those positions without an image (reported)",
-    )
+    add_missing_slices_option(parser)
 
 
 def add_skip_option(parser: argparse.ArgumentParser) -> None:

@@ -273,7 +273,7 @@ def _slice_grid(
         a, b = frames[jumps[0]], frames[jumps[0] + 1]
         raise ReferenceSeriesError(
             f"{missing} slice(s) missing from the series: {gaps[jumps[0]]:.3f} mm between {_frame_name(a)} and "
-            f"{_frame_name(b)} where the spacing is {spacing:.3f} mm; rtstruct, batch and dataset accept --allow-missing-slices "
+            f"{_frame_name(b)} where the spacing is {spacing:.3f} mm; use --allow-missing-slices "
             "(Python: allow_missing_slices=True) to keep the regular grid with those positions empty"
         )
     if jumps.size:

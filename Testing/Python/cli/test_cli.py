@@ -236,3 +236,53 @@ def test_json_geometry_has_no_floating_point_noise(tmp_path, capsys):
         [0.0, 0.0, 0.3, 0.1],
         [0.0, 0.0, 0.0, 1.0],
     ]
+
+
+def test_encode_decode_and_contours_take_allow_missing_slices(tmp_path, capsys):
+    """The same rule as ``rtstruct``'s on every command with a reference: refused by default
+    naming the option; with it, a Label Map SEG holds what lies on slices with images (labels on
+    the missing one are refused, naming it), and an RT Structure Set also contours the missing
+    slice (naming no image there) and reads back as the same voxels."""
+    import pydicom
+    from conftest import axial_geometry
+    from dicomlabelmap.files.labelfiles import write_label_file
+    from dicomlabelmap.model.labels import LabelVolume
+    from dicomlabelmap.model.segment import Segment
+    from dicomlabelmap.synthetic import make_image_series, save
+
+    geometry = axial_geometry(shape=(5, 12, 12))
+    paths = save(make_image_series(geometry), tmp_path / "ct")
+    paths[2].unlink()
+    ct = str(tmp_path / "ct")
+    beside = np.zeros(geometry.shape, np.uint8)
+    beside[[0, 1, 3, 4], 3:7, 3:7] = 1
+    across = beside.copy()
+    across[2, 4:6, 4:6] = 1
+    for name, array in (("beside", beside), ("across", across)):
+        write_label_file(tmp_path / f"{name}.seg.nrrd", [LabelVolume(array, geometry, [Segment(1, "Target")])])
+
+    assert main(["encode", str(tmp_path / "beside.seg.nrrd"), "-r", ct, "-o", str(tmp_path / "seg")]) == EXIT_ERROR
+    assert "--allow-missing-slices" in capsys.readouterr().err and not (tmp_path / "seg").exists()
+    encode = ["encode", str(tmp_path / "beside.seg.nrrd"), "-r", ct, "-o", str(tmp_path / "seg"), "--allow-missing-slices"]
+    assert main(encode) == EXIT_OK
+    assert main(["decode", str(tmp_path / "seg"), "-r", ct, "-o", str(tmp_path / "back.nrrd")]) == EXIT_ERROR
+    assert "--allow-missing-slices" in capsys.readouterr().err
+    assert main(["decode", str(tmp_path / "seg"), "-r", ct, "-o", str(tmp_path / "back.nrrd"), "--allow-missing-slices"]) == EXIT_OK
+    (decoded,) = read_label_file(tmp_path / "back.nrrd")
+    assert decoded.geometry.shape == (5, 12, 12) and np.array_equal(decoded.array, beside)
+    capsys.readouterr()
+    encode = ["encode", str(tmp_path / "across.seg.nrrd"), "-r", ct, "-o", str(tmp_path / "seg2"), "--allow-missing-slices"]
+    assert main(encode) == EXIT_ERROR
+    assert "slice 2 holds labels" in capsys.readouterr().err and not (tmp_path / "seg2").exists()
+
+    rs = tmp_path / "RS.dcm"
+    assert main(["contours", str(tmp_path / "across.seg.nrrd"), "-r", ct, "-o", str(rs)]) == EXIT_ERROR
+    assert "--allow-missing-slices" in capsys.readouterr().err and not rs.exists()
+    assert main(["contours", str(tmp_path / "across.seg.nrrd"), "-r", ct, "-o", str(rs), "--allow-missing-slices"]) == EXIT_OK
+    assert "identical" in capsys.readouterr().out
+    contours = pydicom.dcmread(rs).ROIContourSequence[0].ContourSequence
+    z_without_image = {float(c.ContourData[2]) for c in contours if "ContourImageSequence" not in c}
+    assert z_without_image == {float(geometry.origin[2] + 2 * geometry.spacing[2])}
+    back = tmp_path / "rs.nrrd"
+    assert main(["rtstruct", str(rs), "-r", ct, "-o", str(back), "--allow-missing-slices"]) == EXIT_OK
+    assert np.array_equal(read_label_file(back)[0].array, across)
