@@ -94,6 +94,16 @@ def register_plugins(slicer: Any, names: tuple[str, ...] = OUR_PLUGINS + tuple(S
     return parents
 
 
+def slicer_with_plugins(tmp_path: Path) -> Any:
+    """The ``slicer`` module (slicer-core with the doubles of :mod:`slicer_doubles`, its database
+    under ``tmp_path``) with every DICOM plugin registered, ours and Slicer's, as at start-up."""
+    from slicer_doubles import install
+
+    slicer = install(tmp_path)
+    register_plugins(slicer)
+    return slicer
+
+
 def plugin(slicer: Any, name: str) -> Any:
     """A new instance of a registered plugin class, as the DICOM browser makes them."""
     return slicer.modules.dicomPlugins[name]()

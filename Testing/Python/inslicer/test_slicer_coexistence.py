@@ -19,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import shared_file
-from slicer_doubles import install
-from slicer_sources import browser_choice, export_dialog_choice, load_series, register_plugins
+from slicer_sources import browser_choice, export_dialog_choice, load_series, slicer_with_plugins
 
 SCALAR = "DICOMScalarVolumePluginClass"
 CORE_SEG = "DICOMSegmentationPluginClass"
@@ -31,9 +30,7 @@ OUR_RT = "DICOMRtStructLabelMapPluginClass"
 
 @pytest.fixture
 def slicer(tmp_path):
-    slicer = install(tmp_path)
-    register_plugins(slicer)
-    return slicer
+    return slicer_with_plugins(tmp_path)
 
 
 @pytest.fixture

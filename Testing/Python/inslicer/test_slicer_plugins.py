@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from slicer_doubles import install
 from slicer_scene import volume_node
-from slicer_sources import OUR_PLUGINS, load_series, register_plugins
+from slicer_sources import OUR_PLUGINS, load_series, register_plugins, slicer_with_plugins
 
 LABEL_MAP_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 
 
 @pytest.fixture
 def slicer(tmp_path):
-    slicer = install(tmp_path)
-    register_plugins(slicer)
-    return slicer
+    return slicer_with_plugins(tmp_path)
 
 
 @pytest.fixture

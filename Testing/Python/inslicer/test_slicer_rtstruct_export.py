@@ -17,22 +17,15 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import shared_file
-from slicer_doubles import install
 from slicer_scene import volume_node
-from slicer_sources import browser_choice, export_dialog_choice, load_series, register_plugins
+from slicer_sources import browser_choice, export_dialog_choice, load_series, slicer_with_plugins
 
 HOLE_STYLES = ["keyhole", "nested", "xor"]
 
 
 @pytest.fixture
 def slicer(tmp_path):
-    # Until the core's writer (issue 20, item 1: rtstruct/writer.py) is merged beside this module
-    # code. (Not at module level: slicer-core's `import slicer` imports every module of a folder
-    # named slicer on sys.path, this one included.)
-    pytest.importorskip("dicomlabelmap.rtstruct.writer", reason="the core's RT Structure Set writer is not in this checkout")
-    slicer = install(tmp_path)
-    register_plugins(slicer)
-    return slicer
+    return slicer_with_plugins(tmp_path)
 
 
 def _load_study(slicer, folder):
