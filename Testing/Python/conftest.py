@@ -26,12 +26,19 @@ for _folder in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.
 
 
 def child_processes() -> set[int]:
-    """This process's children, alive or not yet reaped (Linux: /proc/self/task/*/children).
-    Tests compare the set before and after (other tests may leave long-lived children, such as
-    multiprocessing's resource tracker)."""
+    """This process's children, alive or not yet reaped (Linux: every /proc/PID/stat naming this
+    process as parent; not /proc/self/task/*/children, whose files vanish with their thread while
+    being read, and whose children then move to another thread). Tests compare the set before and
+    after (other tests may leave long-lived children, such as multiprocessing's resource tracker)."""
+    me = os.getpid()
     children: set[int] = set()
-    for path in Path("/proc/self/task").glob("*/children"):
-        children |= {int(pid) for pid in path.read_text().split()}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (command name)": state, parent, ...
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(fields[1]) == me:
+            children.add(int(stat.parent.name))
     return children
 
 
