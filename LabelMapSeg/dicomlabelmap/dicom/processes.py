@@ -102,4 +102,6 @@ def alongside(background: Callable[[], First], foreground: Callable[[], Second])
             raise
         return future.result(), second
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+        # Its thread joined once its work is done (no thread left behind to take a signal meant
+        # for this one); on an interrupt meanwhile, not waited for.
+        executor.shutdown(wait=future.done(), cancel_futures=True)

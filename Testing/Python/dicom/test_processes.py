@@ -78,10 +78,13 @@ def test_alongside_runs_the_first_in_a_thread_and_returns_both():
     here = threading.get_ident()
     (first, first_thread), second = alongside(lambda: ("a", threading.get_ident()), lambda: "b")
     assert (first, second) == ("a", "b") and first_thread != here
+    assert first_thread not in {thread.ident for thread in threading.enumerate()}  # joined: none left to take a signal
 
 
 @pytest.mark.parametrize(("fails", "raised"), [("background", "background"), ("foreground", "foreground"), ("both", "background")])
 def test_alongside_raises_as_if_run_one_after_the_other(fails, raised):
+    import threading
+
     from dicomlabelmap.dicom.processes import alongside
 
     def step(name):
@@ -94,6 +97,7 @@ def test_alongside_raises_as_if_run_one_after_the_other(fails, raised):
 
     with pytest.raises(ValueError, match=f"^{raised}$"):
         alongside(step("background"), step("foreground"))
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("dicomlabelmap-read")]
 
 
 def test_an_interrupt_is_raised_without_waiting_for_the_thread():
