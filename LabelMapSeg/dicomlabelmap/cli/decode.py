@@ -61,7 +61,7 @@ def run(arguments: argparse.Namespace) -> int:
     reference = (
         read_reference_series(arguments.reference, allow_missing_slices=arguments.allow_missing_slices) if arguments.reference else None
     )
-    # JPEG-LS and JPEG 2000 frames decoded in two processes (the library's default is one)
+    # JPEG 2000 frames decoded in two processes (the library's default is one)
     series = read_seg_series(arguments.seg, reference, arguments.series_uid, arguments.fractional_threshold, processes=2)
     if reference is not None and arguments.image is not None and not series.geometry.is_close(reference.geometry, 1e-6):
         raise DicomLabelMapError("the label maps are not on the reference series' grid, so --image would not match them")

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 
-from ..dicom.codecs import SLOW_SYNTAXES, TransferSyntax, decode_frame, register_with_pydicom
+from ..dicom.codecs import SLOW_TO_DECODE, TransferSyntax, decode_frame, register_with_pydicom
 from ..dicom.frames import FunctionalGroups
 from ..dicom.images import ReferenceSeries
 from ..dicom.limits import check_frames, check_voxels
@@ -89,7 +89,7 @@ def read_seg(
 ) -> SegContents:
     """Read a DICOM Segmentation (Label Map or classic) into label layers.
 
-    ``processes=2`` decodes JPEG-LS and JPEG 2000 frames in two processes (a forked helper on
+    ``processes=2`` decodes JPEG 2000 frames in two processes (a forked helper on
     Linux; the command line does this); the result is the same.
 
     Raises
@@ -182,7 +182,7 @@ def _pixel_layout(dataset: Dataset) -> tuple[int, int, int, int]:
 
 def _iter_frames(dataset: Dataset, syntax: TransferSyntax, processes: int = 1) -> Iterator[npt.NDArray[np.integer]]:
     """Each frame as a ``(rows, columns)`` array (1-bit frames unpacked to 0/1), one at a time
-    (with ``processes=2``, JPEG-LS and JPEG 2000 frames a batch at a time, decoded in two processes)."""
+    (with ``processes=2``, JPEG 2000 frames a batch at a time, decoded in two processes)."""
     rows, columns, count, bits = _pixel_layout(dataset)
     pixels = rows * columns
     if syntax is TransferSyntax.EXPLICIT_BIG_ENDIAN:
@@ -201,7 +201,7 @@ def _iter_frames(dataset: Dataset, syntax: TransferSyntax, processes: int = 1) -
         fragments = list(generate_frames(data, number_of_frames=count))
         if len(fragments) != count:
             raise InvalidDicomError(f"Pixel Data holds {len(fragments)} frames, Number of Frames says {count}", attribute="PixelData")
-        if processes > 1 and syntax in SLOW_SYNTAXES and len(fragments) >= 16 and can_fork():
+        if processes > 1 and syntax in SLOW_TO_DECODE and len(fragments) >= 16 and can_fork():
             yield from _frames_in_two_processes(fragments, rows, columns, bits, syntax)
             return
         repeated: dict[bytes, npt.NDArray[np.integer]] = {}  # identical fragments (e.g. empty frames) decode once

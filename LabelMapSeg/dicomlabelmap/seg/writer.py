@@ -32,7 +32,7 @@ from pydicom.uid import UID, generate_uid
 
 from .._version import __version__
 from ..dicom import rawencode
-from ..dicom.codecs import SLOW_SYNTAXES, TransferSyntax, encode_frame, register_with_pydicom
+from ..dicom.codecs import SLOW_TO_ENCODE, TransferSyntax, encode_frame, register_with_pydicom
 from ..dicom.copied import invalid_uid
 from ..dicom.icc import srgb_profile
 from ..dicom.images import NO_SERIES_UID, ReferenceSeries
@@ -457,7 +457,7 @@ def _encode_frames(frames: npt.NDArray[np.integer], syntax: TransferSyntax, proc
             first[key] = index
         order.append(first.get(key, index))
     distinct = sorted(set(order))
-    if processes > 1 and syntax in SLOW_SYNTAXES and len(distinct) >= 16 and can_fork():
+    if processes > 1 and syntax in SLOW_TO_ENCODE and len(distinct) >= 16 and can_fork():
         done = map_in_two_processes(lambda index: encode_frame(frames[index], syntax), distinct[0::2], distinct[1::2])
     else:
         done = {index: encode_frame(frames[index], syntax) for index in distinct}
