@@ -140,7 +140,7 @@ def _label_file(
     # The label file is read by a thread while this one reads the reference headers.
     headers = partial(_reference, reference, series_uid, None, (), scaled(progress, 0.0, 0.8), allow_missing_slices)
     volumes, series = alongside(partial(read_label_file, path), headers)
-    notes: list[str] = []
+    notes = [str(finding) for finding in series.findings]  # the reference's own (a missing slice kept, a value too long)
     if double_suffix(path) != ".seg.nrrd":  # a .seg.nrrd names its segments itself (as encode reads it)
         volumes = _named_by_table(path, volumes, notes)
     placed = [volume.on_grid(series.geometry) for volume in volumes]
@@ -196,7 +196,7 @@ def _seg_series(
     series = _reference(reference, series_uid, frame, sorted(sources.series_uids), scaled(progress, 0, 0.5), allow_missing_slices)
     _check_references(sources, series)
     seg = read_seg_series(items, series, chosen, threshold)
-    notes = [str(finding) for finding in seg.findings]
+    notes = [str(finding) for finding in series.findings + seg.findings]
     report(progress, 1.0, "Read the Segmentation")
     return LabelInput(seg.volumes, series, notes)
 

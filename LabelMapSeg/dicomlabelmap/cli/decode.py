@@ -69,7 +69,7 @@ def run(arguments: argparse.Namespace) -> int:
     written = write_label_file(arguments.output, series.volumes, arguments.overwrite, arguments.split_layers, arguments.compression_level)
     if image is not None:
         written.append(Path(write_image(image, arguments.image, arguments.overwrite, arguments.compression_level)["path"]))
-    for finding in series.findings:
+    for finding in (reference.findings if reference is not None else []) + series.findings:
         print(f"  {finding}", file=sys.stderr)
     kinds = "/".join(sorted({content.segmentation_type for content in series.contents}))
     print(

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from ..errors import ReferenceSeriesError, malformed_input
-from ..findings import Finding, Severity
+from ..findings import Finding, Severity, format_ranges
 from ..model.geometry import FloatArray, ImageGeometry
 from . import quick
 from .copied import copy_checked
@@ -181,6 +181,16 @@ def _assemble_checked(
         attributes,
         skipped,
     )
+    gaps = [k for k in range(count) if k not in by_index]
+    if gaps:
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                f"the reference series has no image at slice(s) {format_ranges(gaps)} (counted from 0) of its regular grid; "
+                "those positions are kept without an image (--allow-missing-slices)",
+                attribute="ImagePositionPatient",
+            )
+        )
     series.findings = findings
     series.refusals = copied.refusals
     return series
@@ -276,8 +286,6 @@ def _slice_grid(
             f"{_frame_name(b)} where the spacing is {spacing:.3f} mm; use --allow-missing-slices "
             "(Python: allow_missing_slices=True) to keep the regular grid with those positions empty"
         )
-    if jumps.size:
-        logger.warning("%d slice position(s) of the series have no image; they are kept empty", int(np.sum(np.diff(indices)[jumps] - 1)))
     return spacing, indices
 
 

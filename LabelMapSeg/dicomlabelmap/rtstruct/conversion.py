@@ -397,7 +397,6 @@ def rtstruct_to_labels(
         series = reference
     else:
         series = find_reference(structure_set, reference, series_instance_uid, progress, allow_missing_slices)
-    _note_missing_slices(series, structure_set)
     subset = structure_set if len(selected) == len(structure_set.rois) else replace(structure_set, rois=selected)
     rasters = rasterize_structure_set(subset, series, options, scaled(progress, 0.4, 0.9), processes)
     report(progress, 0.9, "Packing label layers")
@@ -410,21 +409,6 @@ def rtstruct_to_labels(
     logger.info("%d of %d ROI(s) converted, in %d label layer(s)", len(converted), len(rasters), len(volumes))
     report(progress, 1.0, "Converted")
     return RtStructConversion(structure_set, series, rasters, volumes, converted, scheme, assignments, scheme_findings)
-
-
-def _note_missing_slices(series: ReferenceSeries, structure_set: StructureSet) -> None:
-    """A reference series with gaps (``allow_missing_slices``) keeps its regular grid: say where."""
-    if series.missing_slices:
-        from ..findings import format_ranges
-
-        structure_set.findings.append(
-            Finding(
-                Severity.WARNING,
-                f"the reference series has no image at slice(s) {format_ranges(series.missing_slices)} of its regular grid; "
-                "those positions are kept (contours there are drawn as on any slice)",
-                attribute="ImagePositionPatient",
-            )
-        )
 
 
 def _structure_set(rtstruct: str | Path | StructureSet, processes: int = 1) -> StructureSet:

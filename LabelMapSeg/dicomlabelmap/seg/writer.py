@@ -321,9 +321,10 @@ def _frame_indices(volume: LabelVolume, reference: ReferenceSeries, options: Seg
         k = int(unknown_but_drawn[0])
         unusable = reference.slices[k].path
         where = f"its image {unusable} cannot be used" if unusable.name else "the reference series has no image there"
+        position = ", ".join(f"{round(v, 3) + 0.0:g}" for v in reference.slices[k].position)  # + 0.0: no "-0"
         raise DicomLabelMapError(
-            f"slice {k} holds labels but {where} (a missing slice, or a position rebuilt without its source); a Label Map SEG "
-            "frame must reference its source image"
+            f"slice {k} (counted from 0, at {position} mm) holds labels but {where} (a missing slice, or a position rebuilt "
+            "without its source); a Label Map SEG frame must reference its source image"
         )
     chosen = np.flatnonzero(occupied if options.omit_empty_frames else known)
     # A SEG needs at least one frame; an all-empty label map keeps its first known slice.

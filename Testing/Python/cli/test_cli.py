@@ -268,18 +268,22 @@ def test_encode_decode_and_contours_take_allow_missing_slices(tmp_path, capsys):
     assert main(["decode", str(tmp_path / "seg"), "-r", ct, "-o", str(tmp_path / "back.nrrd")]) == EXIT_ERROR
     assert "--allow-missing-slices" in capsys.readouterr().err
     assert main(["decode", str(tmp_path / "seg"), "-r", ct, "-o", str(tmp_path / "back.nrrd"), "--allow-missing-slices"]) == EXIT_OK
+    kept = "the reference series has no image at slice(s) 2 (counted from 0) of its regular grid"
+    assert kept in capsys.readouterr().err  # reported without -v
     (decoded,) = read_label_file(tmp_path / "back.nrrd")
     assert decoded.geometry.shape == (5, 12, 12) and np.array_equal(decoded.array, beside)
     capsys.readouterr()
     encode = ["encode", str(tmp_path / "across.seg.nrrd"), "-r", ct, "-o", str(tmp_path / "seg2"), "--allow-missing-slices"]
     assert main(encode) == EXIT_ERROR
-    assert "slice 2 holds labels" in capsys.readouterr().err and not (tmp_path / "seg2").exists()
+    error = capsys.readouterr().err
+    assert "slice 2 (counted from 0, at " in error and ") holds labels" in error and not (tmp_path / "seg2").exists()
 
     rs = tmp_path / "RS.dcm"
     assert main(["contours", str(tmp_path / "across.seg.nrrd"), "-r", ct, "-o", str(rs)]) == EXIT_ERROR
     assert "--allow-missing-slices" in capsys.readouterr().err and not rs.exists()
     assert main(["contours", str(tmp_path / "across.seg.nrrd"), "-r", ct, "-o", str(rs), "--allow-missing-slices"]) == EXIT_OK
-    assert "identical" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "identical" in captured.out and kept in captured.err
     contours = pydicom.dcmread(rs).ROIContourSequence[0].ContourSequence
     z_without_image = {float(c.ContourData[2]) for c in contours if "ContourImageSequence" not in c}
     assert z_without_image == {float(geometry.origin[2] + 2 * geometry.spacing[2])}

@@ -149,7 +149,7 @@ def test_a_reference_slice_cut_short_is_listed_and_refused_or_kept_empty(tmp_pat
     # A Label Map SEG cannot hold labels where it has no source image: the body lies on every slice.
     seg = tmp_path / "seg"
     assert main(["rtstruct", str(rs), "-r", str(ct), "-o", str(seg), "--format", "labelmap-seg", "--allow-missing-slices"]) == EXIT_ERROR
-    _one_error(capsys, f"slice {k} holds labels but its image {broken} cannot be used")
+    _one_error(capsys, f"slice {k} (counted from 0, at -80, -60, {3 * k - 15} mm) holds labels but its image {broken} cannot be used")
     assert not seg.exists()
 
 
