@@ -156,11 +156,13 @@ class SeriesScan:
                 raise
             series = found
         series.skipped_files = [(str(path), reason) for path, reason in skipped_here]
+        without = len(series.missing_slices)
         logger.info(
-            "reference series %s chosen out of %d: %d slice(s), grid %s",
+            "reference series %s chosen out of %d: %d slice(s)%s, grid %s",
             chosen,
             len(self.frames_by_series),
             len(series.slices),
+            f" ({without} without an image)" if without else "",
             series.geometry.shape,
         )
         return series

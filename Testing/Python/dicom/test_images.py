@@ -94,14 +94,21 @@ def test_missing_slice_names_the_gap_and_files(tmp_path):
         read_reference_series(tmp_path)
 
 
-def test_missing_slices_allowed_keep_the_regular_grid(tmp_path):
+def test_missing_slices_allowed_keep_the_regular_grid(tmp_path, caplog):
     geometry = axial_geometry(shape=(6, 8, 8))
     paths = save(make_image_series(geometry), tmp_path)
     paths[2].unlink()
     paths[3].unlink()
-    series = read_reference_series(tmp_path, allow_missing_slices=True)
+    with caplog.at_level("INFO", logger="dicomlabelmap"):
+        series = read_reference_series(tmp_path, allow_missing_slices=True)
     assert series.geometry.is_close(geometry) and series.geometry.shape == (6, 8, 8)
     assert series.missing_slices == [2, 3]
+    # reported as a finding of the series (every command prints it), and counted in the -v log
+    assert [str(f.message) for f in series.findings] == [
+        "the reference series has no image at slice(s) 2-3 (counted from 0) of its regular grid; "
+        "those positions are kept without an image (--allow-missing-slices)"
+    ]
+    assert any("6 slice(s) (2 without an image)" in record.getMessage() for record in caplog.records)
     assert [s.path.name for k, s in enumerate(series.slices) if k not in (2, 3)] == [
         "IMG0001.dcm",
         "IMG0002.dcm",
