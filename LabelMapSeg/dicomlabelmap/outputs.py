@@ -30,7 +30,8 @@ from .errors import OutputError
 #: Prefix of staging folders and temporary files; leftovers of a killed run are removed by the next.
 STAGING_PREFIX = ".labelmapseg-staging-"
 
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+#: The signals that end a command (Ctrl-C; SIGTERM from timeout, Slurm, Docker), held back by :func:`signals_held`.
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
 def double_suffix(path: Path) -> str:
@@ -291,13 +292,13 @@ def signals_held() -> Iterator[None]:
         return
     received: list[int] = []
     replaced = {}
-    for number in _INTERRUPTS:
+    for number in INTERRUPTS:
         handler = signal.getsignal(number)
         if handler is not None and handler is not signal.SIG_IGN:  # None: set outside Python, left alone
             replaced[number] = handler
             signal.signal(number, lambda signum, frame: received.append(signum))
     blocked = hasattr(signal, "pthread_sigmask")
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS) if blocked else set()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS) if blocked else set()
     try:
         yield
     finally:

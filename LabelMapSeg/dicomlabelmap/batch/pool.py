@@ -19,13 +19,12 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from ..outputs import signals_held
+from ..outputs import INTERRUPTS, signals_held
 from .jobs import BatchSettings, Job, JobResult, remove_tree, run_job, staging_folder
 
 logger = logging.getLogger(__name__)
 
 Runner = Callable[[Job, BatchSettings], JobResult]
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass
@@ -148,10 +147,10 @@ def _stop(workers: list[_Worker]) -> None:
 
 def _work(results: Connection, runner: Runner, job: Job, settings: BatchSettings, log_levels: tuple[int, int]) -> None:
     """The worker process: convert one job, send its result, exit."""
-    for number in _INTERRUPTS:
+    for number in INTERRUPTS:
         signal.signal(number, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
     _die_with()
     _log_like_the_parent(log_levels)
     try:
