@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 #: written but some ROIs or inputs could not be converted, or another ERROR-level finding stands
 #: (see the report); 130 interrupted.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: The reader of standard output went away (``| head``): the shell's code for a command ended by SIGPIPE.
+EXIT_OUTPUT_CLOSED = 141
 
 _CREATED_FOLDERS: list[Path] = []
 

@@ -3,13 +3,15 @@
 
 Exit codes: 0 success; 1 error (one sentence on stderr, nothing written); 2 usage error;
 3 output written but some ROIs could not be converted or another ERROR-level finding stands (see
-the report); 130 interrupted.
+the report); 130 interrupted; 141 standard output closed by its reader (``| head``), as a command
+ended by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,7 +21,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import DicomLabelMapError
 from . import batch, contours, convert, dataset, decode, demo, encode, info, rtstruct, series, validate
-from .common import EXIT_ERROR, EXIT_INTERRUPTED, remove_created_folders
+from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OUTPUT_CLOSED, remove_created_folders
 from .startup import defer_unused_imports
 
 # Before anything imports pydicom (here, and in batch worker processes, which import this module).
@@ -45,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = interrupt.args[0] if interrupt.args else "every output is as it was before, or complete (never partial)"
         print(f"dicomlabelmap: interrupted; {detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        remove_created_folders()
+        return _output_closed()
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -67,12 +72,25 @@ def run() -> None:
     traceback or a death by signal."""
     try:
         code = main()
+        sys.stdout.flush()  # a reader gone away is found here, not in Python's flush at exit
     except KeyboardInterrupt:  # arrived after main's own handler
         code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        code = _output_closed()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(code)
+
+
+def _output_closed() -> int:
+    """Standard output's reader went away (``dicomlabelmap ... | head``). What was written stays
+    (outputs are complete or absent); quietly, as a command ended by SIGPIPE: no traceback, and
+    nothing more goes to the closed pipe (Python would report its failed flush at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OUTPUT_CLOSED
 
 
 def build_parser() -> argparse.ArgumentParser:

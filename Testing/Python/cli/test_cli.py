@@ -290,3 +290,20 @@ def test_encode_decode_and_contours_take_allow_missing_slices(tmp_path, capsys):
     back = tmp_path / "rs.nrrd"
     assert main(["rtstruct", str(rs), "-r", ct, "-o", str(back), "--allow-missing-slices"]) == EXIT_OK
     assert np.array_equal(read_label_file(back)[0].array, across)
+
+
+def test_a_closed_output_pipe_ends_quietly_with_the_files_complete(tmp_path):
+    """``dicomlabelmap demo DIR | head -0``: the reader has gone before the report is printed
+    (its end of the pipe is closed first: an event, not a delay). No traceback, no "Exception
+    ignored" at exit, exit code 141 as for a command ended by SIGPIPE, the files complete."""
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dicomlabelmap", "demo", str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 141, stderr
+    assert b"Traceback" not in stderr and b"Exception ignored" not in stderr, stderr
+    (volume,) = [v for v in read_label_file(tmp_path / "demo" / "demo.seg.nrrd") if v.segments[0].number == 1]
+    assert volume.array.shape == (12, 96, 128)
